@@ -1,0 +1,129 @@
+"""``nasbench`` command line: list, run, data, check."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from nasbench.budgets import BUDGETS, DEFAULT_BUDGET, check_budget
+from nasbench.config import apply_overrides
+from nasbench.contracts import TaskView
+from nasbench.errors import NasBenchError
+from nasbench.registry import methods, tasks
+
+DEFAULT_RESULTS = Path("results") / "bench"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.handler(args)
+    except NasBenchError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="nasbench", description="Comparative benchmarking of NAS methods.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("list", help="registered methods and tasks (no plugin is imported)")
+    p.set_defaults(handler=cmd_list)
+
+    p = sub.add_parser("run", help="run one method on one task with one seed")
+    p.add_argument("method")
+    p.add_argument("task")
+    p.add_argument("--budget", default=DEFAULT_BUDGET, help=f"one of {', '.join(BUDGETS)}")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a method config key (train.lr=0.01) or a task key (task.n_train=100)")
+    p.add_argument("--results", type=Path, default=DEFAULT_RESULTS, help="results folder (default %(default)s)")
+    p.add_argument("--force", action="store_true", help="recompute even if a finished run exists")
+    p.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: cuda if available)")
+    p.set_defaults(handler=cmd_run)
+
+    p = sub.add_parser("data", help="where a task's data is, verify it, or generate it")
+    p.add_argument("task")
+    mode = p.add_mutually_exclusive_group(required=True)
+    mode.add_argument("--path", action="store_true", help="print where the files are looked for")
+    mode.add_argument("--verify", action="store_true", help="check sizes and checksums")
+    mode.add_argument("--generate", action="store_true", help="generate the data from its defining process")
+    p.add_argument("--budget", default=DEFAULT_BUDGET, help="the budget whose sample counts to generate")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    p.set_defaults(handler=cmd_data)
+
+    p = sub.add_parser("check", help="the method x task matrix: which pairs run, which are skipped and why")
+    p.add_argument("--budget", default=DEFAULT_BUDGET)
+    p.set_defaults(handler=cmd_check)
+    return parser
+
+
+def cmd_list(args) -> int:
+    for title, registry in (("methods", methods), ("tasks", tasks)):
+        print(f"{title}:")
+        for name, source in sorted(registry.sources().items()):
+            print(f"  {name:<14} {source.target}  [{source.origin}]")
+    return 0
+
+
+def cmd_run(args) -> int:
+    import torch
+
+    from nasbench.runner import RunRequest, execute, prepare
+    from nasbench.store import RunStore
+
+    run = prepare(RunRequest(args.method, args.task, args.budget, args.seed, tuple(args.overrides)))
+    device = torch.device(args.device) if args.device else None
+    outcome = execute(run, RunStore(args.results), study=args.results.name, force=args.force, device=device)
+    metric = outcome.manifest.get("metric") or {}
+    if outcome.status == "cached":
+        print(f"already finished (use --force to recompute): {outcome.run_dir}")
+    print(f"run folder: {outcome.run_dir}")
+    print(f"status: {outcome.manifest.get('status')}  data: {outcome.manifest.get('data_source')}")
+    if metric:
+        print(f"test {metric['name']}: {metric['value']:.6g}  ({metric['error_name']} {metric['error']:.6g})")
+    if outcome.manifest.get("status") in ("failed", "skipped"):
+        print(f"reason: {outcome.manifest.get('error')}", file=sys.stderr)
+    return 1 if outcome.manifest.get("status") == "failed" else 0
+
+
+def cmd_data(args) -> int:
+    check_budget(args.budget)
+    task_cls = tasks.get(args.task)
+    task = task_cls(apply_overrides(task_cls.default_config(args.budget), args.overrides))
+    if args.path:
+        print(task.data_dir())
+        for f in task.data_files():
+            print(f"  {'present' if f.path.exists() else 'missing'}  {f.path}  ({f.description})")
+    elif args.verify:
+        for line in task.verify():
+            print(line)
+    else:
+        task.generate(log=print)
+    return 0
+
+
+def cmd_check(args) -> int:
+    check_budget(args.budget)
+    task_names, method_names = tasks.names(), methods.names()
+    width = max(map(len, task_names + ["task"])) + 2
+    print("task".ljust(width) + "".join(m.ljust(12) for m in method_names))
+    reasons = []
+    for task_name in task_names:
+        task_cls = tasks.get(task_name)
+        shape = task_cls(task_cls.default_config(args.budget)).shape
+        cells = []
+        for method_name in method_names:
+            reason = methods.get(method_name).unsupported_reason(shape)
+            cells.append(("runs" if reason is None else "skipped").ljust(12))
+            if reason:
+                reasons.append(f"  {method_name} x {task_name}: {reason}")
+        print(task_name.ljust(width) + "".join(cells))
+    if reasons:
+        print("skipped pairs:\n" + "\n".join(reasons))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,118 @@
+"""One generic registry; methods and tasks are two instances.
+
+Listing reads entry-point names and imports nothing; a plugin is imported the first time it is asked
+for. The decorator (for tests and notebooks) and the entry point (for installed packages) carry the
+same facts, because plugin metadata are class attributes.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib import import_module, metadata
+from typing import Generic, TypeVar
+
+from nasbench.errors import DuplicateNameError, PluginError, UnknownNameError
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a plugin comes from: an entry point of a distribution, or a decorator in a module."""
+
+    target: str  # "module:attribute"
+    origin: str  # distribution name, or "decorator"
+
+    def __str__(self) -> str:
+        return f"{self.target} (from {self.origin})"
+
+
+class Registry(Generic[T]):
+    def __init__(self, kind: str, group: str):
+        self.kind, self.group = kind, group
+        self._sources: dict[str, Source] | None = None
+        self._loaded: dict[str, type[T]] = {}
+        self._decorated: dict[str, Source] = {}
+
+    # -- discovery ---------------------------------------------------------------------------------
+    def _entry_point_sources(self) -> dict[str, Source]:
+        found: dict[str, Source] = {}
+        seen: set[tuple[str, str, str]] = set()
+        for ep in metadata.entry_points(group=self.group):
+            dist = ep.dist.name if ep.dist is not None else "unknown distribution"
+            if (ep.name, ep.value, dist) in seen:  # the same distribution seen twice on sys.path
+                continue
+            seen.add((ep.name, ep.value, dist))
+            source = Source(ep.value, dist)
+            if ep.name in found and found[ep.name] != source:
+                raise DuplicateNameError(
+                    f"{self.kind} {ep.name!r} is declared twice: by {found[ep.name]} and by {source}. "
+                    f"Uninstall one of the two distributions."
+                )
+            found[ep.name] = source
+        return found
+
+    def sources(self) -> dict[str, Source]:
+        if self._sources is None:
+            self._sources = self._entry_point_sources()
+        return {**self._sources, **self._decorated}
+
+    def names(self) -> list[str]:
+        return sorted(self.sources())
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.sources()
+
+    # -- registration -----------------------------------------------------------------------------
+    def register(self, cls: type[T]) -> type[T]:
+        """Class decorator: register ``cls`` under its ``name`` attribute."""
+        name = getattr(cls, "name", None)
+        if not isinstance(name, str) or not name:
+            raise PluginError(f"{cls.__qualname__} has no string class attribute 'name'")
+        source = Source(f"{cls.__module__}:{cls.__qualname__}", "decorator")
+        existing = self.sources().get(name)
+        if existing is not None and existing.target != source.target:
+            raise DuplicateNameError(
+                f"{self.kind} {name!r} is already registered by {existing}; cannot register {source}."
+            )
+        self._decorated[name] = source
+        self._loaded[name] = cls
+        return cls
+
+    def unregister(self, name: str) -> None:
+        """Remove a decorator registration (tests)."""
+        self._decorated.pop(name, None)
+        self._loaded.pop(name, None)
+
+    # -- lookup -----------------------------------------------------------------------------------
+    def get(self, name: str) -> type[T]:
+        if name in self._loaded:
+            return self._loaded[name]
+        sources = self.sources()
+        if name not in sources:
+            raise UnknownNameError(self.kind, name, sources)
+        cls = self._load(name, sources[name])
+        self._loaded[name] = cls
+        return cls
+
+    def _load(self, name: str, source: Source) -> type[T]:
+        module_name, _, attr = source.target.partition(":")
+        try:
+            obj = import_module(module_name)
+            for part in attr.split("."):
+                obj = getattr(obj, part)
+        except Exception as exc:  # any import failure of a plugin is the plugin's problem
+            raise PluginError(
+                f"{self.kind} {name!r} could not be imported from {source}: "
+                f"{type(exc).__name__}: {exc}"
+            ) from exc
+        declared = getattr(obj, "name", None)
+        if declared != name:
+            raise PluginError(
+                f"{self.kind} entry point {name!r} points to {source.target}, whose class attribute "
+                f"name is {declared!r}; the two names must be equal."
+            )
+        return obj  # type: ignore[return-value]
+
+
+methods: Registry = Registry("method", "nasbench.methods")
+tasks: Registry = Registry("task", "nasbench.tasks")

@@ -1,0 +1,32 @@
+"""Names of the files and fields of a run folder, in one place. Readers glob for MANIFEST."""
+
+SCHEMA_VERSION = 1
+
+MANIFEST = "manifest.json"
+CURVES = "curves.csv"
+ARCH = "arch.json"
+FINAL = "final.json"
+PREDICTIONS = "predictions.pt"
+
+STATUS_OK = "ok"
+STATUS_FAILED = "failed"
+STATUS_SKIPPED = "skipped"
+STATUSES = (STATUS_OK, STATUS_FAILED, STATUS_SKIPPED)
+
+STAGES = ("data", "search", "tune", "retrain", "evaluate")
+
+# manifest fields
+RUN_ID = "run_id"
+STUDY = "study"
+METHOD = "method"
+TASK = "task"
+SEED = "seed"
+BUDGET = "budget"
+STATUS = "status"
+ERROR = "error"
+DATA_SOURCE = "data_source"
+COSTS = "stages"
+METRIC = "metric"
+ERROR_FORM = "error"
+
+RUN_GLOB = f"*/*/seed=*/{MANIFEST}"

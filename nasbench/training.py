@@ -1,0 +1,145 @@
+"""The one training loop every method uses, and batched prediction.
+
+Methods compute; this loop owns the epoch structure, the optimiser step, gradient clipping, the
+per-epoch curve row and the NaN check, so costs are comparable across methods. Methods with extra
+terms (an architecture loss, gradient conditioning, parameter bounds) pass hooks.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable, Iterable, Literal
+
+import torch
+from torch import nn
+
+from nasbench.config import ConfigError
+from nasbench.contracts import RunContext, Split
+from nasbench.errors import TrainingDiverged
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """A training recipe. ``milestones`` are epochs at which the learning rate is multiplied by
+    ``gamma`` (the step schedule of WRN/DASH); ``schedule='cosine'`` anneals to zero instead."""
+
+    epochs: int
+    batch_size: int
+    lr: float
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    nesterov: bool = True
+    optimizer: Literal["sgd", "adam", "adamw"] = "sgd"
+    schedule: Literal["step", "cosine", "constant"] = "step"
+    milestones: tuple[int, ...] = ()
+    gamma: float = 0.2
+    warmup_epochs: int = 0
+    grad_clip: float | None = None
+    batches_per_epoch: int | None = None  # None: the whole training split every epoch
+    eval_batch_size: int = 64
+
+    def validate(self) -> None:
+        if self.epochs < 0 or self.batch_size < 1 or not self.lr > 0:
+            raise ConfigError(f"train: need epochs >= 0, batch_size >= 1, lr > 0; got {self}")
+
+
+def make_optimizer(params: Iterable, cfg: TrainConfig) -> torch.optim.Optimizer:
+    if cfg.optimizer == "sgd":
+        nesterov = cfg.nesterov and cfg.momentum > 0
+        return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay, nesterov=nesterov)
+    if cfg.optimizer == "adam":
+        return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    return torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+
+
+def lr_factor(cfg: TrainConfig, epoch: float) -> float:
+    """Multiplier of the base learning rate at (fractional) ``epoch``."""
+    if cfg.warmup_epochs and epoch < cfg.warmup_epochs:
+        return (epoch + 1) / (cfg.warmup_epochs + 1)
+    if cfg.schedule == "step":
+        return cfg.gamma ** sum(epoch >= m for m in cfg.milestones)
+    if cfg.schedule == "cosine":
+        span = max(cfg.epochs - cfg.warmup_epochs, 1)
+        return 0.5 * (1 + math.cos(math.pi * (epoch - cfg.warmup_epochs) / span))
+    return 1.0
+
+
+StepHook = Callable[[nn.Module], None]
+LossHook = Callable[[nn.Module, torch.Tensor], torch.Tensor]
+
+
+def fit(
+    model: nn.Module,
+    ctx: RunContext,
+    cfg: TrainConfig,
+    *,
+    train: Split | None = None,
+    val: Split | None = None,
+    optimizers: list[torch.optim.Optimizer] | None = None,
+    add_loss: LossHook | None = None,
+    after_backward: StepHook | None = None,
+    after_step: StepHook | None = None,
+    epoch_log: Callable[[nn.Module], dict[str, float]] | None = None,
+) -> float:
+    """Train ``model`` for ``cfg.epochs`` on ``train`` (default ctx.train); after every epoch, score
+    on ``val`` (default ctx.val) and record a curve row. Returns the last validation score.
+
+    ``add_loss(model, task_loss)`` returns the loss to back-propagate (e.g. plus a complexity
+    term); ``after_backward`` runs before clipping (gradient conditioning); ``after_step`` runs after
+    the optimiser step (parameter bounds); ``epoch_log`` adds columns to the curve row."""
+    train, val = train or ctx.train, val or ctx.val
+    model.to(ctx.device)
+    optimizers = optimizers or [make_optimizer(model.parameters(), cfg)]
+    base_lrs = [[g["lr"] for g in opt.param_groups] for opt in optimizers]
+    limit = cfg.batches_per_epoch
+    score = float("nan")
+    for epoch in range(cfg.epochs):
+        for opt, lrs in zip(optimizers, base_lrs):
+            for group, lr in zip(opt.param_groups, lrs):
+                group["lr"] = lr * lr_factor(cfg, epoch)
+        loss_sum, seen = _train_epoch(model, ctx, cfg, train, optimizers, limit, add_loss, after_backward, after_step)
+        score = evaluate(model, ctx, val, cfg.eval_batch_size)  # the loss is the mean over batches
+        extra = epoch_log(model) if epoch_log else {}
+        ctx.curves.record(
+            epoch, train_loss=loss_sum / max(seen, 1), **{f"val_{ctx.task.metric.name}": score},
+            lr=optimizers[0].param_groups[0]["lr"], **extra,
+        )
+    return score
+
+
+def _train_epoch(model, ctx, cfg, train, optimizers, limit, add_loss, after_backward, after_step):
+    model.train()
+    loss_sum, seen = 0.0, 0
+    for inputs, targets in train.batches(cfg.batch_size, shuffle=True, generator=ctx.generator, limit=limit):
+        inputs, targets = inputs.to(ctx.device), targets.to(ctx.device)
+        task_loss = ctx.task.loss(model(inputs), targets)
+        loss = add_loss(model, task_loss) if add_loss else task_loss
+        if not torch.isfinite(loss):
+            raise TrainingDiverged(f"{ctx.curves.stage}: loss is {loss.item()} after {seen} batches")
+        for opt in optimizers:
+            opt.zero_grad(set_to_none=True)
+        loss.backward()
+        if after_backward:
+            after_backward(model)
+        if cfg.grad_clip:
+            nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+        for opt in optimizers:
+            opt.step()
+        if after_step:
+            after_step(model)
+        loss_sum += task_loss.item()
+        seen += 1
+    return loss_sum, seen
+
+
+@torch.no_grad()
+def predict(model: nn.Module, split: Split, device: torch.device, batch_size: int = 64) -> torch.Tensor:
+    """Model outputs for a whole split, in order, on the CPU."""
+    model.eval()
+    outs = [model(x.to(device)).float().cpu() for x, _ in split.batches(batch_size)]
+    return torch.cat(outs) if outs else torch.empty(0)
+
+
+def evaluate(model: nn.Module, ctx: RunContext, split: Split, batch_size: int = 64) -> float:
+    """The task metric of ``model`` on a train or validation split."""
+    return ctx.task.score(predict(model, split, ctx.device, batch_size), split)
