@@ -8,12 +8,13 @@ TASK ?= darcyflow
 BUDGET ?= small
 SEED ?= 0
 RESULTS ?= results/bench
+STUDY ?= smoke
 ARGS ?=
 
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install bench data test test-slow perf lint clean
+.PHONY: install bench data study report test test-slow perf lint clean
 
 install: $(STAMP)
 
@@ -30,11 +31,20 @@ bench: $(STAMP)
 data: $(STAMP)
 	$(BIN)/nasbench data $(TASK) --generate --budget $(BUDGET)
 
+study: $(STAMP)
+	$(BIN)/nasbench study reports/$(STUDY)/study.yaml $(ARGS)
+
+report: $(STAMP)
+	$(BIN)/nasbench report $(STUDY) $(ARGS)
+
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -q -m slow
+
+perf: $(STAMP)
+	$(BIN)/nasbench perf $(ARGS)
 
 lint: $(STAMP)
 	$(BIN)/python -m compileall -q nasbench methods tasks

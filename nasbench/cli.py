@@ -9,7 +9,7 @@ from nasbench.budgets import BUDGETS, DEFAULT_BUDGET, check_budget
 from nasbench.config import apply_overrides
 from nasbench.contracts import TaskView
 from nasbench.errors import NasBenchError
-from nasbench.registry import methods, tasks
+from nasbench.registry import benchmarks, methods, tasks
 
 DEFAULT_RESULTS = Path("results") / "bench"
 
@@ -53,6 +53,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     p.set_defaults(handler=cmd_data)
 
+    p = sub.add_parser("perf", help="run performance benchmarks and write their figures as JSON")
+    p.add_argument("names", nargs="*", help="benchmarks to run (default: all)")
+    p.add_argument("--out", type=Path, default=Path("results") / "perf", help="folder for <name>.json")
+    p.set_defaults(handler=cmd_perf)
+
     p = sub.add_parser("check", help="the method x task matrix: which pairs run, which are skipped and why")
     p.add_argument("--budget", default=DEFAULT_BUDGET)
     p.set_defaults(handler=cmd_check)
@@ -60,7 +65,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def cmd_list(args) -> int:
-    for title, registry in (("methods", methods), ("tasks", tasks)):
+    for title, registry in (("methods", methods), ("tasks", tasks), ("benchmarks", benchmarks)):
         print(f"{title}:")
         for name, source in sorted(registry.sources().items()):
             print(f"  {name:<14} {source.target}  [{source.origin}]")
@@ -101,6 +106,22 @@ def cmd_data(args) -> int:
             print(line)
     else:
         task.generate(log=print)
+    return 0
+
+
+def cmd_perf(args) -> int:
+    import json
+
+    from nasbench.data import atomic_write_text
+
+    for name in args.names or benchmarks.names():
+        bench = benchmarks.get(name)()
+        print(f"== {name}: {bench.description}")
+        figures = bench.run(log=print)
+        path = args.out / f"{name}.json"
+        atomic_write_text(path, json.dumps(figures, indent=2))
+        print(json.dumps(figures, indent=2))
+        print(f"written: {path}")
     return 0
 
 

@@ -250,3 +250,15 @@ class SearchMethod(ABC):
     @abstractmethod
     def retrain(self, ctx: RunContext, arch: dict[str, Any], hparams: dict[str, Any]) -> torch.nn.Module:
         """Build the final network from the architecture and train it; return the trained model."""
+
+
+class Benchmark(ABC):
+    """A performance benchmark run by ``nasbench perf`` (never by the test suite): it times code
+    in one process and returns figures, ratios among them."""
+
+    name: ClassVar[str]
+    description: ClassVar[str]
+
+    @abstractmethod
+    def run(self, log: Callable[[str], None] = print) -> dict[str, Any]:
+        """Measure and return a JSON-serialisable dict of figures."""

@@ -116,3 +116,4 @@ class Registry(Generic[T]):
 
 methods: Registry = Registry("method", "nasbench.methods")
 tasks: Registry = Registry("task", "nasbench.tasks")
+benchmarks: Registry = Registry("benchmark", "nasbench.benchmarks")  # `nasbench perf`

@@ -16,7 +16,9 @@ sidecar with their sha256, checked on every reuse. ``source='generated-approx'``
 """
 from __future__ import annotations
 
+import fcntl
 import json
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Literal
@@ -158,9 +160,16 @@ class DarcyFlow(Task):
         return True
 
     def generate(self, log: Callable[[str], None] = print) -> None:
-        approx = self.config.source == "generated-approx"
         if self.config.sub != 5 or self.config.resolution != 421:
             raise ConfigError("darcyflow: the generator produces the 421 grid subsampled by 5 (85x85) only")
+        folder = self.generated_path("smooth1", 1).parent
+        folder.mkdir(parents=True, exist_ok=True)
+        with open(folder / ".lock", "w") as lock:  # concurrent runs (Ray trials) generate once
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            self._generate_missing(log)
+
+    def _generate_missing(self, log: Callable[[str], None]) -> None:
+        approx = self.config.source == "generated-approx"
         for part, n in self._needed().items():
             if self._find_generated(part, n) is not None:
                 log(f"darcyflow: {part} with >= {n} samples already generated")
@@ -281,7 +290,7 @@ def _save_generated(path: Path, coeff: np.ndarray, sol: np.ndarray, info: dict) 
     import scipy.io
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
     scipy.io.savemat(tmp, {"coeff": coeff, "sol": sol})
     info = {**info, "sha256": sha256_file(tmp), "shape": list(coeff.shape)}
     atomic_write_text(_sidecar_path(path), json.dumps(info, indent=2))
