@@ -61,6 +61,29 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("check", help="the method x task matrix: which pairs run, which are skipped and why")
     p.add_argument("--budget", default=DEFAULT_BUDGET)
     p.set_defaults(handler=cmd_check)
+
+    p = sub.add_parser("study", help="run a study file (methods x tasks x seeds) on Ray or locally; resumable")
+    p.add_argument("file", type=Path, help="reports/<study>/study.yaml")
+    p.add_argument("--backend", choices=("ray", "local"), default="ray", help="ray (default) or local (in-process)")
+    p.add_argument("--address", default=None, help="join this running Ray cluster (default: start a local one)")
+    p.add_argument("--results", type=Path, default=None, help="results folder (default: the study file's)")
+    p.add_argument("--force", action="store_true", help="recompute runs that finished before")
+    p.set_defaults(handler=cmd_study)
+
+    p = sub.add_parser("report", help="profiles, ranks, Kendall tau, costs and published numbers of a results folder")
+    p.add_argument("target", nargs="?", help="a study name (results/STUDY) or a results folder")
+    p.add_argument("--out", type=Path, default=None, help="output folder (default reports/<study>)")
+    p.add_argument("--reference", type=Path, default=None, help="published numbers (default results/reference)")
+    p.add_argument("--include-fixture", action="store_true", help="show runs on fixture data, labelled as such")
+    p.add_argument("--published-only", action="store_true", help="report the published numbers alone")
+    p.add_argument("--bootstrap", type=int, default=1000, help="bootstrap replicates of the rank intervals")
+    p.set_defaults(handler=cmd_report)
+
+    p = sub.add_parser("reference", help="import (--import [SRC]) or list the published numbers in results/reference")
+    p.add_argument("--import", dest="import_from", nargs="?", const="", default=None, metavar="SRC",
+                   help="copy the published tables from SRC (default ../shared/reference)")
+    p.add_argument("--to", type=Path, default=Path("results") / "reference", help="destination (default %(default)s)")
+    p.set_defaults(handler=cmd_reference)
     return parser
 
 
@@ -144,6 +167,24 @@ def cmd_check(args) -> int:
     if reasons:
         print("skipped pairs:\n" + "\n".join(reasons))
     return 0
+
+
+def cmd_study(args) -> int:
+    from nasbench.execution import study_command
+
+    return study_command(args.file, args.backend, args.address, args.results, args.force)
+
+
+def cmd_report(args) -> int:
+    from nasbench.report import cmd_report as report
+
+    return report(args)
+
+
+def cmd_reference(args) -> int:
+    from nasbench.report import cmd_reference as reference
+
+    return reference(args)
 
 
 if __name__ == "__main__":

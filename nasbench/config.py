@@ -71,20 +71,21 @@ def coerce(value: Any, annotation: Any, key: str) -> Any:
     )
 
 
-def override(config: Any, key: str, value: Any) -> Any:
+def override(config: Any, key: str, value: Any, _done: str = "") -> Any:
     """Return a copy of the frozen dataclass ``config`` with dotted ``key`` set to ``value``."""
     head, _, rest = key.partition(".")
+    full = _done + head
     types = _field_types(type(config))
     if head not in types:
-        raise UnknownNameError(f"config key of {type(config).__name__}", head, types)
+        raise UnknownNameError("config key", full, [_done + t for t in types])
     current = getattr(config, head)
     if rest:
         if not dataclasses.is_dataclass(current):
-            raise ConfigError(f"{key}: {head!r} is a value, not a section with keys")
-        return dataclasses.replace(config, **{head: override(current, rest, value)})
+            raise ConfigError(f"{full}.{rest}: {full!r} is a value, not a section with keys")
+        return dataclasses.replace(config, **{head: override(current, rest, value, full + ".")})
     if dataclasses.is_dataclass(current):
-        raise ConfigError(f"{key}: {head!r} is a section; set one of its keys, e.g. {head}.<key>=...")
-    new = dataclasses.replace(config, **{head: coerce(value, types[head], key)})
+        raise ConfigError(f"{full}: {full!r} is a section; set one of its keys, e.g. {full}.<key>=...")
+    new = dataclasses.replace(config, **{head: coerce(value, types[head], full)})
     validate = getattr(new, "validate", None)
     if validate is not None:
         validate()

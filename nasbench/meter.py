@@ -11,6 +11,12 @@ import torch
 _PAGE = resource.getpagesize()
 
 
+def cpu_seconds() -> float:
+    """CPU time of this process and of its finished children (data generation uses worker processes)."""
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() + children.ru_utime + children.ru_stime
+
+
 def current_rss_bytes() -> int:
     try:
         return int(Path("/proc/self/statm").read_text().split()[1]) * _PAGE
@@ -36,12 +42,12 @@ class StageMeter:
         if self.device.type == "cuda":
             torch.cuda.reset_peak_memory_stats(self.device)
         self._thread = threading.Thread(target=self._sample, daemon=True)
-        self._wall, self._cpu = time.perf_counter(), time.process_time()
+        self._wall, self._cpu = time.perf_counter(), cpu_seconds()
         self._thread.start()
         return self
 
     def __exit__(self, *exc) -> None:
-        wall, cpu = time.perf_counter() - self._wall, time.process_time() - self._cpu
+        wall, cpu = time.perf_counter() - self._wall, cpu_seconds() - self._cpu
         self._stop.set()
         self._thread.join()
         self._peak = max(self._peak, current_rss_bytes())

@@ -43,7 +43,7 @@ def test_wrong_types_are_rejected(text):
 def test_unknown_key_lists_valid_keys():
     with pytest.raises(UnknownNameError) as info:
         apply_overrides(Outer(), ["train.lrr=0.1"])
-    assert "'lr'" in str(info.value)
+    assert "'train.lr'" in str(info.value)
 
 
 def test_section_and_malformed_overrides_are_rejected():

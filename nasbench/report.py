@@ -1,0 +1,512 @@
+"""``nasbench report``: every run under a results folder, and the published numbers, turned into
+``report.md``, a self-contained ``report.html`` and figures (PNG and SVG).
+
+The builder only composes the pure functions of ``nasbench.analysis``: the runs table and its
+completeness, aggregates over seeds, performance profiles, ranks with bootstrap intervals, Kendall
+tau-b, costs and the found architectures; published numbers stand beside the suite's wherever a task
+matches, always labelled with their source table. Runs on ``fixture`` data are left out unless asked
+for, and then labelled as fixture data in every table.
+"""
+from __future__ import annotations
+
+import json
+import shlex
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from nasbench import schema
+from nasbench.analysis import plots
+from nasbench.analysis.aggregate import aggregate, seed_error_cube
+from nasbench.analysis.archs import config_key, found_architecture, read_record, supernet_scores
+from nasbench.analysis.document import Document, to_html, to_markdown
+from nasbench.analysis.profiles import ZERO_SHIFT, performance_profile, profile_summary
+from nasbench.analysis.ranks import (TAU_VARIANT, average_ranks, rank_table, ranking_fidelity, tau_against,
+                                     tau_between_tasks)
+from nasbench.analysis.reference import (MANIFEST as IMPORTED, best_of_kind, find_reference_dir, load_published,
+                                         published_matrix, published_tables, win_counts)
+from nasbench.analysis.table import FIXTURE, ReportError, benchmark_runs, completeness, runs_table
+
+REPORT_MD, REPORT_HTML, FIGURES = "report.md", "report.html", "figures"
+GROUND_TRUTH = "bms_resnet20_cifar10_pooling_ground_truth.csv"
+MAX_ARCH_FIGURES = 12
+AUTOMATED = "automated"
+
+
+@dataclass
+class ReportRequest:
+    """What to report on. ``results_dir`` None: published numbers alone."""
+
+    out_dir: Path
+    results_dir: Path | None = None
+    reference_dir: Path | None = None
+    include_fixture: bool = False
+    study: dict[str, Any] | None = None
+    title: str = ""
+    n_boot: int = 1000
+    command: str = ""
+    notes: list[str] = field(default_factory=list)
+
+
+def build_report(request: ReportRequest) -> dict[str, Path]:
+    """Write the report files and return their paths (md, html, figures)."""
+    table = runs_table(request.results_dir) if request.results_dir is not None else None
+    reference = find_reference_dir(request.reference_dir)
+    published = load_published(reference) if reference is not None else None
+    if table is None and published is None:
+        raise ReportError("nothing to report: no results folder was given and no published numbers were found "
+                          "in results/reference\n  to fix: `nasbench reference --import ../shared/reference`")
+    doc = Document(request.out_dir / FIGURES)
+    _header(doc, request, table, reference)
+    if table is not None:
+        _suite_sections(doc, request, table, published)
+    if published is not None:
+        _published_sections(doc, published)
+    return _write(doc, request)
+
+
+def _write(doc: Document, request: ReportRequest) -> dict[str, Path]:
+    out = request.out_dir
+    out.mkdir(parents=True, exist_ok=True)
+    (out / REPORT_MD).write_text(to_markdown(doc, FIGURES))
+    (out / REPORT_HTML).write_text(to_html(doc, request.title or "nasbench report", FIGURES))
+    return {"md": out / REPORT_MD, "html": out / REPORT_HTML, "figures": out / FIGURES}
+
+
+# --- header -------------------------------------------------------------------------------------
+
+def suite_version() -> str:
+    try:
+        version = metadata.version("nasbench")
+    except metadata.PackageNotFoundError:
+        version = "unknown (not installed)"
+    from nasbench.provenance import git_commit  # imported here: it loads torch
+
+    commit = git_commit()
+    return f"{version} (commit {commit})" if commit else version
+
+
+def _joined(values) -> str:
+    return ", ".join(sorted({str(v) for v in values if v is not None and v == v})) or "-"
+
+
+def _header(doc: Document, request: ReportRequest, table: pd.DataFrame | None, reference: Path | None) -> None:
+    doc.heading(1, request.title or "nasbench comparison report")
+    items = [f"suite version: {suite_version()}",
+             f"generated: {datetime.now(timezone.utc).isoformat(timespec='seconds')}"]
+    if table is not None:
+        counts = table["status"].value_counts().to_dict()
+        items += [f"results folder: `{request.results_dir}` ({len(table)} runs: "
+                  + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) + ")",
+                  f"budget: {_joined(table['budget'])}", f"data sources: {_joined(table['data_source'])}",
+                  f"run suite versions: {_joined(table['suite_version'])}"]
+    else:
+        items.append("runs: none (a report of published numbers alone)")
+    items.append(f"published numbers: {_reference_origin(reference)}")
+    items.append(f"rank correlation: {TAU_VARIANT}, computed by the suite (checked against scipy.stats.kendalltau)")
+    doc.bullets(items + request.notes)
+    doc.para("Rebuild this report with:")
+    doc.code(request.command or "nasbench report")
+    _reading_guide(doc)
+
+
+def _reference_origin(reference: Path | None) -> str:
+    if reference is None:
+        return "not found (run `nasbench reference --import ../shared/reference`)"
+    try:
+        origin = json.loads((reference / IMPORTED).read_text()).get("from", "?")
+    except (OSError, ValueError):
+        origin = "unknown"
+    return f"`{reference}` (imported from `{origin}`)"
+
+
+def _reading_guide(doc: Document) -> None:
+    doc.heading(2, "How to read this report")
+    doc.bullets([
+        "Every score is the **error form** of the task's metric (lower is better): 0-1 error, relative L2, "
+        "MAE8, 1-AUROC, 1-mAP, 1-F1. Published percentages are shown as fractions, published accuracies as "
+        "1 - accuracy.",
+        "Per task and method: mean, standard deviation (ddof=1) and standard error over the seeds that finished.",
+        "Performance profiles (Dolan and Moré 2002): ratio = error / best error on the task; rho(tau) = fraction "
+        "of tasks with ratio <= tau. A cell with any failed, skipped or missing seed is **infinitely worse**. "
+        f"A task whose best error is 0 has its errors shifted by {ZERO_SHIFT:g} x its smallest positive error "
+        "(all-zero tasks give ratio 1 to every method).",
+        "Ranks: 1 = best per task, ties share the average rank, failed or missing cells rank last; "
+        "intervals are 95 % percentile bootstrap intervals, resampling seeds within each task and method.",
+        f"Kendall correlation: {TAU_VARIANT}; n/a where fewer than two methods or a constant ranking.",
+        "Published numbers are labelled `published: <paper>, <table>` and were transcribed from the paper; "
+        "the suite did not compute them.",
+    ])
+
+
+# --- suite sections -----------------------------------------------------------------------------
+
+def _suite_sections(doc: Document, request: ReportRequest, table: pd.DataFrame, published: pd.DataFrame | None) -> None:
+    shown = benchmark_runs(table, request.include_fixture)
+    _completeness_section(doc, request, table, shown)
+    if shown.empty:
+        return
+    if (shown["data_source"] == FIXTURE).any():
+        doc.para("**Fixture data**: some runs below use synthetic fixture data written for tests. Their numbers "
+                 "are not benchmark results; they are marked `fixture` in every table.", note=True)
+    cube, tasks, methods, seeds = seed_error_cube(shown, request.study)
+    errors = pd.DataFrame(cube.mean(axis=2), index=pd.Index(tasks, name="task"), columns=methods)
+    pub = published[~published["is_cost"] & published["task"].isin(tasks)] if published is not None else None
+    _results_section(doc, shown, pub)
+    _profile_section(doc, errors, pub)
+    _rank_section(doc, cube, tasks, methods, pub, request.n_boot)
+    _tau_section(doc, errors, pub)
+    _fidelity_section(doc, shown, request.reference_dir)
+    _cost_section(doc, shown, published)
+    _architecture_section(doc, shown)
+
+
+def _completeness_section(doc: Document, request: ReportRequest, table: pd.DataFrame, shown: pd.DataFrame) -> None:
+    doc.heading(2, "Runs and completeness")
+    fixture = int((table["data_source"] == FIXTURE).sum())
+    if fixture and not request.include_fixture:
+        doc.para(f"{fixture} run(s) on fixture data (synthetic, tests only) are left out of every table and figure; "
+                 "`--include-fixture` shows them, labelled.", note=True)
+    if shown.empty:
+        doc.para("No run remains to report after leaving out fixture runs.")
+        return
+    problems = completeness(shown, request.study)
+    grid = "the study file" if request.study else "the tasks x methods x seeds seen in the results"
+    if problems.empty:
+        doc.para(f"Complete: every expected run (grid from {grid}) finished with status ok.")
+    else:
+        doc.para(f"{len(problems)} expected run(s) did not finish (grid from {grid}). They count as infinitely "
+                 "worse in profiles and ranks:")
+        doc.table(problems, "Missing, failed and skipped runs")
+
+
+def _short_label(source: str, table: str) -> str:
+    return f"{source.split(' (')[0]} {table.split(' and ')[0]}"
+
+
+def beside(pub: pd.DataFrame | None, agg: pd.DataFrame) -> pd.DataFrame:
+    """The published rows to show next to the suite's on each task: per table, the methods that
+    correspond to a suite method run on that task, and the table's best entry for the task."""
+    if pub is None or pub.empty:
+        return pd.DataFrame(columns=["task", "method", "label", "error", "error_std", "suite_method", "role"])
+    ran = set(zip(agg["task"], agg["method"]))
+    mapped = pub[[(t, m) in ran for t, m in zip(pub["task"], pub["suite_method"])]].assign(role="same method")
+    best_index = pub.groupby(["task", "source", "table"])["error"].idxmin()
+    best = pub.loc[best_index.dropna()].assign(role="best in table")
+    shown = pd.concat([mapped, best[~best.index.isin(mapped.index)]])
+    return shown.sort_values(["task", "source", "table", "error"])
+
+
+def _results_section(doc: Document, shown: pd.DataFrame, pub: pd.DataFrame | None) -> None:
+    doc.heading(2, "Results per task")
+    agg = aggregate(shown)
+    rows = agg.assign(source="suite", n=agg["n_ok"].astype(str) + "/" + agg["n_runs"].astype(str))
+    rows = rows[["task", "method", "source", "error_name", "mean", "std", "sem", "n", "data_source", "budget"]]
+    extra = beside(pub, agg)
+    if not extra.empty:
+        extra = extra.assign(source=extra["label"] + " (" + extra["role"] + ")", mean=extra["error"],
+                             std=extra["error_std"], sem=np.nan, n="published", data_source="published", budget="paper")
+        extra["method"] = extra["method"] + np.where(extra["suite_method"] != "", " (= " + extra["suite_method"] + ")", "")
+        rows = pd.concat([rows, extra[rows.columns]], ignore_index=True)
+    rows["order"] = rows["source"] != "suite"
+    rows = rows.sort_values(["task", "order"], kind="stable").drop(columns="order")
+    doc.table(rows, "Error per task: suite runs (mean, std, sem over finished seeds; n = finished/runs) and, "
+                    "beside them, published numbers of the same methods and the best entry of each published "
+                    "table on the task (all published rows are in the last part)")
+    figure = _task_bars_figure(agg, extra if not extra.empty else None)
+    doc.figure(figure, "task-bars", "Error per task: suite (solid, +-1 std over seeds) and published (hatched)")
+
+
+def _task_cells(agg: pd.DataFrame, pub: pd.DataFrame | None, task: str) -> pd.DataFrame:
+    suite = agg[agg["task"] == task]
+    cells = pd.DataFrame({"label": suite["method"], "mean": suite["mean"], "std": suite["std"], "published": False})
+    if pub is not None:
+        rows = pub[pub["task"] == task]
+        labels = [f"{m.split(' (= ')[0]} [{_short_label(s, t)}]" for m, s, t in zip(rows["method"], rows["source"], rows["table"])]
+        cells = pd.concat([cells, pd.DataFrame({"label": labels, "mean": rows["error"].to_numpy(),
+                                                "std": rows["error_std"].to_numpy(), "published": True})])
+    return cells.reset_index(drop=True)
+
+
+def _task_bars_figure(agg: pd.DataFrame, pub: pd.DataFrame | None) -> Figure:
+    tasks = sorted(agg["task"].unique())
+    ncols = min(2, len(tasks))
+    nrows = -(-len(tasks) // ncols)
+    figure = Figure(figsize=(7.5 * ncols, 4.8 * nrows), layout="constrained")
+    axes = figure.subplots(nrows, ncols, squeeze=False).ravel()
+    for ax, task in zip(axes, tasks):
+        name = _joined(agg.loc[agg["task"] == task, "error_name"])
+        plots.plot_task_bars(_task_cells(agg, pub, task), ax=ax, title=task, ylabel=name)
+    for ax in axes[len(tasks):]:
+        ax.set_visible(False)
+    return figure
+
+
+def _overlapping_tables(pub: pd.DataFrame | None) -> list[tuple[str, str]]:
+    return published_tables(pub) if pub is not None and not pub.empty else []
+
+
+def _profile_section(doc: Document, errors: pd.DataFrame, pub: pd.DataFrame | None) -> None:
+    doc.heading(2, "Performance profiles")
+    tables = _overlapping_tables(pub)[:3]
+    ncols = 1 if not tables else 2
+    nrows = -(-(1 + len(tables)) // ncols)
+    figure = Figure(figsize=(7.5 * ncols, 4.4 * nrows), layout="constrained")
+    axes = figure.subplots(nrows, ncols, squeeze=False).ravel()
+    for ax in axes[1 + len(tables):]:
+        ax.set_visible(False)
+    plots.plot_profile(performance_profile(errors), ax=axes[0], title=f"Suite ({len(errors)} task(s))")
+    doc.table(profile_summary(errors), "Suite: rho at tau = 1 (tasks won), 1.1, 2 and inf (tasks solved)")
+    for ax, (source, table) in zip(axes[1:], tables):
+        matrix = published_matrix(pub, source, table)
+        plots.plot_profile(performance_profile(matrix), ax=ax,
+                           title=f"published: {_short_label(source, table)} on the same {len(matrix)} task(s)")
+        doc.table(profile_summary(matrix), f"published: {source}, {table}, on the suite's tasks: rho summary")
+    doc.figure(figure, "profiles", "Performance profiles: the suite's runs (left) and, beside them, published "
+                                   "numbers on the same tasks (labelled with their table)")
+
+
+def _rank_comparisons(cube: np.ndarray, tasks: list, methods: list, pub: pd.DataFrame | None,
+                      n_boot: int) -> list[tuple[str, pd.DataFrame, pd.DataFrame]]:
+    """Per published table: suite and published average ranks over the same tasks and the same
+    methods (the suite methods with a counterpart in that table). (label, suite ranks, published)."""
+    comparisons = []
+    for source, table in _overlapping_tables(pub):
+        matrix = published_matrix(pub, source, table, by="suite_method")
+        common = [m for m in methods if m in matrix.columns]
+        rows = [t for t in tasks if t in matrix.index and matrix.loc[t, common].notna().sum() >= 2]
+        if len(common) < 2 or not rows:
+            continue
+        label = f"published: {_short_label(source, table)}"
+        sub = cube[np.ix_([tasks.index(t) for t in rows], [methods.index(m) for m in common])]
+        suite = rank_table(sub, rows, common, n_boot=n_boot)
+        published = average_ranks(matrix.loc[rows, common]).rename_axis("method").reset_index()
+        comparisons.append((label, suite, published.assign(label=label, tasks=", ".join(rows))))
+    return comparisons
+
+
+def _rank_section(doc: Document, cube: np.ndarray, tasks: list, methods: list, pub: pd.DataFrame | None,
+                  n_boot: int) -> None:
+    doc.heading(2, "Average ranks")
+    ranks = rank_table(cube, tasks, methods, n_boot=n_boot)
+    doc.table(ranks, f"Suite: average rank over {len(tasks)} task(s), 95 % bootstrap interval over seeds "
+                     f"({n_boot} replicates)")
+    comparisons = _rank_comparisons(cube, tasks, methods, pub, n_boot)[:3]
+    figure = Figure(figsize=(6.5 * (1 + len(comparisons)), 1.8 + 0.4 * len(methods)), layout="constrained")
+    axes = figure.subplots(1, 1 + len(comparisons), squeeze=False).ravel()
+    plots.plot_ranks(ranks, ax=axes[0], title="Suite: average rank")
+    for ax, (label, suite, published) in zip(axes[1:], comparisons):
+        plots.plot_ranks(suite, ax=ax, published=published, title=f"Same tasks and methods as {label}")
+        both = suite[["method", "mean_rank", "ci_low", "ci_high"]].merge(
+            published[["method", "mean_rank", "tasks"]], on="method", suffixes=("_suite", "_published"))
+        doc.table(both, f"Average rank over the same tasks and methods: suite vs {label}")
+    doc.figure(figure, "ranks", "Average ranks with 95 % bootstrap intervals (suite, dots) and, beside them, "
+                                "published ranks over the same tasks and methods (diamonds)")
+
+
+def _tau_section(doc: Document, errors: pd.DataFrame, pub: pd.DataFrame | None) -> None:
+    doc.heading(2, "Kendall rank correlation")
+    doc.para(f"Variant: **{TAU_VARIANT}**.")
+    if len(errors) >= 2:
+        taus = tau_between_tasks(errors)
+        figure = plots.plot_tau_heatmap(taus, title="tau-b between the method rankings of two tasks").figure
+        doc.figure(figure, "tau-tasks", "Kendall tau-b between tasks (how alike the methods' rankings are)")
+    else:
+        doc.para("One task only: no correlation between tasks.")
+    rows = []
+    for source, table in _overlapping_tables(pub):
+        against = tau_against(errors, published_matrix(pub, source, table, by="suite_method"))
+        rows.append(against.assign(published=f"{source}, {table}"))
+    if rows:
+        doc.table(pd.concat(rows, ignore_index=True),
+                  "tau-b between the suite's ranking of methods on a task and the published ranking of the same methods")
+    else:
+        doc.para("No published table ranks the suite's methods on these tasks.")
+
+
+def _ground_truth(reference: Path | None) -> pd.DataFrame | None:
+    path = reference / GROUND_TRUTH if reference is not None else None
+    if path is None or not path.is_file():
+        return None
+    truth = pd.read_csv(path)
+    return truth.assign(config=truth["config"].map(config_key))[["config", "test_accuracy"]]
+
+
+def _fidelity_section(doc: Document, shown: pd.DataFrame, reference_dir: Path | None) -> None:
+    doc.heading(2, "Ranking fidelity of supernets")
+    truth = _ground_truth(find_reference_dir(reference_dir))
+    rows = []
+    for _, run in shown[shown["status"] == schema.STATUS_OK].iterrows():
+        scores = supernet_scores(read_record(run["run_dir"]) or {})
+        if scores is not None and truth is not None:
+            result = ranking_fidelity(scores.merge(truth, on="config"), "supernet", "test_accuracy")
+            rows.append({"task": run["task"], "method": run["method"], "seed": run["seed"], "n": result["n"],
+                         "tau_b": result["tau_b"]})
+    if rows:
+        doc.table(pd.DataFrame(rows), f"{TAU_VARIANT} between a supernet's scores and stand-alone accuracy "
+                                      "(Balanced Mixture Table 6, published ground truth)")
+    else:
+        doc.para("No run recorded supernet scores of candidate architectures (`details.supernet_scores` in "
+                 "`arch.json`, as `[{config, score}]`), so ranking fidelity is not computed here.")
+
+
+def _cost_section(doc: Document, shown: pd.DataFrame, published: pd.DataFrame | None) -> None:
+    doc.heading(2, "Costs")
+    agg = aggregate(shown)
+    columns = ["task", "method", "search_wall_s", "tune_wall_s", "retrain_wall_s", "total_wall_s", "peak_rss_mb",
+               "params", "macs", "data_source"]
+    doc.table(agg[columns], "Suite: mean wall seconds per stage over finished seeds, peak resident memory (MB), "
+                            "parameters and MACs of the final network")
+    stages = agg.set_index(agg["task"] + " / " + agg["method"])[["search_wall_s", "tune_wall_s", "retrain_wall_s"]]
+    stages.columns = ["search", "tune", "retrain"]
+    costs = published[published["is_cost"] & published["task"].isin(agg["task"])] if published is not None else None
+    figure = Figure(figsize=(13 if costs is not None and len(costs) else 7, 1.8 + 0.35 * len(stages)),
+                    layout="constrained")
+    axes = figure.subplots(1, 2 if costs is not None and len(costs) else 1, squeeze=False).ravel()
+    plots.plot_stage_costs(stages, ax=axes[0], title="Suite: wall seconds per stage")
+    if costs is not None and len(costs):
+        labels = costs["task"] + " / " + costs["method"]
+        plots.plot_stage_costs(pd.DataFrame({"total (published)": costs["value"].to_numpy()}, index=labels),
+                               ax=axes[1], unit="GPU hours",
+                               title="published: " + _joined(map(_short_label, costs["source"], costs["table"])))
+        doc.table(costs[["task", "method", "value", "metric", "label"]],
+                  "published: GPU hours for the same tasks (different hardware and budget than the suite's runs)")
+    doc.figure(figure, "costs", "Cost per stage (suite) and published GPU hours (labelled)")
+
+
+def _architecture_section(doc: Document, shown: pd.DataFrame) -> None:
+    doc.heading(2, "Found architectures")
+    drawn = 0
+    for _, run in shown[shown["status"] == schema.STATUS_OK].drop_duplicates(["task", "method"]).iterrows():
+        found = found_architecture(read_record(run["run_dir"]) or {})
+        if found is None or drawn >= MAX_ARCH_FIGURES:
+            continue
+        kind, frame = found
+        title = f"{run['task']} / {run['method']} / seed {run['seed']} (arch {run['arch_id']})"
+        draw = plots.plot_kernel_dilation if kind == "kernel-dilation" else plots.plot_blocks
+        doc.figure(draw(frame, title=title).figure, f"arch-{run['task']}-{run['method']}", title)
+        doc.table(frame, f"{title}: {kind}")
+        drawn += 1
+    if not drawn:
+        doc.para("No run recorded per-layer kernel/dilation choices (DASH) or per-block kernel size, resolution "
+                 "and widths (DNArch) in its `arch.json`.")
+
+
+# --- published sections --------------------------------------------------------------------------
+
+def _published_sections(doc: Document, published: pd.DataFrame) -> None:
+    doc.heading(2, "Published numbers")
+    doc.para("Everything in this part is **published** (transcribed from the papers' tables, in the suite's "
+             "error form); the profiles, ranks and counts are computed by the suite from those numbers.", note=True)
+    for source, table in published_tables(published):
+        _published_table_section(doc, published, source, table)
+    costs = published[published["is_cost"]]
+    if not costs.empty:
+        doc.heading(3, "published: costs")
+        doc.table(costs[["task", "method", "value", "metric", "label"]], "published: GPU hours as reported")
+
+
+def _published_table_section(doc: Document, published: pd.DataFrame, source: str, table: str) -> None:
+    label = f"published: {source}, {table}"
+    matrix = published_matrix(published, source, table)
+    doc.heading(3, label)
+    names = published[(published["source"] == source) & (published["table"] == table)]
+    name_of = names.drop_duplicates("task").set_index("task")["error_name"]
+    doc.table(matrix.reset_index().assign(error=lambda f: f["task"].map(name_of)),
+              f"{label}: error per task and method ('-' where the paper has no entry)")
+    if len(matrix) >= 2:
+        title = f"Performance profile: published, {_short_label(source, table)}"
+        figure = plots.plot_profile(performance_profile(matrix), title=title).figure
+        doc.figure(figure, f"profile-{source}-{table}", f"Performance profile over {label} ({len(matrix)} tasks)")
+        doc.table(profile_summary(matrix), f"{label}: rho summary (missing entries are infinitely worse)")
+        ranks = average_ranks(matrix).reset_index().rename(columns={"index": "method"})
+        doc.table(ranks, f"{label}: average rank over {len(matrix)} tasks (one published value per cell: no interval)")
+    _best_automated(doc, names, matrix, label)
+
+
+def _best_automated(doc: Document, rows: pd.DataFrame, matrix: pd.DataFrame, label: str) -> None:
+    automated = list(dict.fromkeys(rows.loc[rows["kind"] == AUTOMATED, "method"]))
+    if len(automated) < 2:
+        return
+    best = best_of_kind(matrix, automated)
+    wins = win_counts(best)
+    leader, count = wins.index[0], int(wins.iloc[0])
+    tasks = ", ".join(best.loc[best["best"].str.split(", ").apply(lambda w: leader in w), "task"])
+    doc.para(f"Among the automated methods of this table ({', '.join(automated)}; kinds from the paper's "
+             f"Section 4.1, see `results/reference/methods.csv`), **{leader} has the lowest error on {count} of "
+             f"{len(best)} tasks** ({tasks}).")
+    doc.table(best, f"{label}: lowest error among the automated methods per task")
+    doc.table(wins.reset_index().rename(columns={"best": "method"}), f"{label}: tasks won among the automated methods")
+
+
+# --- command line ---------------------------------------------------------------------------------
+
+def _study_file(name: str) -> dict[str, Any] | None:
+    import yaml
+
+    path = Path("reports") / name / "study.yaml"
+    try:
+        loaded = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError):
+        return None
+    return loaded if isinstance(loaded, dict) else None
+
+
+def resolve_target(target: str | None, published_only: bool) -> tuple[Path | None, str, dict | None]:
+    """(results folder, report name, study spec) for ``nasbench report [STUDY_OR_DIR]``."""
+    if published_only:
+        return None, Path(target).name if target else "published", None
+    if not target:
+        raise ReportError("no study or results folder given\n  valid: `nasbench report STUDY` (results/STUDY), "
+                          "`nasbench report DIR`, or `nasbench report --published-only`")
+    path = Path(target)
+    if len(path.parts) > 1 or path.is_dir():  # a folder; runs_table says so if it does not exist
+        return path, path.name, _study_file(path.name)
+    study = _study_file(target)
+    results = Path(str((study or {}).get("results") or Path("results") / target))
+    if not results.is_dir():
+        known = sorted(p.name for p in Path("results").glob("*") if p.is_dir() and p.name != "reference")
+        raise ReportError(f"no results for study {target!r}: {results} does not exist\n  valid studies with "
+                          f"results: {', '.join(known) or '(none)'}\n  to fix: `make study STUDY={target}` first, "
+                          f"or give the results folder itself")
+    return results, target, study
+
+
+def rebuild_command(args) -> str:
+    parts = ["nasbench", "report"] + ([args.target] if args.target else [])
+    parts += ["--out", str(args.out)] if args.out else []
+    parts += ["--reference", str(args.reference)] if args.reference else []
+    parts += ["--include-fixture"] * bool(args.include_fixture) + ["--published-only"] * bool(args.published_only)
+    parts += ["--bootstrap", str(args.bootstrap)] if args.bootstrap != 1000 else []
+    return shlex.join(parts)
+
+
+def cmd_report(args) -> int:
+    results, name, study = resolve_target(args.target, args.published_only)
+    request = ReportRequest(out_dir=Path(args.out) if args.out else Path("reports") / name, results_dir=results,
+                            reference_dir=args.reference, include_fixture=args.include_fixture, study=study,
+                            title=f"nasbench report: {name}", n_boot=args.bootstrap, command=rebuild_command(args))
+    for kind, path in build_report(request).items():
+        print(f"{kind}: {path}")
+    return 0
+
+
+def cmd_reference(args) -> int:
+    from nasbench.analysis.reference import DEFAULT_SOURCE, import_reference
+
+    if args.import_from is not None:
+        for path in import_reference(args.import_from or DEFAULT_SOURCE, args.to):
+            print(f"imported: {path}")
+    reference = find_reference_dir(args.to if args.import_from is not None else None)
+    published = load_published(reference) if reference is not None else None
+    if published is None:
+        raise ReportError("no published numbers in results/reference\n  to fix: `nasbench reference --import`")
+    summary = published.groupby(["source", "table"], sort=False).agg(rows=("value", "size"), tasks=("task", "nunique"))
+    print(f"published numbers in {reference}:\n{summary.to_string()}")
+    return 0

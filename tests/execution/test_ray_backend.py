@@ -1,0 +1,69 @@
+"""The Ray backend on a local Ray instance: the same run folders as the local backend, rows reported
+per epoch, failures recorded whether the plugin raises or its process dies."""
+import io
+
+import pytest
+from study_helpers import curves_without_time, leftovers, run_folders, toy_study_env, write_study  # noqa: F401
+
+from nasbench import schema
+from nasbench.execution import run_study
+from nasbench.execution.ray_backend import ClusterError, ray_session
+from nasbench.study import load_study, plan_study
+
+
+@pytest.fixture(scope="module")
+def ray_instance():
+    """One local Ray instance for the module, started with the toy plugins importable by its workers."""
+    with pytest.MonkeyPatch.context() as patch:
+        from study_helpers import PLUGIN_PATH
+
+        patch.setenv("PYTHONPATH", PLUGIN_PATH)
+        with ray_session(None):
+            yield
+
+
+def quiet_run(study, backend, **kwargs):
+    return run_study(study, backend, stream=io.StringIO(), interactive=False, **kwargs)
+
+
+def test_local_and_ray_produce_the_same_run_folders_and_metrics(tmp_path, toy_study_env, ray_instance):
+    fields = dict(methods={"toy-method": {"train.epochs": 4}, "toy-odd-seeds-fail": {}}, seeds=[0, 1, 2])
+    local = load_study(write_study(tmp_path, **fields), results=tmp_path / "local")
+    ray = load_study(write_study(tmp_path, **fields), results=tmp_path / "ray")
+    local_report, ray_report = quiet_run(local, "local"), quiet_run(ray, "ray")
+
+    local_runs, ray_runs = run_folders(local.results), run_folders(ray.results)
+    assert sorted(local_runs) == sorted(ray_runs) and len(ray_runs) == 6
+    for key, manifest in local_runs.items():
+        other = ray_runs[key]
+        for field in (schema.RUN_ID, schema.STATUS, schema.METRIC, schema.ERROR, "method_config", "task_config"):
+            assert manifest.get(field) == other.get(field), (key, field)
+        assert curves_without_time(local.results / key) == curves_without_time(ray.results / key)
+        if manifest[schema.STATUS] == "ok":
+            assert (local.results / key / schema.PREDICTIONS).read_bytes() == \
+                (ray.results / key / schema.PREDICTIONS).read_bytes()
+    statuses = sorted(o.status for o in ray_report.outcomes)
+    assert statuses == ["failed"] + ["ok"] * 5 and "planted failure for seed 1" in ray_report.failed[0].error
+    assert all(o.node for o in ray_report.outcomes) and not any(o.node for o in local_report.outcomes)
+    assert ray_report.rows_reported["toy-task/toy-method/seed=0"] == 4  # one Tune result per epoch
+    assert not leftovers(ray.results) and not (ray.results / ".tune").exists()
+    assert {o.status for o in quiet_run(ray, "ray").outcomes} == {"cached", "failed"}  # only the failed re-ran
+
+
+def test_a_trial_whose_process_dies_is_recorded_failed_and_the_others_finish(tmp_path, toy_study_env,
+                                                                             ray_instance):
+    study = load_study(write_study(tmp_path, methods=["toy-process-dies", "toy-method"], seeds=[0]))
+    report = quiet_run(study, "ray")
+    status = {o.key: o.status for o in report.outcomes}
+    assert status == {"toy-task/toy-process-dies/seed=0": "failed", "toy-task/toy-method/seed=0": "ok"}
+    died = run_folders(study.results)["toy-task/toy-process-dies/seed=0"]
+    assert died["status"] == "failed" and died["error"].startswith("trial died: ") and died["crashed"]
+    assert "died unexpectedly" in died["error"] and "worker process has died" in died["traceback"]
+    assert died["run_id"] == plan_study(study)[0].prepared.run_id and not leftovers(study.results)
+
+
+def test_runs_no_node_can_hold_are_refused_before_anything_runs(tmp_path, toy_study_env, ray_instance):
+    study = load_study(write_study(tmp_path, resources={"cpus": 64}))
+    with pytest.raises(ClusterError, match=r"each run asks for CPU 64, .* the nodes offer: CPU 2"):
+        quiet_run(study, "ray")
+    assert run_folders(study.results) == {}
