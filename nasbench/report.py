@@ -23,7 +23,7 @@ from matplotlib.figure import Figure
 
 from nasbench import schema
 from nasbench.analysis import plots
-from nasbench.analysis.aggregate import aggregate, seed_error_cube
+from nasbench.analysis.aggregate import aggregate, cube_means, seed_error_cube
 from nasbench.analysis.archs import config_key, found_architecture, read_record, supernet_scores
 from nasbench.analysis.document import Document, to_html, to_markdown
 from nasbench.analysis.profiles import ZERO_SHIFT, performance_profile, profile_summary
@@ -139,7 +139,8 @@ def _reading_guide(doc: Document) -> None:
         "(all-zero tasks give ratio 1 to every method).",
         "Ranks: 1 = best per task, ties share the average rank, failed or missing cells rank last; "
         "intervals are 95 % percentile bootstrap intervals, resampling seeds within each task and method.",
-        f"Kendall correlation: {TAU_VARIANT}; n/a where fewer than two methods or a constant ranking.",
+        f"Kendall correlation: {TAU_VARIANT}; undefined ('-' in tables, n/a in figures) with fewer than two "
+        "methods or a constant ranking.",
         "Published numbers are labelled `published: <paper>, <table>` and were transcribed from the paper; "
         "the suite did not compute them.",
     ])
@@ -155,8 +156,8 @@ def _suite_sections(doc: Document, request: ReportRequest, table: pd.DataFrame, 
     if (shown["data_source"] == FIXTURE).any():
         doc.para("**Fixture data**: some runs below use synthetic fixture data written for tests. Their numbers "
                  "are not benchmark results; they are marked `fixture` in every table.", note=True)
-    cube, tasks, methods, seeds = seed_error_cube(shown, request.study)
-    errors = pd.DataFrame(cube.mean(axis=2), index=pd.Index(tasks, name="task"), columns=methods)
+    cube, tasks, methods, _ = seed_error_cube(shown, request.study)
+    errors = cube_means(cube, tasks, methods)
     pub = published[~published["is_cost"] & published["task"].isin(tasks)] if published is not None else None
     _results_section(doc, shown, pub)
     _profile_section(doc, errors, pub)
@@ -216,6 +217,11 @@ def _results_section(doc: Document, shown: pd.DataFrame, pub: pd.DataFrame | Non
         rows = pd.concat([rows, extra[rows.columns]], ignore_index=True)
     rows["order"] = rows["source"] != "suite"
     rows = rows.sort_values(["task", "order"], kind="stable").drop(columns="order")
+    budgets = sorted(set(shown["budget"].dropna()) - {"paper"})
+    if budgets and not extra.empty:
+        doc.para(f"The suite's runs here use the `{', '.join(budgets)}` budget; the published numbers come from "
+                 "the papers' full training budgets and hardware, so they are a reference point, not a target "
+                 "these runs are expected to reach.", note=True)
     doc.table(rows, "Error per task: suite runs (mean, std, sem over finished seeds; n = finished/runs) and, "
                     "beside them, published numbers of the same methods and the best entry of each published "
                     "table on the task (all published rows are in the last part)")
@@ -236,16 +242,22 @@ def _task_cells(agg: pd.DataFrame, pub: pd.DataFrame | None, task: str) -> pd.Da
 
 def _task_bars_figure(agg: pd.DataFrame, pub: pd.DataFrame | None) -> Figure:
     tasks = sorted(agg["task"].unique())
-    ncols = min(2, len(tasks))
-    nrows = -(-len(tasks) // ncols)
-    figure = Figure(figsize=(7.5 * ncols, 4.8 * nrows), layout="constrained")
-    axes = figure.subplots(nrows, ncols, squeeze=False).ravel()
+    figure, axes = _panel_grid(len(tasks), (7.5, 4.8))
     for ax, task in zip(axes, tasks):
         name = _joined(agg.loc[agg["task"] == task, "error_name"])
         plots.plot_task_bars(_task_cells(agg, pub, task), ax=ax, title=task, ylabel=name)
-    for ax in axes[len(tasks):]:
-        ax.set_visible(False)
     return figure
+
+
+def _panel_grid(count: int, panel: tuple[float, float]) -> tuple[Figure, list]:
+    """A figure of ``count`` panels, two per row; the unused cell of an odd count is hidden."""
+    ncols = min(2, count)
+    nrows = -(-count // ncols)
+    figure = Figure(figsize=(panel[0] * ncols, panel[1] * nrows), layout="constrained")
+    axes = list(figure.subplots(nrows, ncols, squeeze=False).ravel())
+    for ax in axes[count:]:
+        ax.set_visible(False)
+    return figure, axes[:count]
 
 
 def _overlapping_tables(pub: pd.DataFrame | None) -> list[tuple[str, str]]:
@@ -255,12 +267,7 @@ def _overlapping_tables(pub: pd.DataFrame | None) -> list[tuple[str, str]]:
 def _profile_section(doc: Document, errors: pd.DataFrame, pub: pd.DataFrame | None) -> None:
     doc.heading(2, "Performance profiles")
     tables = _overlapping_tables(pub)[:3]
-    ncols = 1 if not tables else 2
-    nrows = -(-(1 + len(tables)) // ncols)
-    figure = Figure(figsize=(7.5 * ncols, 4.4 * nrows), layout="constrained")
-    axes = figure.subplots(nrows, ncols, squeeze=False).ravel()
-    for ax in axes[1 + len(tables):]:
-        ax.set_visible(False)
+    figure, axes = _panel_grid(1 + len(tables), (7.5, 4.4))
     plots.plot_profile(performance_profile(errors), ax=axes[0], title=f"Suite ({len(errors)} task(s))")
     doc.table(profile_summary(errors), "Suite: rho at tau = 1 (tasks won), 1.1, 2 and inf (tasks solved)")
     for ax, (source, table) in zip(axes[1:], tables):
@@ -298,8 +305,7 @@ def _rank_section(doc: Document, cube: np.ndarray, tasks: list, methods: list, p
     doc.table(ranks, f"Suite: average rank over {len(tasks)} task(s), 95 % bootstrap interval over seeds "
                      f"({n_boot} replicates)")
     comparisons = _rank_comparisons(cube, tasks, methods, pub, n_boot)[:3]
-    figure = Figure(figsize=(6.5 * (1 + len(comparisons)), 1.8 + 0.4 * len(methods)), layout="constrained")
-    axes = figure.subplots(1, 1 + len(comparisons), squeeze=False).ravel()
+    figure, axes = _panel_grid(1 + len(comparisons), (7.0, 1.8 + 0.4 * len(methods)))
     plots.plot_ranks(ranks, ax=axes[0], title="Suite: average rank")
     for ax, (label, suite, published) in zip(axes[1:], comparisons):
         plots.plot_ranks(suite, ax=ax, published=published, title=f"Same tasks and methods as {label}")

@@ -68,3 +68,12 @@ def test_smoke_run_writes_a_complete_folder_and_is_not_repeated(tmp_path, data_r
     again = nasbench("run", "wrn", "darcyflow", "--budget", "smoke", "--results", str(results), data_root=data_root)
     assert again.returncode == 0 and "already finished" in again.stdout
     assert json.loads((run_dir / "manifest.json").read_text())["finished_at"] == manifest["finished_at"]
+
+
+def test_check_prints_the_method_task_matrix(data_root):
+    out = nasbench("check", "--budget", "smoke", data_root=data_root)
+    assert out.returncode == 0, out.stderr
+    header, *rows = out.stdout.splitlines()
+    assert "wrn" in header.split()
+    darcy = next(r for r in rows if r.startswith("darcyflow"))
+    assert darcy.split()[1 + header.split()[1:].index("wrn")] == "runs"

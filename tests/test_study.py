@@ -64,7 +64,7 @@ resources: {cpus: 2, memory: 512MiB}
     (TOY.replace("[toy-method]", "{toy-method: [1]}"), ["methods.toy-method: expected a mapping"]),
     (TOY + "plugins: {method: {}}\n", ["unknown key 'method' in plugins", "Did you mean 'methods'"]),
     (TOY + "plugins: {methods: {x: 'no_such_module:X'}}\n", ["'no_such_module:X'", "ModuleNotFoundError", "PYTHONPATH"]),
-    (TOY + "plugins: {methods: {other: 'conftest:ToyMethod'}}\n", ["class attribute name is 'toy-method'"]),
+    (TOY + "plugins: {methods: {other: 'nasbench.methods.wrn:WRN'}}\n", ["class attribute name is 'wrn'"]),
     ("- a\n- b\n", ["must be a mapping"]),
     ("budget: [\n", ["not valid YAML"]),
 ])
@@ -88,7 +88,7 @@ def test_memory_sizes(text, size):
 def test_bad_override_is_refused_before_any_run_or_folder(tmp_path, toy_plugins):
     study = load_study(write(tmp_path, TOY.replace("[toy-method]", "{toy-method: {train.lrr: 0.1}}")),
                        results=tmp_path / "results")
-    with pytest.raises(StudyError, match=r"run toy-task/toy-method/seed=0: unknown config key of TrainConfig 'lrr'"):
+    with pytest.raises(StudyError, match=r"run toy-task/toy-method/seed=0: unknown config key 'train.lrr'.*Did you mean 'train.lr'"):
         plan_study(study)
     assert not (tmp_path / "results").exists()
 

@@ -56,8 +56,12 @@ def seed_error_cube(table: pd.DataFrame, study: dict | None = None) -> tuple[np.
     return values.reshape(len(tasks), len(methods), len(seeds)), tasks, methods, seeds
 
 
+def cube_means(cube: np.ndarray, tasks: list, methods: list) -> pd.DataFrame:
+    """Task x method mean over the seed axis of an error cube (``inf`` stays ``inf``)."""
+    return pd.DataFrame(cube.mean(axis=2), index=pd.Index(tasks, name="task"), columns=pd.Index(methods, name="method"))
+
+
 def error_matrix(table: pd.DataFrame, study: dict | None = None) -> pd.DataFrame:
     """Task x method mean error over the expected seeds; ``inf`` if any expected seed is not ok."""
     cube, tasks, methods, _ = seed_error_cube(table, study)
-    return pd.DataFrame(cube.mean(axis=2), index=pd.Index(tasks, name="task"),
-                        columns=pd.Index(methods, name="method"))
+    return cube_means(cube, tasks, methods)

@@ -3,7 +3,7 @@ choices in their own words, so the reader recognises two shapes wherever they si
 (``details``, ``choices``, ``arch`` or the top level) and ignores what it does not know.
 
 - kernel/dilation per layer (DASH): a list of ``{name?, k|kernel_size, d|dilation}`` or a mapping
-  ``name -> {k, d}`` or ``name -> [k, d]``;
+  ``name -> {k, d}``, with whole-number k and d;
 - blocks (DNArch): a list under ``blocks`` of ``{kernel_size, resolution, width|widths}``, where
   sizes may be per-axis lists and widths ``[N_in, N_mid, N_out]``.
 """
@@ -61,11 +61,16 @@ def _kd_entries(container: Any) -> list[tuple[str, Any, Any]]:
         return []
     found = []
     for name, entry in items:
-        if isinstance(entry, dict) and _first(entry, KERNEL_KEYS) is not None and _first(entry, DILATION_KEYS) is not None:
-            found.append((name, _first(entry, KERNEL_KEYS), _first(entry, DILATION_KEYS)))
-        elif isinstance(entry, (list, tuple)) and len(entry) == 2 and all(isinstance(v, (int, float)) for v in entry):
-            found.append((name, entry[0], entry[1]))
+        pair = (_first(entry, KERNEL_KEYS), _first(entry, DILATION_KEYS)) if isinstance(entry, dict) else ()
+        if len(pair) == 2 and all(map(_size, pair)):
+            found.append((name, pair[0], pair[1]))
     return found if len(found) == len(items) and found else []
+
+
+def _size(value: Any) -> bool:
+    """A kernel size or dilation: a positive whole number (so mask parameters or probabilities, lists
+    of floats, are never taken for one)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 1 and float(value).is_integer()
 
 
 def kernel_dilation_layers(record: dict[str, Any]) -> pd.DataFrame | None:

@@ -40,7 +40,7 @@ def plot_profile(profile: pd.DataFrame, ax: Axes | None = None, title: str = "")
         ax.step(taus, rho, where="post", color=color, linestyle=style, linewidth=1.8, label=method)
     ax.set_xscale("log")
     ax.set_xlim(1.0, tau_max)
-    ticks = [t for t in TAU_TICKS if t <= tau_max]
+    ticks = [t for t in TAU_TICKS if t <= tau_max and (tau_max < 8 or t != 1.25)]  # no crowding near 1
     ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
     ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_ylim(-0.02, 1.02)
@@ -67,6 +67,7 @@ def plot_ranks(ranks: pd.DataFrame, ax: Axes | None = None, published: pd.DataFr
             ax.plot(group["mean_rank"], [where[m] for m in group["method"]], marker, mfc="none",
                     color=PUBLISHED_COLOR, markersize=9, label=label)
     ax.set_yticks(y, ranks["method"])
+    ax.set_xlim(0.75, len(ranks) + 0.25)  # the whole range of ranks, so panels compare at a glance
     ax.invert_yaxis()
     ax.set_xlabel("average rank over tasks (1 = best)")
     ax.set_title(title or "Average rank")
@@ -155,7 +156,8 @@ def plot_blocks(blocks: pd.DataFrame, ax: Axes | None = None, title: str = "") -
     step = 0.8 / max(len(widths), 1)
     for i, (column, color) in enumerate(zip(widths, matplotlib.colormaps["Pastel1"].colors)):
         right.bar(x - 0.4 + step * (i + 0.5), blocks[column], width=step, color=color, label=column, zorder=1)
-    for column, marker in zip([c for c in blocks.columns if c.startswith(("kernel_size", "resolution"))], cycle("os^v")):
+    sizes = [c for c in blocks.columns if c.startswith(("kernel_size", "resolution"))]
+    for column, marker in zip(sizes, cycle("os^v")):
         ax.plot(x, blocks[column], marker=marker, label=column)
     ax.set_zorder(right.get_zorder() + 1)
     ax.patch.set_visible(False)
@@ -164,6 +166,8 @@ def plot_blocks(blocks: pd.DataFrame, ax: Axes | None = None, title: str = "") -
     right.set_ylabel("channels")
     handles = ax.get_legend_handles_labels()[0] + right.get_legend_handles_labels()[0]
     ax.legend(handles=handles, fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=4)
-    ax.set_ylim(bottom=0)
+    if widths:
+        right.set_ylim(0, 1.12 * max(float(np.nanmax(blocks[widths].to_numpy(dtype=float))), 1.0))
+    ax.set_ylim(0, 1.12 * max(float(np.nanmax(blocks[sizes].to_numpy(dtype=float))) if sizes else 1.0, 1.0))
     ax.set_title(title or "Kernel size, resolution and widths per block")
     return ax

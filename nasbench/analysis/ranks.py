@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import rankdata
 
+from nasbench.analysis.aggregate import cube_means
 from nasbench.analysis.table import ReportError
 
 TAU_VARIANT = "Kendall tau-b (ties corrected)"
@@ -57,8 +58,10 @@ def bootstrap_ranks(cube: np.ndarray, n_boot: int = N_BOOTSTRAP, seed: int = 0) 
 def rank_table(cube: np.ndarray, tasks: list, methods: list, n_boot: int = N_BOOTSTRAP,
                level: float = CI_LEVEL, seed: int = 0) -> pd.DataFrame:
     """Per method: average rank of the seed means, bootstrap percentile interval, seeds per cell."""
-    errors = pd.DataFrame(cube.mean(axis=2), index=tasks, columns=methods)
-    point = task_ranks(errors).mean(axis=0)
+    if n_boot < 1 or not 0 < level < 1:
+        raise ReportError(f"bootstrap needs n_boot >= 1 and 0 < level < 1; got n_boot={n_boot}, level={level}\n"
+                          f"  to fix: e.g. `nasbench report STUDY --bootstrap 1000`")
+    point = task_ranks(cube_means(cube, tasks, methods)).mean(axis=0)
     replicates = bootstrap_ranks(cube, n_boot, seed)
     low, high = np.percentile(replicates, [50 * (1 - level), 50 * (1 + level)], axis=0)
     table = pd.DataFrame({"method": methods, "mean_rank": point.to_numpy(), "ci_low": low, "ci_high": high,

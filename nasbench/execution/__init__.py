@@ -7,7 +7,8 @@ Both call the same ``trial.run_trial`` -> ``runner.prepare``/``execute`` as ``na
 The results folder is the only state: a run whose folder holds an ok (or skipped) manifest with the
 same run id is not run again; a failed one is; a run interrupted by a kill left at most a hidden
 temporary folder, removed here before the study starts (so two studies must not share a results
-folder at the same time).
+folder at the same time). ``<results>/trials.jsonl`` gets one line per run executed (status, node,
+run and trial seconds): a history for reports and overhead figures, never read to resume.
 """
 from __future__ import annotations
 
@@ -61,8 +62,10 @@ class StudyReport:
         text = (f"study {self.study.name}: {len(self.outcomes)}/{len(self.study.requests())} runs ({counts}); "
                 f"wall {clock_text(self.wall_s)} ({self.wall_s:.1f} s), sum of run times {run_s:.1f} s")
         overhead = self.overhead_per_run()
-        if overhead is not None:
+        if overhead is not None and overhead >= 0:
             text += f", (wall - run times) / runs = {overhead:.2f} s per run"
+        elif overhead is not None:  # runs overlapped: the formula only measures one-at-a-time studies
+            text += f", {run_s / self.wall_s:.2f} runs in parallel on average"
         return text + f"\nresults: {self.study.results}"
 
 

@@ -35,12 +35,15 @@ class Progress:
         self.running: dict[str, float] = {}
         self.rows: Counter = Counter()  # curve rows received per run (from Tune on the ray backend)
         self.started_at = clock()
+        self._first_start: float | None = None  # throughput is measured from here, past the backend's start-up
         self._finished_here = 0
         self._drawn_at = -REFRESH_S
 
     # -- events from the backends -------------------------------------------------------------------
     def started(self, key: str) -> None:
         self.running[key] = self.clock()
+        if self._first_start is None:
+            self._first_start = self.running[key]
         self.refresh(force=self.interactive)
 
     def row(self, key: str, row: dict[str, Any]) -> None:
@@ -70,9 +73,11 @@ class Progress:
         return Counter(o.status for o in self.outcomes.values())
 
     def line(self) -> str:
-        counts, elapsed = self.counts(), self.clock() - self.started_at
-        done = len(self.outcomes)
-        eta = elapsed / self._finished_here * (self.total - done) if self._finished_here else None
+        counts, now = self.counts(), self.clock()
+        done, elapsed = len(self.outcomes), now - self.started_at
+        eta = None
+        if self._finished_here and self._first_start is not None:
+            eta = (now - self._first_start) / self._finished_here * (self.total - done)
         return (f"study {self.name}: {done}/{self.total} done ({counts[schema.STATUS_FAILED]} failed, "
                 f"{counts['cached']} cached), {len(self.running)} running, {clock_text(elapsed)} elapsed, "
                 f"~{clock_text(eta if done < self.total else 0)} left")

@@ -182,6 +182,8 @@ class _StudyCallback(tune.Callback):
 
     def on_trial_error(self, iteration, trials, trial, **info) -> None:
         text = _error_text(trial)
+        if "KeyboardInterrupt" in text:  # Ctrl-C reached the worker too: interrupted, not failed; re-run later
+            return
         first = next((line.strip() for line in text.splitlines() if line.strip()), "no error text from Ray")
         self._record_crash(trial, first, detail=text)
 

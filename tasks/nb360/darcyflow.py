@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from nasbench.contracts import DataFile, MetricSpec, Split, Task, TaskData, TaskShape
-from nasbench.data import atomic_write_text, sha256_file
+from nasbench.data import atomic_write_text, sha256_file, verify_files
 from nasbench.errors import ConfigError, CorruptDataError, DataError, MissingDataError
 from nasbench.tasks.nb360 import darcy_generator
 
@@ -181,6 +181,22 @@ class DarcyFlow(Task):
             _save_generated(path, coeff, sol, {"part": part, "n": n, "seed": GENERATED_SEEDS[part],
                                                "approx": approx, "generator": GENERATOR_VERSION})
 
+    def verify(self) -> list[str]:
+        """Official files when present (no published checksum exists); else the generated files
+        against the sha256 recorded when they were written."""
+        official = self.data_files()
+        if self.config.source in ("auto", "official") and all(f.path.exists() for f in official):
+            return verify_files(official)
+        lines = []
+        for part, n in self._needed().items():
+            path = self._find_generated(part, n)
+            if path is None:
+                raise MissingDataError(self.generated_path(part, n), f"generated Darcy Flow {part}, >= {n} samples",
+                                       "run `nasbench data darcyflow --generate` (or place the official files)")
+            _check_generated(path)
+            lines.append(f"ok  {path}  sha256={_read_sidecar(path)['sha256'][:12]}…  ({part}, generated)")
+        return lines
+
     def _find_generated(self, part: str, n: int) -> Path | None:
         """The smallest generated file of this mode with at least ``n`` samples whose checksum holds."""
         folder = self.generated_path(part, n).parent
@@ -297,9 +313,13 @@ def _save_generated(path: Path, coeff: np.ndarray, sol: np.ndarray, info: dict) 
     tmp.replace(path)
 
 
-def _read_generated(path: Path, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+def _check_generated(path: Path) -> None:
     sidecar = _read_sidecar(path)
     if sidecar is None or sha256_file(path) != sidecar["sha256"]:
         raise CorruptDataError(path, "sha256 differs from the one recorded when it was generated",
                                f"delete {path} and run `nasbench data darcyflow --generate`")
+
+
+def _read_generated(path: Path, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+    _check_generated(path)
     return read_mat_fields(path, n, sub=1)

@@ -46,6 +46,8 @@ def test_bootstrap_interval_is_tight_for_separated_methods_and_wide_for_overlapp
         assert 2.0 <= table.loc[m, "ci_low"] <= table.loc[m, "mean_rank"] <= table.loc[m, "ci_high"] <= 3.0
     again = rank_table(cube, list("wxyz"), ["A", "B", "C"], n_boot=400, seed=1).set_index("method")
     pd.testing.assert_frame_equal(table, again)  # seeded: a report is reproducible
+    with pytest.raises(ReportError, match="n_boot >= 1"):
+        rank_table(cube, list("wxyz"), ["A", "B", "C"], n_boot=0)
 
 
 def test_bootstrap_replicates_resample_within_cells_by_hand():

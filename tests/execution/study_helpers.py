@@ -16,12 +16,12 @@ from nasbench import schema
 from nasbench.registry import methods, tasks
 
 TESTS = Path(__file__).resolve().parents[1]
-PLUGIN_PATH = os.pathsep.join([str(TESTS), str(TESTS / "execution")])
+PLUGIN_PATH = str(TESTS / "execution")  # where Ray workers import study_plugins from
 
 
 def write_study(root: Path, name: str = "toy", **fields) -> Path:
     """A toy study under ``root/reports/<name>/study.yaml`` with results in ``root/results/<name>``."""
-    body = {"budget": "smoke", "seeds": [0, 1], "methods": ["toy-method"], "tasks": ["toy-task"],
+    body = {"budget": "smoke", "seeds": [0, 1], "methods": ["study-method"], "tasks": ["study-task"],
             "resources": {"cpus": 1}, "results": str(root / "results" / name), "plugins": TOY_PLUGINS, **fields}
     path = root / "reports" / name / "study.yaml"
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -53,8 +53,8 @@ def nasbench(*args: str, env: dict | None = None, **kwargs) -> subprocess.Popen:
 
 
 @pytest.fixture
-def toy_study_env(toy_plugins, monkeypatch):
-    """The toy plugins, importable by Ray workers started from here; unregistered afterwards."""
+def toy_study_env(monkeypatch):
+    """The study plugins, importable by Ray workers started from here; unregistered afterwards."""
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [PLUGIN_PATH, os.environ.get("PYTHONPATH")])))
     yield
     for kind, registry in (("methods", methods), ("tasks", tasks)):

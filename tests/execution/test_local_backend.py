@@ -5,6 +5,7 @@ import signal
 import time
 
 import pytest
+from study_plugins import StudyTask
 from study_helpers import leftovers, nasbench, run_folders, toy_study_env, write_study  # noqa: F401 (fixture)
 
 from nasbench.errors import UnknownNameError
@@ -18,21 +19,21 @@ def quiet_run(study, backend="local", **kwargs):
     return run_study(study, backend, stream=io.StringIO(), interactive=False, **kwargs)
 
 
-def test_failed_run_is_recorded_others_finish_and_rerun_redoes_only_failed(tmp_path, toy_study_env, toy_plugins):
-    study = load_study(write_study(tmp_path, methods=["toy-method", "toy-odd-seeds-fail"]))
+def test_failed_run_is_recorded_others_finish_and_rerun_redoes_only_failed(tmp_path, toy_study_env):
+    study = load_study(write_study(tmp_path, methods=["study-method", "study-odd-seeds-fail"]))
     report = quiet_run(study)
     status = {o.key: o.status for o in report.outcomes}
-    assert status == {"toy-task/toy-method/seed=0": "ok", "toy-task/toy-method/seed=1": "ok",
-                      "toy-task/toy-odd-seeds-fail/seed=0": "ok", "toy-task/toy-odd-seeds-fail/seed=1": "failed"}
+    assert status == {"study-task/study-method/seed=0": "ok", "study-task/study-method/seed=1": "ok",
+                      "study-task/study-odd-seeds-fail/seed=0": "ok", "study-task/study-odd-seeds-fail/seed=1": "failed"}
     assert "planted failure for seed 1" in report.failed[0].error
     folders = run_folders(study.results)
     assert {k: m["status"] for k, m in folders.items()} == status and not leftovers(study.results)
 
-    loads = toy_plugins[0].loads
+    loads = StudyTask.loads
     again = quiet_run(study)
     assert {o.key: o.status for o in again.outcomes} == {**{k: "cached" for k in status if status[k] == "ok"},
-                                                         "toy-task/toy-odd-seeds-fail/seed=1": "failed"}
-    assert toy_plugins[0].loads == loads + 1  # only the failed run loaded data again
+                                                         "study-task/study-odd-seeds-fail/seed=1": "failed"}
+    assert StudyTask.loads == loads + 1  # only the failed run loaded data again
     for key, manifest in run_folders(study.results).items():
         assert status[key] == "failed" or manifest == folders[key]  # finished runs untouched
 
@@ -47,7 +48,7 @@ def test_run_above_its_memory_is_recorded_failed(tmp_path, toy_study_env):
 def test_runs_use_the_study_cpus_as_torch_threads(tmp_path, toy_study_env):
     study = load_study(write_study(tmp_path, seeds=[0], resources={"cpus": 1}))
     quiet_run(study)
-    assert run_folders(study.results)["toy-task/toy-method/seed=0"]["host"]["torch_threads"] == 1
+    assert run_folders(study.results)["study-task/study-method/seed=0"]["host"]["torch_threads"] == 1
 
 
 def test_backend_and_address_are_checked(tmp_path, toy_study_env):
@@ -60,10 +61,10 @@ def test_backend_and_address_are_checked(tmp_path, toy_study_env):
 
 
 def test_study_command_prints_the_summary_and_fails_when_a_run_failed(tmp_path, toy_study_env, capsys):
-    path = write_study(tmp_path, methods=["toy-odd-seeds-fail"])
+    path = write_study(tmp_path, methods=["study-odd-seeds-fail"])
     assert study_command(path, "local") == 1
     out = capsys.readouterr().out
-    assert "toy-task  toy-odd-seeds-fail  1     failed" in out and "planted failure for seed 1" in out
+    assert "study-task  study-odd-seeds-fail  1     failed" in out and "planted failure for seed 1" in out
     assert "study toy: 2/2 runs (1 failed, 1 ok)" in out
 
 
@@ -105,7 +106,7 @@ def wait_for(predicate, timeout=120.0):
 
 
 def test_ctrl_c_keeps_finished_runs_leaves_nothing_half_written_and_resume_completes(tmp_path):
-    path = write_study(tmp_path, methods={"toy-sleepy": {"sleep_s": 1.0}}, seeds=[0, 1, 2, 3])
+    path = write_study(tmp_path, methods={"study-sleepy": {"sleep_s": 1.0}}, seeds=[0, 1, 2, 3])
     results = tmp_path / "results" / "toy"
     first = nasbench("study", str(path), "--backend", "local")
     wait_for(lambda: len(run_folders(results)) >= 1 or first.poll() is not None)
@@ -119,6 +120,6 @@ def test_ctrl_c_keeps_finished_runs_leaves_nothing_half_written_and_resume_compl
     out, _ = second.communicate(timeout=120)
     assert second.returncode == 0, out
     after = run_folders(results)
-    assert sorted(after) == [f"toy-task/toy-sleepy/seed={s}" for s in range(4)] and not leftovers(results)
+    assert sorted(after) == [f"study-task/study-sleepy/seed={s}" for s in range(4)] and not leftovers(results)
     assert all(after[key] == manifest for key, manifest in before.items())  # not recomputed
-    assert len(re.findall(r"toy-sleepy +\d +cached", out)) == len(before)
+    assert len(re.findall(r"study-sleepy +\d +cached", out)) == len(before)

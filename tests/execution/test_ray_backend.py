@@ -27,7 +27,7 @@ def quiet_run(study, backend, **kwargs):
 
 
 def test_local_and_ray_produce_the_same_run_folders_and_metrics(tmp_path, toy_study_env, ray_instance):
-    fields = dict(methods={"toy-method": {"train.epochs": 4}, "toy-odd-seeds-fail": {}}, seeds=[0, 1, 2])
+    fields = dict(methods={"study-method": {"train.epochs": 4}, "study-odd-seeds-fail": {}}, seeds=[0, 1, 2])
     local = load_study(write_study(tmp_path, **fields), results=tmp_path / "local")
     ray = load_study(write_study(tmp_path, **fields), results=tmp_path / "ray")
     local_report, ray_report = quiet_run(local, "local"), quiet_run(ray, "ray")
@@ -45,18 +45,18 @@ def test_local_and_ray_produce_the_same_run_folders_and_metrics(tmp_path, toy_st
     statuses = sorted(o.status for o in ray_report.outcomes)
     assert statuses == ["failed"] + ["ok"] * 5 and "planted failure for seed 1" in ray_report.failed[0].error
     assert all(o.node for o in ray_report.outcomes) and not any(o.node for o in local_report.outcomes)
-    assert ray_report.rows_reported["toy-task/toy-method/seed=0"] == 4  # one Tune result per epoch
+    assert ray_report.rows_reported["study-task/study-method/seed=0"] == 4  # one Tune result per epoch
     assert not leftovers(ray.results) and not (ray.results / ".tune").exists()
     assert {o.status for o in quiet_run(ray, "ray").outcomes} == {"cached", "failed"}  # only the failed re-ran
 
 
 def test_a_trial_whose_process_dies_is_recorded_failed_and_the_others_finish(tmp_path, toy_study_env,
                                                                              ray_instance):
-    study = load_study(write_study(tmp_path, methods=["toy-process-dies", "toy-method"], seeds=[0]))
+    study = load_study(write_study(tmp_path, methods=["study-process-dies", "study-method"], seeds=[0]))
     report = quiet_run(study, "ray")
     status = {o.key: o.status for o in report.outcomes}
-    assert status == {"toy-task/toy-process-dies/seed=0": "failed", "toy-task/toy-method/seed=0": "ok"}
-    died = run_folders(study.results)["toy-task/toy-process-dies/seed=0"]
+    assert status == {"study-task/study-process-dies/seed=0": "failed", "study-task/study-method/seed=0": "ok"}
+    died = run_folders(study.results)["study-task/study-process-dies/seed=0"]
     assert died["status"] == "failed" and died["error"].startswith("trial died: ") and died["crashed"]
     assert "died unexpectedly" in died["error"] and "worker process has died" in died["traceback"]
     assert died["run_id"] == plan_study(study)[0].prepared.run_id and not leftovers(study.results)

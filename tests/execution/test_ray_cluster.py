@@ -78,7 +78,7 @@ def _nodes_alive(address: str, env: dict) -> int:
 
 def test_two_node_cluster_runs_trials_on_both_nodes(tmp_path, two_node_cluster):
     address, env = two_node_cluster
-    path = write_study(tmp_path, methods={"toy-sleepy": {"sleep_s": 2.0}}, seeds=[0, 1, 2, 3])
+    path = write_study(tmp_path, methods={"study-sleepy": {"sleep_s": 2.0}}, seeds=[0, 1, 2, 3])
     study = subprocess.run([sys.executable, "-m", "nasbench", "study", str(path), "--address", address], env=env,
                            capture_output=True, text=True, timeout=600)
     assert study.returncode == 0, study.stdout + study.stderr
@@ -89,7 +89,7 @@ def test_two_node_cluster_runs_trials_on_both_nodes(tmp_path, two_node_cluster):
 
 
 def test_study_killed_with_sigkill_resumes_with_every_run_exactly_once(tmp_path):
-    path = write_study(tmp_path, methods={"toy-sleepy": {"sleep_s": 2.0}}, seeds=list(range(6)),
+    path = write_study(tmp_path, methods={"study-sleepy": {"sleep_s": 2.0}}, seeds=list(range(6)),
                        resources={"cpus": 2})  # one run at a time on this 2-core machine
     results = tmp_path / "results" / "toy"
     first = nasbench("study", str(path))
@@ -106,7 +106,7 @@ def test_study_killed_with_sigkill_resumes_with_every_run_exactly_once(tmp_path)
     finally:
         kill_group(first)  # Ray daemons of the killed driver, if still there
     after = run_folders(results)
-    assert sorted(after) == [f"toy-task/toy-sleepy/seed={s}" for s in range(6)]
+    assert sorted(after) == [f"study-task/study-sleepy/seed={s}" for s in range(6)]
     assert all(m["status"] == "ok" for m in after.values()) and not leftovers(results)
     assert all(after[key] == manifest for key, manifest in before.items())  # finished runs not recomputed
     assert not list(results.glob(".tune")) and not list(results.glob("*/*/.tmp-*"))
@@ -128,7 +128,7 @@ def test_committed_smoke_study_completes_and_a_rerun_does_no_work(tmp_path, data
 
 def test_scheduling_overhead_per_trial_is_below_two_seconds(tmp_path):
     """(study wall - sum of run times) / runs, one run at a time (2 CPUs each), runs of about 5 s."""
-    path = write_study(tmp_path, methods={"toy-sleepy": {"sleep_s": 5.0}}, seeds=list(range(8)),
+    path = write_study(tmp_path, methods={"study-sleepy": {"sleep_s": 5.0}}, seeds=list(range(8)),
                        resources={"cpus": 2})
     study = nasbench("study", str(path))
     out, _ = study.communicate(timeout=900)

@@ -98,9 +98,12 @@ def test_generated_data_is_checksummed_on_reuse(tmp_path):
     torch.testing.assert_close(smaller.train.targets, data.train.targets[:2])
     path = next((tmp_path / "generated").glob("*smooth1.mat"))
     assert json.loads(path.with_suffix(".json").read_text())["approx"] is True
+    assert all(line.startswith("ok") for line in DarcyFlow(config).verify())
     raw = bytearray(path.read_bytes())
     raw[len(raw) // 2] ^= 0xFF  # flip one byte inside the data
     path.write_bytes(bytes(raw))
     with pytest.raises(CorruptDataError) as info:
         DarcyFlow(config).load()
     assert "sha256" in str(info.value) and "nasbench data darcyflow --generate" in str(info.value)
+    with pytest.raises(CorruptDataError):
+        DarcyFlow(config).verify()

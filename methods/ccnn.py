@@ -1,0 +1,95 @@
+"""CCNN: the plain Continuous CNN with global kernels, the "CCNN_{4,140} (Global Kernels)" row of
+the DNArch paper (Romero & Zeghidour, Tables 1-3), and DNArch's base network.
+
+Backbone: ``nasbench.methods.backbones.ccnn`` (Knigge, Romero et al., "Modelling long range
+dependencies in ND: from task-specific to a general purpose CNN", ICLR 2023; reference
+implementation github.com/david-knigge/ccnn). Kernels as large as the input, full resolution,
+no masks; one shared kernel network as in DNArch, so the baseline and DNArch differ only by the masks.
+No search: the run trains the network once and reports the last-epoch test metric.
+
+Recipe [A]: the paper lists no separate hyper-parameters for the baseline; the suite trains it with
+the DNArch row of its task (Tables 7-8: epochs, batch size, learning rate, dropout, weight decay,
+omega_0; AdamW, cosine schedule, linear warm-up). BatchNorm keeps running statistics (the standard
+CCNN); ``batch_stats_only=True`` gives DNArch's batch-statistics BatchNorm.
+
+Budgets: ``paper`` is the table row with CCNN_{4,140}; ``small`` and ``smoke`` shrink the network and
+the schedule (``budget_notes``), with the same recipe as ``dnarch`` at that budget.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from torch import nn
+
+from nasbench.contracts import RunContext, SearchMethod, TaskShape, TaskView
+from nasbench.errors import ConfigError
+from nasbench.methods.backbones.ccnn import CCNN as CCNNBackbone
+from nasbench.methods.backbones.ccnn import max_kernel_size, unsupported_reason
+from nasbench.methods.dnarch.budget import scale_for_budget, small_notes
+from nasbench.methods.dnarch.hparams import paper_recipe, paper_row
+from nasbench.training import TrainConfig, fit
+
+
+@dataclass(frozen=True)
+class CCNNConfig:
+    depth: int = 4  # CCNN_{4,140}
+    width: int = 140
+    dropout: float = 0.0
+    kernel_hidden: int = 128  # shared kernel network: 4 layers of 128 units [P, E.1]
+    kernel_layers: int = 4
+    kernel_frequencies: int = 128  # W in R^{D x 128}
+    omega_0: float = 24500.0  # Table 7, Darcy Flow (see the DNArch module on its scale)
+    batch_stats_only: bool = False
+    embedding_dim: int | None = None  # token tasks; None: the network width
+    train: TrainConfig = field(default_factory=lambda: TrainConfig(
+        epochs=310, batch_size=8, lr=0.02, weight_decay=1e-4, optimizer="adamw", schedule="cosine",
+        warmup_epochs=10, eval_batch_size=16))
+
+    def validate(self) -> None:
+        if self.depth < 1 or self.width < 1:
+            raise ConfigError(f"ccnn: depth and width must be >= 1, got depth={self.depth}, width={self.width}")
+        if not 0 <= self.dropout < 1:
+            raise ConfigError(f"ccnn: dropout must be in [0, 1), got {self.dropout}")
+        if self.kernel_layers < 1 or self.kernel_hidden < 1 or self.kernel_frequencies < 1:
+            raise ConfigError("ccnn: kernel_layers, kernel_hidden and kernel_frequencies must be >= 1")
+        self.train.validate()
+
+
+class CCNN(SearchMethod):
+    name = "ccnn"
+    citation = ("Knigge, Romero et al., Modelling Long Range Dependencies in ND: From Task-Specific to a "
+                "General Purpose CNN, ICLR 2023; Romero & Zeghidour, DNArch, 2023 (global-kernel baseline)")
+    Config = CCNNConfig
+
+    @classmethod
+    def default_config(cls, budget: str, task: TaskView) -> CCNNConfig:
+        key, row = paper_row(task.name, task.shape, 4, 140)
+        config = CCNNConfig(dropout=row.dropout, omega_0=row.omega_0, train=paper_recipe(key, row))
+        return scale_for_budget(config, budget, task.shape)
+
+    @classmethod
+    def budget_notes(cls, budget: str) -> str:
+        return small_notes(budget)
+
+    @classmethod
+    def unsupported_reason(cls, shape: TaskShape) -> str | None:
+        return unsupported_reason(shape)
+
+    def search(self, ctx: RunContext) -> dict[str, Any]:
+        c, shape = self.config, ctx.task.shape
+        kernel = [max_kernel_size(n) for n in shape.input_size]
+        blocks = [{"kernel_size": kernel, "resolution": list(shape.input_size), "width": [c.width] * 3}] * c.depth
+        return {"backbone": f"ccnn_{c.depth}_{c.width}", "search_space": {"id": "none"},
+                "choices": {"depth": c.depth, "width": c.width, "kernel": "global", "blocks": blocks}}
+
+    def retrain(self, ctx: RunContext, arch: dict[str, Any], hparams: dict[str, Any]) -> nn.Module:
+        model = build_ccnn(ctx.task.shape, self.config)
+        fit(model, ctx, self.config.train)
+        return model
+
+
+def build_ccnn(shape: TaskShape, c: CCNNConfig) -> CCNNBackbone:
+    return CCNNBackbone(shape, c.width, c.depth, dropout=c.dropout, kernel_hidden=c.kernel_hidden,
+                        kernel_layers=c.kernel_layers, kernel_frequencies=c.kernel_frequencies,
+                        omega_0=c.omega_0, batch_stats_only=c.batch_stats_only, embedding_dim=c.embedding_dim)

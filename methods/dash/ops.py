@@ -1,0 +1,272 @@
+"""The aggregated convolution of DASH (Shen et al., 2022, section 3.2) in its three forms.
+
+One searched layer holds a kernel w_{k,d} per candidate (k, d) in K x D and architecture logits a.
+With mixture weights p (Gumbel-softmax of a) it computes sum_{k,d} p_{k,d} Conv_{k,d}(x; w_{k,d}):
+
+- ``mixed-results`` (the DARTS way, Eq. 2): one convolution per candidate, outputs summed.
+- ``mixed-weights`` (Eq. 3): the kernels are dilated (Kronecker, Eq. 5), centred in the largest
+  receptive field S = d_max (k_max - 1) + 1, summed, and applied as one S-sized convolution.
+- ``fourier`` (DASH, Eq. 4): the same mixed kernel, applied through the FFT. The input is
+  transformed once per layer; the product over channels is one einsum per frequency.
+
+Every convolution is a cross-correlation with 'same' output size (odd kernels, centred), or with
+``causal=True`` (1D only) each output sees only the inputs at and before it. A stride s keeps every
+s-th output sample, which equals ``F.conv(stride=s)`` with the same padding.
+
+Speed choices in the Fourier form (they change nothing in the result):
+- the input is zero-padded on the left by the kernel's anchor only, and the FFT length is the
+  smallest even 2-3-5-smooth n >= L + max(anchor, S - 1 - anchor): circular wrap-around then reads
+  zeros only, which needs L + P per axis, not L + 2P;
+- the candidates of one dilation are summed undilated (size k_max) before a single Kronecker
+  dilation per dilation rate, so mixing costs |K||D| k_max^dims per channel pair, not |K||D| S^dims;
+- real FFTs (rfftn); the kernel is used unflipped with the conjugate spectrum (cross-correlation).
+"""
+from __future__ import annotations
+
+import itertools
+import math
+from typing import Literal, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+Form = Literal["fourier", "mixed-results", "mixed-weights"]
+FORMS: tuple[str, ...] = ("fourier", "mixed-results", "mixed-weights")
+WEIGHT_INIT_STD = 0.01  # candidate kernels ~ N(0, 0.01^2) (reference: dash.py conv2mixture)
+ALPHA_INIT_STD = 1e-3  # architecture logits ~ 1e-3 N(0, 1) (reference: dash.py MultiConvPerm)
+# A real FFT of N points costs about 2.5 N log2 N flops, i.e. ~1.25 N log2 N multiply-accumulates.
+FFT_MACS_PER_POINT_LOG2 = 1.25
+
+
+# -- search space -------------------------------------------------------------------------------
+def candidate_pairs(kernel_sizes: Sequence[int], dilations: Sequence[int]) -> list[tuple[int, int]]:
+    """The operations of one layer, k-major (itertools.product(K, D)), as the reference indexes them."""
+    return list(itertools.product(kernel_sizes, dilations))
+
+
+def pair_index(k: int, d: int, kernel_sizes: Sequence[int], dilations: Sequence[int]) -> int:
+    return list(kernel_sizes).index(k) * len(dilations) + list(dilations).index(d)
+
+
+def pair_of_index(index: int, kernel_sizes: Sequence[int], dilations: Sequence[int]) -> tuple[int, int]:
+    """The discretisation map: flat index j -> (K[j div |D|], D[j mod |D|])."""
+    return kernel_sizes[index // len(dilations)], dilations[index % len(dilations)]
+
+
+def receptive_field(k: int, d: int) -> int:
+    return d * (k - 1) + 1
+
+
+# -- relaxation and kernel construction -------------------------------------------------------------
+def gumbel_softmax(logits: torch.Tensor, tau: float = 1.0, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Soft Gumbel-softmax of log_softmax(logits), as the reference (spec 0.3); noise from ``generator``."""
+    uniform = torch.rand(logits.shape, generator=generator, dtype=logits.dtype).to(logits.device)
+    tiny = torch.finfo(logits.dtype).tiny
+    gumbel = -torch.log(-torch.log(uniform.clamp(tiny, 1.0 - 1e-7)))
+    return torch.softmax((torch.log_softmax(logits, dim=-1) + gumbel) / tau, dim=-1)
+
+
+def kronecker_dilate(weight: torch.Tensor, dilation: int, dims: int) -> torch.Tensor:
+    """Eq. 5: w (x) P_d over the last ``dims`` axes, P_d zero but for P_d[0, ..., 0] = 1, with the
+    trailing d - 1 rows/columns dropped: d - 1 zeros between taps, size d (k - 1) + 1."""
+    if dilation == 1:
+        return weight
+    pattern = weight.new_zeros((1,) * (weight.dim() - dims) + (dilation,) * dims)
+    pattern[(0,) * pattern.dim()] = 1.0
+    crop = (Ellipsis,) + (slice(0, 1 - dilation),) * dims
+    return torch.kron(weight, pattern)[crop]
+
+
+def pad_to(weight: torch.Tensor, size: int, dims: int, causal: bool = False) -> torch.Tensor:
+    """Zero-pad the last ``dims`` axes to ``size``: centred (odd sizes, exact), or on the left so
+    the taps end at the anchor of a causal convolution."""
+    extra = size - weight.shape[-1]
+    if extra == 0:
+        return weight
+    side = (extra, 0) if causal else (extra // 2, extra - extra // 2)
+    return F.pad(weight, side * dims)
+
+
+def mixed_kernel(weights: Sequence[torch.Tensor], probs: torch.Tensor, pairs: Sequence[tuple[int, int]],
+                 dims: int, causal: bool = False) -> torch.Tensor:
+    """W = sum p_{k,d} Pad_S(dilate_d(w_{k,d})) of size S = d_max (k_max - 1) + 1 (Eq. 3).
+
+    By linearity the kernels of one dilation are summed at size k_max first, then dilated once and
+    added into their window of W (the padding of Eq. 3 without materialising padded copies)."""
+    k_max = max(k for k, _ in pairs)
+    size = receptive_field(k_max, max(d for _, d in pairs))
+    total = weights[0].new_zeros(weights[0].shape[:2] + (size,) * dims)
+    for dilation in sorted({d for _, d in pairs}):
+        group = sum(probs[j] * pad_to(weights[j], k_max, dims, causal) for j, (_, d) in enumerate(pairs) if d == dilation)
+        term = kronecker_dilate(group, dilation, dims)
+        span = term.shape[-1]
+        start = size - span if causal else (size - span) // 2
+        window = (Ellipsis,) + (slice(start, start + span),) * dims
+        total[window] = total[window] + term
+    return total
+
+
+# -- the three forms ------------------------------------------------------------------------------------
+def fft_size(n: int) -> int:
+    """Smallest even m >= n with no prime factor above 5 (fast for pocketfft and cuFFT)."""
+    m = max(n + n % 2, 2)
+    while True:
+        rest = m
+        for p in (2, 3, 5):
+            while rest % p == 0:
+                rest //= p
+        if rest == 1:
+            return m
+        m += 2
+
+
+def _anchor(size: int, causal: bool) -> int:
+    """Index of the kernel tap aligned with the output sample: the centre, or the last tap."""
+    return size - 1 if causal else (size - 1) // 2
+
+
+def fourier_fft_sizes(lengths: Sequence[int], size: int, causal: bool = False) -> list[int]:
+    anchor = _anchor(size, causal)
+    return [fft_size(n + max(anchor, size - 1 - anchor)) for n in lengths]
+
+
+def fourier_conv(x: torch.Tensor, kernel: torch.Tensor, stride: int = 1, groups: int = 1,
+                 causal: bool = False) -> torch.Tensor:
+    """Cross-correlate x (B, C_in, *L) with kernel (C_out, C_in/groups, *S) through the FFT (Eq. 4)."""
+    dims, size = kernel.dim() - 2, kernel.shape[-1]
+    lengths, axes = x.shape[-dims:], tuple(range(-dims, 0))
+    n = fourier_fft_sizes(lengths, size, causal)
+    x_hat = torch.fft.rfftn(F.pad(x, (_anchor(size, causal), 0) * dims), s=n, dim=axes)  # once per layer
+    k_hat = torch.fft.rfftn(kernel, s=n, dim=axes)
+    if groups == 1:
+        y_hat = correlate_channels(x_hat.flatten(2), k_hat.flatten(2)).reshape(x_hat.shape[0], -1, *x_hat.shape[2:])
+    elif groups == x.shape[1] == kernel.shape[0]:  # depthwise: one kernel per channel
+        y_hat = x_hat * k_hat[:, 0].conj()
+    else:
+        raise ValueError(f"fourier_conv supports groups=1 or depthwise, got groups={groups}")
+    y = torch.fft.irfftn(y_hat, s=n, dim=axes)
+    return y[(Ellipsis,) + tuple(slice(0, length, stride) for length in lengths)]
+
+
+def correlate_channels(x_hat: torch.Tensor, k_hat: torch.Tensor) -> torch.Tensor:
+    """y[b, o, f] = sum_i x[b, i, f] conj(k[o, i, f]): the channel product at every frequency f.
+
+    One real batched matmul over frequencies, [Re y; Im y] = [[Re x, Im x], [Im x, -Re x]] [Re k; Im k].
+    The kernel side, the large one (C_out C_in spectra), is only transposed, never duplicated; and
+    on the CPU a complex batched matmul resolves conjugates matrix by matrix in backward (~10x slower)."""
+    batch, c_in, freqs = x_hat.shape
+    re, im = x_hat.real.permute(2, 0, 1), x_hat.imag.permute(2, 0, 1)  # (F, B, C_in)
+    x_block = torch.cat([torch.cat([re, im], 2), torch.cat([im, -re], 2)], 1)  # (F, 2B, 2 C_in)
+    k_block = torch.view_as_real(k_hat).permute(2, 3, 1, 0).reshape(freqs, 2 * c_in, -1)  # (F, 2 C_in, C_out)
+    y_block = torch.bmm(x_block, k_block)  # (F, 2B, C_out)
+    return torch.complex(y_block[:, :batch], y_block[:, batch:]).permute(1, 2, 0)
+
+
+def spatial_conv(x: torch.Tensor, kernel: torch.Tensor, stride: int = 1, groups: int = 1, dilation: int = 1,
+                 causal: bool = False) -> torch.Tensor:
+    """The direct convolution with the same output convention as ``fourier_conv``."""
+    dims = kernel.dim() - 2
+    reach = dilation * (kernel.shape[-1] - 1)
+    pad = (reach, 0) if causal else (reach // 2, reach - reach // 2)
+    conv = F.conv1d if dims == 1 else F.conv2d
+    return conv(F.pad(x, pad * dims), kernel, stride=stride, dilation=dilation, groups=groups)
+
+
+def mixed_results(x: torch.Tensor, weights: Sequence[torch.Tensor], probs: torch.Tensor,
+                  pairs: Sequence[tuple[int, int]], stride: int = 1, groups: int = 1, causal: bool = False) -> torch.Tensor:
+    """Eq. 2: one convolution per candidate, outputs weighted and summed."""
+    return sum(probs[j] * spatial_conv(x, w, stride, groups, d, causal) for j, (w, (_, d)) in enumerate(zip(weights, pairs)))
+
+
+# -- modules ----------------------------------------------------------------------------------------
+def fourier_macs(in_channels: int, out_channels: int, groups: int, fft_sizes: Sequence[int]) -> int:
+    """Multiply-accumulates of one sample through ``fourier_conv``: transforms of the input, the
+    kernels and the output, and the complex product (4 real MACs each)."""
+    points = math.prod(fft_sizes)
+    freqs = points // fft_sizes[-1] * (fft_sizes[-1] // 2 + 1)
+    per_transform = FFT_MACS_PER_POINT_LOG2 * points * math.log2(points)
+    transforms = in_channels + out_channels + out_channels * in_channels // groups
+    return int(transforms * per_transform + 4 * freqs * out_channels * in_channels // groups)
+
+
+class AggregatedConv(nn.Module):
+    """One searched layer of DASH: candidate kernels w_{k,d}, logits ``alpha``, and one of the forms.
+
+    In training the mixture weights are a Gumbel-softmax sample (tau = 1, noise from
+    ``self.generator``, which the search sets to the run's generator); in eval mode they are
+    softmax(alpha) without noise, so validation scores of the supernet are deterministic."""
+
+    def __init__(self, dims: int, in_channels: int, out_channels: int, kernel_sizes: Sequence[int],
+                 dilations: Sequence[int], stride: int = 1, form: Form = "fourier", depthwise: bool = False,
+                 causal: bool = False, bias: bool = True, temperature: float = 1.0):
+        super().__init__()
+        if depthwise and in_channels != out_channels:
+            raise ValueError(f"a depthwise aggregated conv needs in == out channels, got {in_channels}, {out_channels}")
+        if causal and dims != 1:
+            raise ValueError("causal aggregated convolutions are 1D only")
+        self.dims, self.in_channels, self.out_channels, self.stride = dims, in_channels, out_channels, stride
+        self.kernel_sizes, self.dilations = tuple(kernel_sizes), tuple(dilations)
+        self.pairs = candidate_pairs(self.kernel_sizes, self.dilations)
+        self.size = receptive_field(max(self.kernel_sizes), max(self.dilations))
+        self.form, self.causal, self.temperature = form, causal, temperature
+        self.groups = out_channels if depthwise else 1
+        fan_in = in_channels // self.groups
+        self.weights = nn.ParameterList(
+            nn.Parameter(WEIGHT_INIT_STD * torch.randn(out_channels, fan_in, *(k,) * dims)) for k, _ in self.pairs)
+        self.alpha = nn.Parameter(ALPHA_INIT_STD * torch.randn(len(self.pairs)))
+        self.bias = nn.Parameter(torch.zeros(out_channels)) if bias else None
+        self.generator: torch.Generator | None = None
+
+    def mixture_weights(self) -> torch.Tensor:
+        if self.training:
+            return gumbel_softmax(self.alpha, self.temperature, self.generator)
+        return torch.softmax(self.alpha, dim=-1)
+
+    def forward(self, x: torch.Tensor, probs: torch.Tensor | None = None) -> torch.Tensor:
+        probs = self.mixture_weights() if probs is None else probs
+        if self.form == "mixed-results":
+            out = mixed_results(x, list(self.weights), probs, self.pairs, self.stride, self.groups, self.causal)
+        else:
+            kernel = mixed_kernel(list(self.weights), probs, self.pairs, self.dims, self.causal)
+            apply = fourier_conv if self.form == "fourier" else spatial_conv
+            out = apply(x, kernel, self.stride, self.groups, causal=self.causal)
+        if self.bias is not None:
+            out = out + self.bias.view(-1, *(1,) * self.dims)
+        return out
+
+    def macs(self, inputs: torch.Tensor, output: torch.Tensor) -> int:
+        batch, fan_in = inputs.shape[0], self.in_channels // self.groups
+        positions = math.prod(output.shape[2:])
+        if self.form == "fourier":
+            sizes = fourier_fft_sizes(inputs.shape[2:], self.size, self.causal)
+            return batch * fourier_macs(self.in_channels, self.out_channels, self.groups, sizes)
+        taps = sum(k ** self.dims for k, _ in self.pairs) if self.form == "mixed-results" else self.size ** self.dims
+        return batch * positions * self.out_channels * fan_in * taps
+
+    def extra_repr(self) -> str:
+        return (f"{self.in_channels}, {self.out_channels}, K={self.kernel_sizes}, D={self.dilations}, "
+                f"form={self.form}, stride={self.stride}, groups={self.groups}, causal={self.causal}")
+
+
+class FourierConv(nn.Module):
+    """A plain (k, d) convolution computed through the FFT: same function and parameters as the
+    wrapped ``nn.Conv{1,2}d`` (which also receives the backbone's initialisation), cheaper on a CPU
+    once the dilated kernel is large. Used for retraining when ``retrain_conv`` asks for it."""
+
+    def __init__(self, dims: int, in_channels: int, out_channels: int, kernel: int, dilation: int,
+                 stride: int = 1, causal: bool = False):
+        super().__init__()
+        conv = nn.Conv1d if dims == 1 else nn.Conv2d
+        self.conv = conv(in_channels, out_channels, kernel)  # holds weight and bias; never called
+        self.dims, self.kernel, self.dilation, self.stride, self.causal = dims, kernel, dilation, stride, causal
+        self.size = receptive_field(kernel, dilation)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        kernel = kronecker_dilate(self.conv.weight, self.dilation, self.dims)
+        out = fourier_conv(x, kernel, self.stride, causal=self.causal)
+        return out + self.conv.bias.view(-1, *(1,) * self.dims)
+
+    def macs(self, inputs: torch.Tensor, output: torch.Tensor) -> int:
+        sizes = fourier_fft_sizes(inputs.shape[2:], self.size, self.causal)
+        return inputs.shape[0] * fourier_macs(self.conv.in_channels, self.conv.out_channels, 1, sizes)

@@ -1,0 +1,55 @@
+"""How the ``smoke`` and ``small`` budgets scale the CCNN and its recipe (``dnarch`` and ``ccnn`` alike).
+
+``paper`` keeps the Table 7 row (CCNN_{4,140}). ``small`` must finish a Darcy Flow run in minutes on a
+2-core CPU: the network is narrower, the kernel network smaller and the schedule shorter; the mask
+temperatures, thresholds and lambda stay the paper's.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+from nasbench.contracts import TaskShape
+
+
+@dataclass(frozen=True)
+class Scale:
+    depth: int
+    width: int
+    kernel_hidden: int
+    kernel_frequencies: int
+    epochs: int
+    warmup_epochs: int
+    batch_size: int
+    lr: float | None  # None: the paper's
+    omega_0: float | None  # None: the paper's
+    batches_per_epoch: int | None = None
+
+
+SCALES = {
+    "smoke": Scale(depth=2, width=8, kernel_hidden=16, kernel_frequencies=8, epochs=1, warmup_epochs=0,
+                   batch_size=4, lr=None, omega_0=None, batches_per_epoch=2),
+    "small": Scale(depth=4, width=32, kernel_hidden=32, kernel_frequencies=32, epochs=12, warmup_epochs=1,
+                   batch_size=8, lr=None, omega_0=None),
+}
+
+
+def scale_for_budget(config: Any, budget: str, shape: TaskShape) -> Any:
+    """The config with the network and schedule of ``budget`` (``paper`` leaves it unchanged)."""
+    if budget not in SCALES:
+        return config
+    s = SCALES[budget]
+    train = replace(config.train, epochs=s.epochs, warmup_epochs=s.warmup_epochs, batch_size=s.batch_size,
+                    lr=s.lr or config.train.lr, batches_per_epoch=s.batches_per_epoch)
+    return replace(config, depth=s.depth, width=s.width, kernel_hidden=s.kernel_hidden,
+                   kernel_frequencies=s.kernel_frequencies, omega_0=s.omega_0 or config.omega_0, train=train)
+
+
+def small_notes(budget: str) -> str:
+    if budget not in SCALES:
+        return "paper: CCNN_{4,140} and the Table 7 row of the task (Darcy Flow: 310 epochs, batch 8, lr 0.02)"
+    s = SCALES[budget]
+    return (f"CCNN_{{{s.depth},{s.width}}} (paper CCNN_{{4,140}}), kernel network {s.kernel_hidden} hidden units and "
+            f"{s.kernel_frequencies} Fourier frequencies (paper 128, 128), {s.epochs} epochs with {s.warmup_epochs} "
+            f"warm-up (paper 310 with 10 on Darcy Flow), batch {s.batch_size}"
+            + (f", {s.batches_per_epoch} batches per epoch" if s.batches_per_epoch else ""))

@@ -1,0 +1,154 @@
+"""The ``dnarch`` method: one training run learns the weights and the architecture; the trained
+network is the result (no retraining). See the package docstring for the paper, the reference and
+every departure."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import torch
+from torch import nn
+
+from nasbench.contracts import RunContext, SearchMethod, TaskShape, TaskView
+from nasbench.errors import ConfigError
+from nasbench.methods.backbones.ccnn import unsupported_reason
+from nasbench.methods.dnarch.budget import scale_for_budget, small_notes
+from nasbench.methods.dnarch.complexity import ComplexityModel, complexity_loss
+from nasbench.methods.dnarch.hparams import paper_recipe, paper_row
+from nasbench.methods.dnarch.network import VARIANTS, DNArchCCNN, MaskSettings
+from nasbench.methods.dnarch.record import architecture_record
+from nasbench.training import TrainConfig, fit, make_optimizer
+
+
+@dataclass(frozen=True)
+class DNArchConfig:
+    variant: Literal["K", "K,R", "K,R,W,D"] = "K,R,W,D"  # DNArch_K, DNArch_{K,R}, DNArch_{K,R,W,D}
+    depth: int = 4  # target CCNN_{4,140} (Table 7)
+    width: int = 140
+    sigma_0: float = 0.5  # kernel masks start global [P: sigma in [0.0325, 0.5]] [A: which one]
+    threshold: float = 0.1  # T_m [P]
+    tau_resolution: float = 50.0  # Table 7, Darcy Flow
+    tau_channel: float = 25.0
+    tau_depth: float = 8.0
+    complexity_weight: float = 0.1  # lambda, Table 7
+    complexity_loss: bool | None = None  # None: on for K,R,W,D, off for K and K,R [P, 3.1]
+    fft_channel_factor: bool = True  # C_Fconv times N_in [A]
+    mask_lr_ratio: float = 1.0  # mask-parameter lr / weight lr [A]
+    mask_weight_decay: float = 0.0  # no decay on sigma and mu [A]
+    dropout: float = 0.0
+    kernel_hidden: int = 128  # shared kernel network: 4 layers, 128 hidden units [P, E.1]
+    kernel_layers: int = 4
+    kernel_frequencies: int = 128  # W in R^{D x 128}
+    omega_0: float = 24500.0  # Table 7, Darcy Flow
+    embedding_dim: int | None = None
+    mode: Literal["dynamic", "static"] = "dynamic"
+    train: TrainConfig = field(default_factory=lambda: TrainConfig(
+        epochs=310, batch_size=8, lr=0.02, weight_decay=1e-4, optimizer="adamw", schedule="cosine",
+        warmup_epochs=10, eval_batch_size=16))
+
+    def validate(self) -> None:
+        if self.variant not in VARIANTS:
+            raise ConfigError(f"dnarch: variant must be one of {VARIANTS}, got {self.variant!r}")
+        if self.depth < 1 or self.width < 1:
+            raise ConfigError(f"dnarch: depth and width must be >= 1, got {self.depth}, {self.width}")
+        if not 0 < self.threshold < 1 or self.sigma_0 <= 0:
+            raise ConfigError(f"dnarch: need 0 < threshold < 1 and sigma_0 > 0, got {self.threshold}, {self.sigma_0}")
+        if min(self.tau_resolution, self.tau_channel, self.tau_depth) <= 0 or self.complexity_weight < 0:
+            raise ConfigError("dnarch: temperatures must be > 0 and complexity_weight >= 0")
+        if not 0 <= self.dropout < 1 or self.mask_lr_ratio < 0:
+            raise ConfigError(f"dnarch: dropout in [0, 1) and mask_lr_ratio >= 0, got {self.dropout}, {self.mask_lr_ratio}")
+        self.train.validate()
+
+    @property
+    def uses_complexity_loss(self) -> bool:
+        return self.variant == "K,R,W,D" if self.complexity_loss is None else self.complexity_loss
+
+    @property
+    def masks(self) -> MaskSettings:
+        return MaskSettings(self.variant, self.sigma_0, self.threshold, self.tau_resolution, self.tau_channel,
+                            self.tau_depth)
+
+
+def build_supernet(shape: TaskShape, c: DNArchConfig) -> DNArchCCNN:
+    return DNArchCCNN(shape, c.width, c.depth, c.masks, dropout=c.dropout, kernel_hidden=c.kernel_hidden,
+                      kernel_layers=c.kernel_layers, kernel_frequencies=c.kernel_frequencies, omega_0=c.omega_0,
+                      embedding_dim=c.embedding_dim, mode=c.mode)
+
+
+def complexity_model(shape: TaskShape, c: DNArchConfig, net: DNArchCCNN) -> ComplexityModel:
+    return ComplexityModel(tuple(shape.input_size), net.encoder.linear.in_features, shape.num_outputs, shape.dense,
+                           net.masks.max_width, c.width, c.depth, c.fft_channel_factor)
+
+
+def complexity_ratio(net: DNArchCCNN, model: ComplexityModel) -> torch.Tensor:
+    """C_curr / C_target from the differentiable mask sizes."""
+    m = net.masks
+    return model.current(m.resolution_sizes(), m.width_sizes(), m.depth_size()) / model.target()
+
+
+class DNArch(SearchMethod):
+    name = "dnarch"
+    citation = "Romero & Zeghidour, DNArch: Learning Convolutional Neural Architectures by Backpropagation, 2023"
+    Config = DNArchConfig
+
+    @classmethod
+    def default_config(cls, budget: str, task: TaskView) -> DNArchConfig:
+        key, row = paper_row(task.name, task.shape, 4, 140)
+        config = DNArchConfig(dropout=row.dropout, omega_0=row.omega_0, complexity_weight=row.complexity_weight,
+                              tau_resolution=row.tau_resolution, tau_channel=row.tau_channel,
+                              tau_depth=row.tau_depth, train=paper_recipe(key, row))
+        return scale_for_budget(config, budget, task.shape)
+
+    @classmethod
+    def budget_notes(cls, budget: str) -> str:
+        return small_notes(budget)
+
+    @classmethod
+    def unsupported_reason(cls, shape: TaskShape) -> str | None:
+        return unsupported_reason(shape)
+
+    def search(self, ctx: RunContext) -> dict[str, Any]:
+        c, shape = self.config, ctx.task.shape
+        net = build_supernet(shape, c).to(ctx.device)
+        costs = complexity_model(shape, c, net)
+        fit(net, ctx, c.train, optimizers=[self.optimizer(net)], add_loss=self.loss_hook(costs),
+            after_step=lambda model: model.masks.reset_to_bounds(), epoch_log=lambda model: self.log_row(model, costs))
+        self.network = net
+        ratio = complexity_ratio(net, costs).item()
+        ctx.log(f"dnarch: C_curr/C_target = {ratio:.4f}, depth {net.masks.depth()}")
+        return architecture_record(net, c, costs, ratio)
+
+    def retrain(self, ctx: RunContext, arch: dict[str, Any], hparams: dict[str, Any]) -> nn.Module:
+        """No retraining: the network trained by the search is the result [P]."""
+        return self.network
+
+    def optimizer(self, net: DNArchCCNN) -> torch.optim.Optimizer:
+        """AdamW with the weights and the mask parameters in two groups [A: lr ratio, no decay on masks]."""
+        c = self.config
+        groups = [{"params": net.weight_parameters()},
+                  {"params": net.architecture_parameters(), "lr": c.train.lr * c.mask_lr_ratio,
+                   "weight_decay": c.mask_weight_decay}]
+        return make_optimizer(groups, c.train)
+
+    def loss_hook(self, costs: ComplexityModel):
+        """L = L_obj + lambda L_comp (Eq. 8), the complexity term only when it is on."""
+        weight = self.config.complexity_weight if self.config.uses_complexity_loss else 0.0
+
+        def add_loss(model: DNArchCCNN, task_loss: torch.Tensor) -> torch.Tensor:
+            if weight == 0.0:
+                return task_loss
+            return task_loss + weight * complexity_loss(complexity_ratio(model, costs))
+
+        return add_loss
+
+    @staticmethod
+    def log_row(net: DNArchCCNN, costs: ComplexityModel) -> dict[str, float]:
+        """Columns added to every epoch's curve row: the complexity ratio and the found sizes."""
+        with torch.no_grad():
+            ratio = complexity_ratio(net, costs).item()
+        specs = net.block_specs()
+        return {"complexity_ratio": ratio, "depth": float(len(specs)),
+                "mean_width": sum(sum(s.width) / 3 for s in specs) / len(specs),
+                "mean_resolution": sum(math.prod(s.resolution) ** (1 / len(s.resolution)) for s in specs) / len(specs),
+                "mean_kernel": sum(math.prod(s.kernel) ** (1 / len(s.kernel)) for s in specs) / len(specs)}

@@ -1,0 +1,70 @@
+"""The architecture DNArch found, in the form of the paper's Tables 4-6, and the network it rebuilds.
+
+Per kept block the record lists the kernel size per axis (round(size(m_g)), Eq. 9, capped at the
+input size), the resolution per axis (the output length the Fourier convolution materialises) and
+the widths [N_in, N_mid, N_out] (round(size(m_s)), Eq. 10); the depth is the number of blocks the
+depth mask keeps, and ``complexity_ratio`` is C_curr / C_target. Next to these sizes, ``materialised``
+holds what the trained network computes (kernel taps, channels, kept frequency band): enough to
+rebuild it as a plain CCNN (``build_from_record``) with the same parameter count and MACs.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from nasbench.contracts import TaskShape
+from nasbench.methods.backbones.ccnn import CCNN, BlockSpec
+from nasbench.methods.dnarch.complexity import ComplexityModel
+from nasbench.methods.dnarch.network import DNArchCCNN
+
+
+def architecture_record(net: DNArchCCNN, config, costs: ComplexityModel, ratio: float) -> dict[str, Any]:
+    m = net.masks
+    with torch.no_grad():
+        kernel_sizes, widths = m.kernel_sizes().tolist(), m.width_sizes().tolist()
+        depth_size = float(m.depth_size())
+    specs = net.block_specs()
+    blocks = []
+    for index, spec in enumerate(specs):
+        blocks.append({"kernel_size": [int(round(k)) for k in kernel_sizes[index]],
+                       "resolution": list(spec.resolution),
+                       "width": [int(round(w)) for w in widths[index]],
+                       "materialised": {"kernel": list(spec.kernel), "width": list(spec.width),
+                                        "bandwidth": None if spec.bandwidth is None else list(spec.bandwidth)}})
+    return {
+        "backbone": f"dnarch-ccnn_{config.depth}_{config.width}",
+        "search_space": {"id": "dnarch", "variant": config.variant, "max_width": m.max_width,
+                         "max_depth": m.max_depth, "max_kernel": list(m.full_kernel),
+                         "input_size": list(m.sizes), "threshold": config.threshold,
+                         "tau": {"resolution": config.tau_resolution, "channel": config.tau_channel,
+                                 "depth": config.tau_depth}},
+        "choices": {"depth": len(specs), "blocks": blocks, "complexity_ratio": ratio},
+        "details": {"depth_size": depth_size, "mask_parameters": mask_parameters(net),
+                    "materialised_params": net.materialised_parameters(),
+                    "kernel_network": {"hidden": config.kernel_hidden, "layers": config.kernel_layers,
+                                       "frequencies": config.kernel_frequencies, "omega_0": config.omega_0}},
+        "cost": {"complexity_ratio": ratio, "C_target": costs.target(), "C_curr": ratio * costs.target()},
+    }
+
+
+def mask_parameters(net: DNArchCCNN) -> dict[str, Any]:
+    return {name: p.detach().cpu().tolist() for name, p in net.masks.named_parameters()}
+
+
+def block_specs_from_record(arch: dict[str, Any]) -> list[BlockSpec]:
+    specs = []
+    for block in arch["choices"]["blocks"]:
+        made = block["materialised"]
+        band = made["bandwidth"]
+        specs.append(BlockSpec(tuple(made["width"]), tuple(made["kernel"]), tuple(block["resolution"]),
+                               None if band is None else tuple(band)))
+    return specs
+
+
+def build_from_record(arch: dict[str, Any], shape: TaskShape, dropout: float = 0.0) -> CCNN:
+    """The found architecture as a plain CCNN (identity width N_max, the kept blocks' shapes)."""
+    kernel = arch["details"]["kernel_network"]
+    return CCNN(shape, arch["search_space"]["max_width"], block_specs_from_record(arch), dropout=dropout,
+                kernel_hidden=kernel["hidden"], kernel_layers=kernel["layers"],
+                kernel_frequencies=kernel["frequencies"], omega_0=kernel["omega_0"], batch_stats_only=True)
