@@ -1,17 +1,13 @@
 """Tests of the FNO Darcy-flow generator (spec/datasets.md section 3.1)."""
 from __future__ import annotations
 
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 import scipy.sparse as sparse
 from scipy.interpolate import CubicSpline
 
-# The one import of the module under test (to become ``from nasbench.tasks.nb360 import darcy_generator``).
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tasks" / "nb360"))
-import darcy_generator as dg  # noqa: E402
+from nasbench.tasks.nb360 import darcy_generator as dg
 
 # u(1/2, 1/2) for -Laplacian u = 1 on the unit square, u = 0 on the boundary (series solution).
 POISSON_CENTRE = 0.0736713532
