@@ -7,8 +7,8 @@ from pathlib import Path
 
 from nasbench.budgets import BUDGETS, DEFAULT_BUDGET, check_budget
 from nasbench.config import apply_overrides
-from nasbench.contracts import TaskView
-from nasbench.errors import NasBenchError
+from nasbench.contracts import TaskView, unsupported_reason
+from nasbench.errors import DataError, NasBenchError
 from nasbench.registry import benchmarks, methods, tasks
 
 DEFAULT_RESULTS = Path("results") / "bench"
@@ -49,6 +49,7 @@ def _parser() -> argparse.ArgumentParser:
     mode.add_argument("--path", action="store_true", help="print where the files are looked for")
     mode.add_argument("--verify", action="store_true", help="check sizes and checksums")
     mode.add_argument("--generate", action="store_true", help="generate the data from its defining process")
+    mode.add_argument("--download", action="store_true", help="fetch the official files (resumable, checksums verified)")
     p.add_argument("--budget", default=DEFAULT_BUDGET, help="the budget whose sample counts to generate")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     p.set_defaults(handler=cmd_data)
@@ -127,6 +128,10 @@ def cmd_data(args) -> int:
     elif args.verify:
         for line in task.verify():
             print(line)
+    elif args.download:  # tasks with official files define download(log); the contract does not require it
+        if not hasattr(task, "download"):
+            raise DataError(f"task {args.task!r} has no official download; see `nasbench data {args.task} --path`")
+        task.download(log=print)
     else:
         task.generate(log=print)
     return 0
@@ -159,7 +164,7 @@ def cmd_check(args) -> int:
         shape = task_cls(task_cls.default_config(args.budget)).shape
         cells = []
         for method_name in method_names:
-            reason = methods.get(method_name).unsupported_reason(shape)
+            reason = unsupported_reason(methods.get(method_name), shape)
             cells.append(("runs" if reason is None else "skipped").ljust(12))
             if reason:
                 reasons.append(f"  {method_name} x {task_name}: {reason}")

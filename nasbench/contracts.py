@@ -33,6 +33,9 @@ class TaskShape:
     output: OutputKind
     num_outputs: int  # classes, labels, or output channels of a dense task
     vocab_size: int | None = None  # token inputs (text); None for real-valued inputs
+    # two inputs per example, (N, 2, *input_size), each encoded by one shared backbone and compared
+    # by a head (LRA Retrieval; see nasbench.encoder_pair). A method opts in with supports_pair_inputs.
+    pair_inputs: bool = False
 
     @property
     def dense(self) -> bool:
@@ -220,6 +223,7 @@ class SearchMethod(ABC):
     citation: ClassVar[str]
     Config: ClassVar[type]
     has_tune_stage: ClassVar[bool] = False
+    supports_pair_inputs: ClassVar[bool] = False  # builds its network with nasbench.encoder_pair
 
     def __init__(self, config: Any):
         self.config = config
@@ -250,6 +254,15 @@ class SearchMethod(ABC):
     @abstractmethod
     def retrain(self, ctx: RunContext, arch: dict[str, Any], hparams: dict[str, Any]) -> torch.nn.Module:
         """Build the final network from the architecture and train it; return the trained model."""
+
+
+def unsupported_reason(method_cls: type[SearchMethod], shape: TaskShape) -> str | None:
+    """Why ``method_cls`` cannot run on a task of ``shape`` (None when it can): the method's own
+    answer, after the shape features every method must opt into (paired inputs)."""
+    if shape.pair_inputs and not method_cls.supports_pair_inputs:
+        return (f"{method_cls.name} does not build the encoder-pair network that tasks with paired inputs "
+                f"need (set supports_pair_inputs and wrap the backbone with nasbench.encoder_pair.EncoderPair)")
+    return method_cls.unsupported_reason(shape)
 
 
 class Benchmark(ABC):

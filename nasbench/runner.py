@@ -23,7 +23,7 @@ from nasbench import provenance, schema
 from nasbench.arch import arch_id, content_hash, count_macs, count_parameters
 from nasbench.budgets import DEFAULT_BUDGET, check_budget
 from nasbench.config import apply_overrides, to_dict
-from nasbench.contracts import RunContext, SearchMethod, Task, TaskData, TaskView
+from nasbench.contracts import RunContext, SearchMethod, Task, TaskData, TaskView, unsupported_reason
 from nasbench.curves import CurveLog
 from nasbench.errors import ConfigError, RunConflictError
 from nasbench.meter import StageMeter
@@ -118,7 +118,7 @@ def execute(
     device = device or default_device()
     manifest = _base_manifest(run, study, device)
     files: dict[str, bytes | str] = {}
-    reason = run.method_cls.unsupported_reason(run.task.shape)
+    reason = unsupported_reason(run.method_cls, run.task.shape)
     if reason is not None:
         manifest.update({schema.STATUS: schema.STATUS_SKIPPED, schema.ERROR: reason})
         return _finish(store, run, manifest, files)

@@ -147,8 +147,9 @@ def fourier_conv(x: torch.Tensor, kernel: torch.Tensor, bias: torch.Tensor | Non
     kspec = kernel_spectrum(kernel, padded)
     out_sizes = tuple(output_length(n, p, None if keep is None else k) for n, p, k in zip(sizes, padded, keep or sizes))
     if out_sizes == sizes:
-        product = spectrum * kspec if spectral_weight is None else spectrum * kspec * spectral_weight
-        out = cropped_inverse(product, padded, sizes)
+        if spectral_weight is not None:  # weight the kernel's spectrum: it has no batch axis
+            kspec = kspec * spectral_weight
+        out = cropped_inverse(spectrum * kspec, padded, sizes)
     else:
         freqs = []
         for axis, (p, k) in enumerate(zip(padded, keep)):
@@ -157,8 +158,9 @@ def fourier_conv(x: torch.Tensor, kernel: torch.Tensor, bias: torch.Tensor | Non
                 index = band_index(p, last, k).to(x.device)
                 spectrum, kspec = spectrum.index_select(2 + axis, index), kspec.index_select(1 + axis, index)
             freqs.append(signed_frequencies(p, last, k))
-        product = spectrum * kspec if spectral_weight is None else spectrum * kspec * spectral_weight
-        out = band_limited_samples(product, freqs, padded, sizes, out_sizes, out_sizes)
+        if spectral_weight is not None:
+            kspec = kspec * spectral_weight
+        out = band_limited_samples(spectrum * kspec, freqs, padded, sizes, out_sizes, out_sizes)
     if bias is not None:
         out = out + bias.view(1, -1, *([1] * dims)).to(out.dtype)
     return out.to(dtype)

@@ -23,6 +23,7 @@ Speed choices in the Fourier form (they change nothing in the result):
 """
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from typing import Literal, Sequence
@@ -127,40 +128,112 @@ def _anchor(size: int, causal: bool) -> int:
 
 
 def fourier_fft_sizes(lengths: Sequence[int], size: int, causal: bool = False) -> list[int]:
+    """FFT lengths at which circular convolution equals the linear one on the L outputs kept: the
+    wrap-around must read zeros only, which needs n >= L + max(anchor, S - 1 - anchor) (L + P centred)."""
     anchor = _anchor(size, causal)
     return [fft_size(n + max(anchor, size - 1 - anchor)) for n in lengths]
 
 
-def fourier_conv(x: torch.Tensor, kernel: torch.Tensor, stride: int = 1, groups: int = 1,
-                 causal: bool = False) -> torch.Tensor:
-    """Cross-correlate x (B, C_in, *L) with kernel (C_out, C_in/groups, *S) through the FFT (Eq. 4)."""
-    dims, size = kernel.dim() - 2, kernel.shape[-1]
-    lengths, axes = x.shape[-dims:], tuple(range(-dims, 0))
-    n = fourier_fft_sizes(lengths, size, causal)
-    x_hat = torch.fft.rfftn(F.pad(x, (_anchor(size, causal), 0) * dims), s=n, dim=axes)  # once per layer
-    k_hat = torch.fft.rfftn(kernel, s=n, dim=axes)
-    if groups == 1:
-        y_hat = correlate_channels(x_hat.flatten(2), k_hat.flatten(2)).reshape(x_hat.shape[0], -1, *x_hat.shape[2:])
-    elif groups == x.shape[1] == kernel.shape[0]:  # depthwise: one kernel per channel
-        y_hat = x_hat * k_hat[:, 0].conj()
+class _PaddedRFFT(torch.autograd.Function):
+    """rfftn of x zero-padded to ``n``, with the adjoint as backward: one inverse real FFT (c2r) of
+    the gradient, bins with a conjugate partner halved, then cropped. PyTorch's own backward pads the
+    half spectrum to a full complex one and runs a complex FFT, several times slower on a CPU."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, n: tuple[int, ...], axes: tuple[int, ...]) -> torch.Tensor:
+        ctx.n, ctx.axes, ctx.lengths = n, axes, [x.shape[a] for a in axes]
+        return torch.fft.rfftn(x, s=n, dim=axes)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        grad = grad.clone()
+        grad[..., 1:(ctx.n[-1] + 1) // 2] *= 0.5  # these bins stand for two frequencies in irfftn
+        x_grad = torch.fft.irfftn(grad, s=ctx.n, dim=ctx.axes, norm="forward")  # unnormalised adjoint
+        return x_grad[(Ellipsis,) + tuple(slice(0, length) for length in ctx.lengths)], None, None
+
+
+def padded_rfftn(x: torch.Tensor, n: Sequence[int], axes: tuple[int, ...]) -> torch.Tensor:
+    return _PaddedRFFT.apply(x, tuple(n), axes)
+
+
+def dilation_groups(weights: Sequence[torch.Tensor], probs: torch.Tensor, kernel_sizes: Sequence[int],
+                    dilations: Sequence[int], causal: bool = False) -> torch.Tensor:
+    """(C_out, C_in, |D|, k_max^dims): per dilation d, sum_k p_{k,d} w_{k,d} padded to k_max (the
+    mixing of Eq. 3 done before dilating, which is exact by linearity)."""
+    dims, k_max = weights[0].dim() - 2, max(kernel_sizes)
+    padded = torch.stack([pad_to(w, k_max, dims, causal) for w in weights])  # (|K||D|, C_out, C_in, k_max..)
+    padded = padded.view(len(kernel_sizes), len(dilations), *padded.shape[1:])
+    return torch.einsum("kd,kdoi...->oid...", probs.view(len(kernel_sizes), len(dilations)), padded)
+
+
+@functools.lru_cache(maxsize=256)
+def _tap_positions(k_max: int, dilations: tuple[int, ...], size: int, fft_sizes: tuple[int, ...],
+                   causal: bool) -> torch.Tensor:
+    """Flat FFT-buffer index of every tap (d, j_1, ..., j_dims) of the dilation groups: the tap at
+    kernel offset q = start_d + d j goes to (anchor - q) mod n on each axis. This is the zero
+    insertion of dilation, the padding to the FFT length and the flip-and-roll that turns
+    correlation into a circular convolution whose output needs no shift, in one index map."""
+    anchor, flat = _anchor(size, causal), torch.zeros((), dtype=torch.long)
+    for axis, n in enumerate(fft_sizes):
+        per_group = []
+        for d in dilations:
+            span = receptive_field(k_max, d)
+            start = size - span if causal else (size - span) // 2
+            per_group.append([(anchor - start - d * j) % n for j in range(k_max)])
+        along = torch.tensor(per_group).view(len(dilations), *(1,) * axis, k_max, *(1,) * (len(fft_sizes) - axis - 1))
+        flat = flat * n + along
+    return flat.reshape(-1)
+
+
+def kernel_spectrum(groups: torch.Tensor, dilations: Sequence[int], size: int, fft_sizes: Sequence[int],
+                    causal: bool = False) -> torch.Tensor:
+    """rfftn of the mixed kernel laid out for circular convolution, from its dilation groups:
+    one scatter-add of the k_max^dims taps per group into the FFT buffer, then one real FFT."""
+    c_out, c_in, dims = groups.shape[0], groups.shape[1], len(fft_sizes)
+    index = _tap_positions(groups.shape[-1], tuple(dilations), size, tuple(fft_sizes), causal).to(groups.device)
+    buffer = groups.new_zeros(c_out, c_in, math.prod(fft_sizes)).index_add(-1, index, groups.flatten(2))
+    return padded_rfftn(buffer.view(c_out, c_in, *fft_sizes), fft_sizes, tuple(range(-dims, 0)))
+
+
+def fourier_conv(x: torch.Tensor, k_hat: torch.Tensor, fft_sizes: Sequence[int], stride: int = 1,
+                 depthwise: bool = False) -> torch.Tensor:
+    """Eq. 4: y = F^-1(sum_i F(w)_{o,i} F(x)_i), cropped to the input size and subsampled by the
+    stride; ``k_hat`` (C_out, C_in or 1 if depthwise, *freqs) comes from ``kernel_spectrum``."""
+    dims, lengths = len(fft_sizes), x.shape[2:]
+    axes = tuple(range(-dims, 0))
+    x_hat = padded_rfftn(x, fft_sizes, axes)  # the input is transformed once per layer
+    if depthwise:  # one kernel per channel
+        y_hat = x_hat * k_hat[:, 0]
     else:
-        raise ValueError(f"fourier_conv supports groups=1 or depthwise, got groups={groups}")
-    y = torch.fft.irfftn(y_hat, s=n, dim=axes)
+        y_hat = channel_product(x_hat, k_hat)
+    y = torch.fft.irfftn(y_hat, s=fft_sizes, dim=axes)
     return y[(Ellipsis,) + tuple(slice(0, length, stride) for length in lengths)]
 
 
-def correlate_channels(x_hat: torch.Tensor, k_hat: torch.Tensor) -> torch.Tensor:
-    """y[b, o, f] = sum_i x[b, i, f] conj(k[o, i, f]): the channel product at every frequency f.
+def channel_product(x_hat: torch.Tensor, k_hat: torch.Tensor) -> torch.Tensor:
+    """y[b, o, f] = sum_i x[b, i, f] k[o, i, f] at every frequency f, as one real batched matmul over
+    frequencies: [Re y; Im y] = [[Re x, -Im x], [Im x, Re x]] [Re k; Im k]. The kernel side (C_out C_in
+    spectra, the large one) is only transposed, never duplicated; a complex batched matmul would
+    run matrix by matrix on the CPU, and einsum takes a strided path that is slower still."""
+    batch, c_in, *freqs = x_hat.shape
+    x_f = torch.view_as_real(x_hat.reshape(batch, c_in, -1)).permute(2, 3, 0, 1)  # (F, 2, B, C_in)
+    re, im = x_f[:, 0], x_f[:, 1]
+    x_block = torch.cat([torch.cat([re, -im], 2), torch.cat([im, re], 2)], 1)  # (F, 2B, 2 C_in)
+    k_f = torch.view_as_real(k_hat.reshape(k_hat.shape[0], c_in, -1)).permute(2, 3, 1, 0)  # (F, 2, C_in, C_out)
+    y_block = torch.bmm(x_block, k_f.reshape(k_f.shape[0], 2 * c_in, -1))  # (F, 2B, C_out)
+    y = torch.stack([y_block[:, :batch], y_block[:, batch:]], -1).permute(1, 2, 0, 3).contiguous()
+    return torch.view_as_complex(y).reshape(batch, -1, *freqs)
 
-    One real batched matmul over frequencies, [Re y; Im y] = [[Re x, Im x], [Im x, -Re x]] [Re k; Im k].
-    The kernel side, the large one (C_out C_in spectra), is only transposed, never duplicated; and
-    on the CPU a complex batched matmul resolves conjugates matrix by matrix in backward (~10x slower)."""
-    batch, c_in, freqs = x_hat.shape
-    re, im = x_hat.real.permute(2, 0, 1), x_hat.imag.permute(2, 0, 1)  # (F, B, C_in)
-    x_block = torch.cat([torch.cat([re, im], 2), torch.cat([im, -re], 2)], 1)  # (F, 2B, 2 C_in)
-    k_block = torch.view_as_real(k_hat).permute(2, 3, 1, 0).reshape(freqs, 2 * c_in, -1)  # (F, 2 C_in, C_out)
-    y_block = torch.bmm(x_block, k_block)  # (F, 2B, C_out)
-    return torch.complex(y_block[:, :batch], y_block[:, batch:]).permute(1, 2, 0)
+
+def aggregated_fourier(x: torch.Tensor, weights: Sequence[torch.Tensor], probs: torch.Tensor,
+                       kernel_sizes: Sequence[int], dilations: Sequence[int], stride: int = 1, groups: int = 1,
+                       causal: bool = False) -> torch.Tensor:
+    """The DASH form: mix per dilation, place the taps in the FFT buffer, multiply spectra."""
+    size = receptive_field(max(kernel_sizes), max(dilations))
+    fft_sizes = fourier_fft_sizes(x.shape[2:], size, causal)
+    mixed = dilation_groups(weights, probs, kernel_sizes, dilations, causal)
+    spectrum = kernel_spectrum(mixed, dilations, size, fft_sizes, causal)
+    return fourier_conv(x, spectrum, fft_sizes, stride, depthwise=groups > 1)
 
 
 def spatial_conv(x: torch.Tensor, kernel: torch.Tensor, stride: int = 1, groups: int = 1, dilation: int = 1,
@@ -225,12 +298,15 @@ class AggregatedConv(nn.Module):
 
     def forward(self, x: torch.Tensor, probs: torch.Tensor | None = None) -> torch.Tensor:
         probs = self.mixture_weights() if probs is None else probs
-        if self.form == "mixed-results":
-            out = mixed_results(x, list(self.weights), probs, self.pairs, self.stride, self.groups, self.causal)
+        weights = list(self.weights)
+        if self.form == "fourier":
+            out = aggregated_fourier(x, weights, probs, self.kernel_sizes, self.dilations, self.stride,
+                                     self.groups, self.causal)
+        elif self.form == "mixed-results":
+            out = mixed_results(x, weights, probs, self.pairs, self.stride, self.groups, self.causal)
         else:
-            kernel = mixed_kernel(list(self.weights), probs, self.pairs, self.dims, self.causal)
-            apply = fourier_conv if self.form == "fourier" else spatial_conv
-            out = apply(x, kernel, self.stride, self.groups, causal=self.causal)
+            kernel = mixed_kernel(weights, probs, self.pairs, self.dims, self.causal)
+            out = spatial_conv(x, kernel, self.stride, self.groups, causal=self.causal)
         if self.bias is not None:
             out = out + self.bias.view(-1, *(1,) * self.dims)
         return out
@@ -247,26 +323,3 @@ class AggregatedConv(nn.Module):
     def extra_repr(self) -> str:
         return (f"{self.in_channels}, {self.out_channels}, K={self.kernel_sizes}, D={self.dilations}, "
                 f"form={self.form}, stride={self.stride}, groups={self.groups}, causal={self.causal}")
-
-
-class FourierConv(nn.Module):
-    """A plain (k, d) convolution computed through the FFT: same function and parameters as the
-    wrapped ``nn.Conv{1,2}d`` (which also receives the backbone's initialisation), cheaper on a CPU
-    once the dilated kernel is large. Used for retraining when ``retrain_conv`` asks for it."""
-
-    def __init__(self, dims: int, in_channels: int, out_channels: int, kernel: int, dilation: int,
-                 stride: int = 1, causal: bool = False):
-        super().__init__()
-        conv = nn.Conv1d if dims == 1 else nn.Conv2d
-        self.conv = conv(in_channels, out_channels, kernel)  # holds weight and bias; never called
-        self.dims, self.kernel, self.dilation, self.stride, self.causal = dims, kernel, dilation, stride, causal
-        self.size = receptive_field(kernel, dilation)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        kernel = kronecker_dilate(self.conv.weight, self.dilation, self.dims)
-        out = fourier_conv(x, kernel, self.stride, causal=self.causal)
-        return out + self.conv.bias.view(-1, *(1,) * self.dims)
-
-    def macs(self, inputs: torch.Tensor, output: torch.Tensor) -> int:
-        sizes = fourier_fft_sizes(inputs.shape[2:], self.size, self.causal)
-        return inputs.shape[0] * fourier_macs(self.conv.in_channels, self.conv.out_channels, 1, sizes)

@@ -372,9 +372,10 @@ def static_fourier_conv(x: torch.Tensor, kernel: torch.Tensor, bias: torch.Tenso
         return fourier_conv(x, kernel, bias, spectral_weight=spectral_weight)
     dims = len(sizes)
     padded = fft_lengths(sizes)
-    product = padded_spectrum(x, padded) * kernel_spectrum(kernel, padded)
+    kspec = kernel_spectrum(kernel, padded)
     if spectral_weight is not None:
-        product = product * spectral_weight
+        kspec = kspec * spectral_weight
+    product = padded_spectrum(x, padded) * kspec
     freqs = [signed_frequencies(p, a == dims - 1) for a, p in enumerate(padded)]
     out = band_limited_samples(product, freqs, padded, sizes, resolution, sizes)
     return out.to(x.dtype) + bias.view(1, -1, *([1] * dims))

@@ -71,14 +71,16 @@ class StudyReport:
 
 def run_study(study: Study, backend: str = DEFAULT_BACKEND, *, address: str | None = None, force: bool = False,
               stream: TextIO | None = None, interactive: bool | None = None) -> StudyReport:
-    """Run every run of ``study`` not finished yet; Ctrl-C stops it and the report says so."""
+    """Run every run of ``study`` not finished yet; Ctrl-C stops it and the report says so.
+
+    The wall time counts from here: importing the backend, starting and stopping Ray included."""
+    start, interrupted = time.perf_counter(), False
     execute_runs = _backend(backend, address)
     RunStore(study.results).clean_partial()
     planned = plan_study(study, force)
     progress = Progress(study.name, len(planned), [cached_outcome(p, study.results) for p in planned if p.done],
                         stream, interactive, on_finished=partial(append_trial_log, study.results, backend))
     todo = [p for p in planned if not p.done]
-    start, interrupted = time.perf_counter(), False
     progress.refresh(force=True)
     try:
         if todo:

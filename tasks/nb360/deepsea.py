@@ -1,0 +1,125 @@
+"""NAS-Bench-360 DeepSEA (filtered, 36 chromatin features) (spec/datasets.md 2.10; Zhou & Troyanskaya 2015).
+
+File: ``deepsea_filtered.npz`` with ``x_train`` (71753, 1000, 4), ``y_train`` (71753, 36),
+``x_val`` (2490, 1000, 4), ``y_val``, ``x_test`` (149400, 1000, 4), ``y_test``; x one-hot DNA,
+one byte per element [inferred from the 860 MB size].
+Reading: each array is streamed from its zip member and only the first n rows a budget uses are
+read (the archive is not extracted and unused rows never reach memory).
+Splits: the file's train / val / test.
+Preprocessing: permute to (N, 4, 1000); inputs stay one byte per base in memory and become
+float32 batch by batch; labels float for the loss.
+Loss: ``BCEWithLogitsLoss`` (NAS-Bench-360 backbone; ``pos_weight=None``); ORCA/DASH weight
+positives by 4 (``--set task.pos_weight=4.0``).
+Metric: mean over the 36 labels of the per-label ROC AUC of sigmoid outputs (``test_mAUC``);
+error form 1-AUROC. A label without both classes in a split is left out of the mean (ORCA's
+``nanmean``; NAS-Bench-360's scikit-learn call would raise).
+"""
+from __future__ import annotations
+
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+from nasbench.contracts import MetricSpec, Split, TaskData, TaskShape
+from nasbench.errors import CorruptDataError
+from nasbench.tasks.nb360 import common, metrics
+from nasbench.tasks.nb360.base import NB360Task
+from nasbench.tasks.nb360.common import S3, LazySplit, OfficialFile
+from nasbench.tasks.nb360.losses import weighted_bce
+
+FILES = (OfficialFile("deepsea_filtered.npz", f"{S3}/deepsea/deepsea_filtered.npz",
+                      "npz with x_{train,val,test} one-hot (N, 1000, 4) and y_{train,val,test} (N, 36) (860 MB)"),)
+LABELS, LENGTH = 36, 1000
+HEADER_READERS = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
+
+
+@dataclass(frozen=True)
+class DeepSEAConfig:
+    n_train: int | None = None
+    n_val: int | None = None
+    n_test: int | None = None
+    pos_weight: float | None = None  # ORCA/DASH: 4.0
+    data_dir: str | None = None
+
+    def validate(self) -> None:
+        common.check_counts("deepsea", n_train=self.n_train, n_val=self.n_val, n_test=self.n_test)
+
+
+def read_npz_rows(path: Path, key: str, n: int | None) -> np.ndarray:
+    """The first ``n`` rows (all when None) of array ``key`` in an npz, streamed from its member."""
+    fix = "run `nasbench data deepsea --download` again"
+    with zipfile.ZipFile(path) as archive:
+        if f"{key}.npy" not in archive.namelist():
+            raise CorruptDataError(path, f"array {key!r} not found (has {sorted(archive.namelist())})", fix)
+        with archive.open(f"{key}.npy") as member:
+            version = np.lib.format.read_magic(member)
+            if version not in HEADER_READERS:
+                raise CorruptDataError(path, f"{key} has .npy format version {version}", fix)
+            shape, fortran, dtype = HEADER_READERS[version](member)
+            if fortran or dtype.hasobject:
+                raise CorruptDataError(path, f"{key} is Fortran-ordered or holds objects", fix)
+            rows = common.first_n(n, shape[0], f"rows of {key}", path)
+            count = rows * int(np.prod(shape[1:], dtype=np.int64))
+            data = np.frombuffer(member.read(count * dtype.itemsize), dtype=dtype, count=count)
+    return data.reshape(rows, *shape[1:])
+
+
+def sequence_split(name: str, x: np.ndarray, y: np.ndarray) -> LazySplit:
+    """(N, 1000, 4) bytes kept as they are; each batch becomes float32 (N, 4, 1000)."""
+    bases, targets = torch.from_numpy(np.ascontiguousarray(x)), torch.from_numpy(y.astype(np.float32))
+    return LazySplit(name, len(y), lambda idx, g: (bases[idx].permute(0, 2, 1).float(), targets[idx]), targets=targets)
+
+
+class DeepSEA(NB360Task):
+    name = "deepsea"
+    citation = ("Tu et al., NAS-Bench-360, NeurIPS Datasets and Benchmarks 2022; "
+                "Zhou & Troyanskaya, Nature Methods 2015 (DeepSEA)")
+    Config = DeepSEAConfig
+    metric = MetricSpec(name="auroc", direction="max", error_name="1-AUROC")
+    FILES = FILES
+    BUDGETS = {"smoke": dict(n_train=256, n_val=64, n_test=64),
+               "small": dict(n_train=10_000, n_val=2490, n_test=10_000), "paper": {}}
+    PAPER_SIZES = "71,753/2,490/149,400"
+    UNIT = "sequences"
+
+    @property
+    def shape(self) -> TaskShape:
+        return TaskShape(dims=1, in_channels=4, input_size=(LENGTH,), output="multilabel", num_outputs=LABELS)
+
+    def load(self, allow_generate: bool = True, log: Callable[[str], None] = print) -> TaskData:
+        (path,), c = self.require(), self.config
+        splits = []
+        for part, n in (("train", c.n_train), ("val", c.n_val), ("test", c.n_test)):
+            x, y = read_npz_rows(path, f"x_{part}", n), read_npz_rows(path, f"y_{part}", n)
+            if x.shape[1:] != (LENGTH, 4) or y.shape != (len(x), LABELS):
+                raise CorruptDataError(path, f"x_{part} {x.shape}, y_{part} {y.shape}; expected (N, 1000, 4), (N, 36)",
+                                       "run `nasbench data deepsea --download` again")
+            splits.append(sequence_split(part, x, y))
+        return TaskData(*splits, self.data_source(), {"files": [str(path)]})
+
+    def write_fixture(self, root: Path, seed: int = 0, sizes: tuple[int, int, int] = (256, 64, 64)) -> None:
+        """The official npz (uncompressed, uint8): label k is on when motif k (a random 10-mer) is
+        planted, three times, in an otherwise random sequence."""
+        rng = np.random.default_rng(seed)
+        motifs = rng.integers(0, 4, (LABELS, 10))
+        arrays = {}
+        for part, n in zip(("train", "val", "test"), sizes):
+            y = (rng.random((n, LABELS)) < 0.25).astype(np.uint8)
+            bases = rng.integers(0, 4, (n, LENGTH))
+            for i, k in zip(*np.nonzero(y)):
+                for start in rng.integers(0, LENGTH - 10, 3):
+                    bases[i, start: start + 10] = motifs[k]
+            arrays[f"x_{part}"], arrays[f"y_{part}"] = np.eye(4, dtype=np.uint8)[bases], y
+        root.mkdir(parents=True, exist_ok=True)
+        np.savez(root / FILES[0].name, **arrays)
+        common.write_fixture_marker(root, self.name)
+
+    def loss(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        return weighted_bce(output, target, self.config.pos_weight)
+
+    def score(self, outputs: torch.Tensor, split: Split) -> float:
+        return metrics.mean_auroc(split.targets.numpy(), torch.sigmoid(outputs.float()).numpy())

@@ -1,0 +1,97 @@
+"""Fetch official files over HTTP(S), resumably, and check them (standard library only).
+
+A download writes ``<name>.part`` beside the destination. When a ``.part`` exists, the request
+asks for the remaining bytes (``Range: bytes=<size>-``); a server that answers 206 is appended to,
+one that answers 200 sends the whole file again and the ``.part`` is restarted. The finished file
+is checked (size, md5, sha256, whichever are known) before it is renamed into place, so a file at
+the destination is always complete.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Callable, Sequence
+
+from nasbench.errors import CorruptDataError, DataError
+from nasbench.tasks.nb360.common import OfficialFile
+
+CHUNK = 1 << 20
+
+
+def file_digest(path: Path, algorithm: str) -> str:
+    digest = hashlib.new(algorithm)
+    with open(path, "rb") as handle:
+        while block := handle.read(CHUNK):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def check_file(path: Path, spec: OfficialFile, task: str = "TASK") -> None:
+    """Raise CorruptDataError when a known size or checksum differs."""
+    fix = f"delete {path} and download it again (`nasbench data {task} --download`)"
+    if spec.size is not None and path.stat().st_size != spec.size:
+        raise CorruptDataError(path, f"size is {path.stat().st_size} bytes, expected {spec.size}", fix)
+    for algorithm, expected in (("md5", spec.md5), ("sha256", spec.sha256)):
+        if expected is not None and (actual := file_digest(path, algorithm)) != expected:
+            raise CorruptDataError(path, f"{algorithm} is {actual}, expected {expected}", fix)
+
+
+def download(spec: OfficialFile, folder: Path, log: Callable[[str], None] = print, timeout: float = 60.0,
+             task: str = "TASK") -> Path:
+    """Fetch ``spec.url`` to ``folder/spec.name`` (resuming a ``.part``); return the path."""
+    dest = folder / spec.name
+    if dest.exists():
+        check_file(dest, spec, task)
+        log(f"present: {dest}")
+        return dest
+    folder.mkdir(parents=True, exist_ok=True)
+    part = dest.with_name(dest.name + ".part")
+    _fetch_remaining(spec.url, part, log, timeout)
+    try:
+        check_file(part, spec, task)
+    except CorruptDataError:
+        part.unlink()  # a corrupt partial file must not be resumed
+        raise
+    os.replace(part, dest)
+    log(f"downloaded: {dest}")
+    return dest
+
+
+def _fetch_remaining(url: str, part: Path, log: Callable[[str], None], timeout: float) -> None:
+    have = part.stat().st_size if part.exists() else 0
+    request = urllib.request.Request(url, headers={"Range": f"bytes={have}-"} if have else {})
+    try:
+        response = urllib.request.urlopen(request, timeout=timeout)
+    except urllib.error.HTTPError as exc:
+        if exc.code == 416 and have:  # nothing left to send: the .part is complete
+            return
+        raise DataError(f"download of {url} failed: HTTP {exc.code} {exc.reason}") from exc
+    except (urllib.error.URLError, OSError) as exc:
+        raise DataError(f"download of {url} failed ({exc}); the network may be unreachable. "
+                        f"Fetch the file by other means into {part.parent} (as {part.name[:-5]})") from exc
+    with response:
+        resumed = have and response.status == 206
+        log(f"{'resuming at byte ' + str(have) if resumed else 'fetching'}: {url}")
+        with open(part, "ab" if resumed else "wb") as out:
+            while block := response.read(CHUNK):
+                out.write(block)
+
+
+def download_all(task: str, files: Sequence[OfficialFile], folder: Path,
+                 log: Callable[[str], None] = print) -> list[Path]:
+    return [download(f, folder, log, task=task) for f in files]
+
+
+def verify_official(task: str, folder: Path, files: Sequence[OfficialFile]) -> list[str]:
+    """One line per file: present and matching every known size/checksum; raises otherwise."""
+    from nasbench.tasks.nb360.common import require
+
+    lines = []
+    for path, spec in zip(require(task, folder, files), files):
+        check_file(path, spec, task)
+        known = [k for k in ("size", "md5", "sha256") if getattr(spec, k) is not None]
+        lines.append(f"ok  {path}  ({'checked: ' + ', '.join(known) if known else 'no checksum published'})")
+    return lines
