@@ -104,7 +104,8 @@ def cmd_run(args) -> int:
 
     run = prepare(RunRequest(args.method, args.task, args.budget, args.seed, tuple(args.overrides)))
     device = torch.device(args.device) if args.device else None
-    outcome = execute(run, RunStore(args.results), study=args.results.name, force=args.force, device=device)
+    outcome = execute(run, RunStore(args.results), study=args.results.name, force=args.force, device=device,
+                      on_row=print_curve_row)
     metric = outcome.manifest.get("metric") or {}
     if outcome.status == "cached":
         print(f"already finished (use --force to recompute): {outcome.run_dir}")
@@ -115,6 +116,13 @@ def cmd_run(args) -> int:
     if outcome.manifest.get("status") in ("failed", "skipped"):
         print(f"reason: {outcome.manifest.get('error')}", file=sys.stderr)
     return 1 if outcome.manifest.get("status") == "failed" else 0
+
+
+def print_curve_row(row: dict) -> None:
+    """One line per epoch: stage, epoch, elapsed seconds and the recorded values."""
+    values = "  ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()
+                       if k not in ("stage", "epoch", "elapsed_s"))
+    print(f"[{row['stage']} {row['epoch']:>3}  {row['elapsed_s']:7.1f}s]  {values}", flush=True)
 
 
 def cmd_data(args) -> int:
