@@ -167,62 +167,70 @@ def dilation_groups(weights: Sequence[torch.Tensor], probs: torch.Tensor, kernel
 
 
 @functools.lru_cache(maxsize=256)
-def _tap_positions(k_max: int, dilations: tuple[int, ...], size: int, fft_sizes: tuple[int, ...],
-                   causal: bool) -> torch.Tensor:
-    """Flat FFT-buffer index of every tap (d, j_1, ..., j_dims) of the dilation groups: the tap at
-    kernel offset q = start_d + d j goes to (anchor - q) mod n on each axis. This is the zero
-    insertion of dilation, the padding to the FFT length and the flip-and-roll that turns
-    correlation into a circular convolution whose output needs no shift, in one index map."""
-    anchor, flat = _anchor(size, causal), torch.zeros((), dtype=torch.long)
-    for axis, n in enumerate(fft_sizes):
-        per_group = []
-        for d in dilations:
-            span = receptive_field(k_max, d)
-            start = size - span if causal else (size - span) // 2
-            per_group.append([(anchor - start - d * j) % n for j in range(k_max)])
-        along = torch.tensor(per_group).view(len(dilations), *(1,) * axis, k_max, *(1,) * (len(fft_sizes) - axis - 1))
-        flat = flat * n + along
-    return flat.reshape(-1)
+def _tap_dft(k_max: int, dilations: tuple[int, ...], size: int, n: int, half: bool, causal: bool) -> torch.Tensor:
+    """(2, |D|, F, k_max) float64: cos and sin parts of exp(-2 pi i f p / n) for the taps of each
+    dilation group along one axis. The tap j of group d sits at kernel offset q = start_d + d j
+    (zero insertion: Kronecker dilation); p = anchor - q is where the flip-and-roll that makes the
+    circular convolution need no output shift puts it. ``half``: the rfft frequencies 0..n/2 only."""
+    anchor = _anchor(size, causal)
+    freqs = torch.arange(n // 2 + 1 if half else n, dtype=torch.float64)
+    rows = []
+    for d in dilations:
+        span = receptive_field(k_max, d)
+        start = size - span if causal else (size - span) // 2
+        taps = anchor - start - d * torch.arange(k_max, dtype=torch.float64)
+        rows.append(-2 * math.pi * torch.outer(freqs, taps) / n)
+    angle = torch.stack(rows)
+    return torch.stack([angle.cos(), angle.sin()])
 
 
 def kernel_spectrum(groups: torch.Tensor, dilations: Sequence[int], size: int, fft_sizes: Sequence[int],
                     causal: bool = False) -> torch.Tensor:
-    """rfftn of the mixed kernel laid out for circular convolution, from its dilation groups:
-    one scatter-add of the k_max^dims taps per group into the FFT buffer, then one real FFT."""
-    c_out, c_in, dims = groups.shape[0], groups.shape[1], len(fft_sizes)
-    index = _tap_positions(groups.shape[-1], tuple(dilations), size, tuple(fft_sizes), causal).to(groups.device)
-    buffer = groups.new_zeros(c_out, c_in, math.prod(fft_sizes)).index_add(-1, index, groups.flatten(2))
-    return padded_rfftn(buffer.view(c_out, c_in, *fft_sizes), fft_sizes, tuple(range(-dims, 0)))
+    """The real FFT of the mixed kernel (laid out for circular convolution) at the rfftn frequencies,
+    computed from its dilation groups (C_out, C_in, |D|, k_max^dims) as a DFT over the |D| k_max^dims
+    nonzero taps only. Returned frequency-major as (F, C_in, 2 C_out) = [Re | Im], the layout of
+    ``channel_product``: two matrix products, no zero-filled buffer, no transposition."""
+    dims, (c_out, c_in, n_groups, k_max) = len(fft_sizes), groups.shape[:4]
+    factor = functools.partial(_tap_dft, k_max, tuple(dilations), size, causal=causal)
+    last = factor(fft_sizes[-1], True).to(groups)  # (re/im, |D|, F_last, k_max)
+    if dims == 1:
+        left = last.permute(1, 3, 2, 0).reshape(n_groups * k_max, -1)  # columns (f, re/im)
+        right = groups.permute(1, 0, 2, 3).reshape(c_in * c_out, n_groups * k_max)
+        return (right @ left).view(c_in, c_out, -1, 2).permute(2, 0, 3, 1).reshape(-1, c_in, 2 * c_out)
+    t_re, t_im = (torch.einsum("oidab,dfb->dafio", groups, part) for part in last)  # last axis transformed
+    # (E_re + i E_im)(T_re + i T_im): rows (E_re, E_im) x columns (f_last, C_in, re/im, C_out)
+    right = torch.stack([torch.stack([t_re, t_im], 4), torch.stack([-t_im, t_re], 4)])
+    first = factor(fft_sizes[0], False).to(groups)  # (re/im, |D|, F_first, k_max)
+    left = first.permute(2, 0, 1, 3).reshape(fft_sizes[0], -1)  # (F_first, 2 |D| k_max)
+    return (left @ right.reshape(left.shape[1], -1)).view(-1, c_in, 2 * c_out)
 
 
-def fourier_conv(x: torch.Tensor, k_hat: torch.Tensor, fft_sizes: Sequence[int], stride: int = 1,
+def fourier_conv(x: torch.Tensor, k_block: torch.Tensor, fft_sizes: Sequence[int], stride: int = 1,
                  depthwise: bool = False) -> torch.Tensor:
     """Eq. 4: y = F^-1(sum_i F(w)_{o,i} F(x)_i), cropped to the input size and subsampled by the
-    stride; ``k_hat`` (C_out, C_in or 1 if depthwise, *freqs) comes from ``kernel_spectrum``."""
+    stride; ``k_block`` is the kernel spectrum of ``kernel_spectrum``."""
     dims, lengths = len(fft_sizes), x.shape[2:]
     axes = tuple(range(-dims, 0))
     x_hat = padded_rfftn(x, fft_sizes, axes)  # the input is transformed once per layer
-    if depthwise:  # one kernel per channel
-        y_hat = x_hat * k_hat[:, 0]
+    if depthwise:  # one kernel per channel: an elementwise product
+        k_hat = torch.view_as_complex(k_block.view(k_block.shape[0], 2, -1).permute(2, 0, 1).contiguous())  # (C, F)
+        y_hat = x_hat * k_hat.view(-1, *x_hat.shape[2:])
     else:
-        y_hat = channel_product(x_hat, k_hat)
+        y_hat = channel_product(x_hat, k_block)
     y = torch.fft.irfftn(y_hat, s=fft_sizes, dim=axes)
     return y[(Ellipsis,) + tuple(slice(0, length, stride) for length in lengths)]
 
 
-def channel_product(x_hat: torch.Tensor, k_hat: torch.Tensor) -> torch.Tensor:
-    """y[b, o, f] = sum_i x[b, i, f] k[o, i, f] at every frequency f, as one real batched matmul over
-    frequencies: [Re y; Im y] = [[Re x, -Im x], [Im x, Re x]] [Re k; Im k]. The kernel side (C_out C_in
-    spectra, the large one) is only transposed, never duplicated; a complex batched matmul would
-    run matrix by matrix on the CPU, and einsum takes a strided path that is slower still."""
+def channel_product(x_hat: torch.Tensor, k_block: torch.Tensor) -> torch.Tensor:
+    """y[b, o, f] = sum_i x[b, i, f] k[o, i, f] at every frequency f, in one real batched matmul over
+    frequencies: [Re x; Im x] [Re k | Im k] gives the four real products, combined afterwards.
+    (A complex batched matmul runs matrix by matrix on the CPU; einsum takes a strided path.)"""
     batch, c_in, *freqs = x_hat.shape
-    x_f = torch.view_as_real(x_hat.reshape(batch, c_in, -1)).permute(2, 3, 0, 1)  # (F, 2, B, C_in)
-    re, im = x_f[:, 0], x_f[:, 1]
-    x_block = torch.cat([torch.cat([re, -im], 2), torch.cat([im, re], 2)], 1)  # (F, 2B, 2 C_in)
-    k_f = torch.view_as_real(k_hat.reshape(k_hat.shape[0], c_in, -1)).permute(2, 3, 1, 0)  # (F, 2, C_in, C_out)
-    y_block = torch.bmm(x_block, k_f.reshape(k_f.shape[0], 2 * c_in, -1))  # (F, 2B, C_out)
-    y = torch.stack([y_block[:, :batch], y_block[:, batch:]], -1).permute(1, 2, 0, 3).contiguous()
-    return torch.view_as_complex(y).reshape(batch, -1, *freqs)
+    x_f = torch.view_as_real(x_hat.reshape(batch, c_in, -1)).permute(2, 3, 0, 1).reshape(-1, 2 * batch, c_in)
+    z = torch.bmm(x_f, k_block).unflatten(1, (2, batch)).unflatten(3, (2, -1))  # (F, x re/im, B, k re/im, C_out)
+    (rr, ri), (ir, ii) = (part.unbind(2) for part in z.unbind(1))  # unbind: backward stacks, no zero fills
+    y = torch.stack([rr - ii, ir + ri], -1)  # (F, B, C_out, re/im)
+    return torch.view_as_complex(y.permute(1, 2, 0, 3).contiguous()).reshape(batch, -1, *freqs)
 
 
 def aggregated_fourier(x: torch.Tensor, weights: Sequence[torch.Tensor], probs: torch.Tensor,

@@ -34,7 +34,7 @@ from torch import nn
 
 from nasbench.contracts import TaskShape
 from nasbench.methods.backbones.ccnn import (BlockSpec, Decoder, Encoder, FourierKernelNet, add_branch,
-                                             band_limited_samples, fft_lengths, fourier_conv, kernel_grid,
+                                             band_limited_samples, centre_crop, fft_lengths, fourier_conv, kernel_grid,
                                              kernel_spectrum, max_kernel_size, network_macs, output_length, padded_spectrum,
                                              pointwise_linear, signed_frequencies, spectral_upsample)
 from nasbench.methods.dnarch import masks as M
@@ -329,10 +329,8 @@ class DNArchCCNN(nn.Module):
         for index, plan in enumerate(plans):
             n_in = plan.width[0]
             rows = slice(index * width, index * width + n_in)
-            crop = features
-            for axis, t in enumerate(plan.taps):
-                crop = crop.narrow(axis, (crop.shape[axis] - t) // 2, t)
-            kernel = self.kernel_net.readout(crop, rows).movedim(-1, 0) * self.masks.kernel_mask(index, plan.taps)
+            kernel = self.kernel_net.readout(centre_crop(features, plan.taps), rows).movedim(-1, 0)
+            kernel = kernel * self.masks.kernel_mask(index, plan.taps)
             bias = self.blocks[index].conv_bias[:n_in]
             channel = self.masks.channel_mask(index, 0, n_in)
             if channel is not None:

@@ -347,10 +347,16 @@ class SnakeDrawer:
         image = np.maximum(snakes[0].image, snakes[1].image)
         if self.p.num_distractor_snakes > 0:
             image = self.distractors(image, mask)
+        first, second = self.marker_tips(snakes, label)
+        markers = np.maximum(self.marker(first), self.marker(second)) / 255.0
+        return np.maximum(image, markers), label, self.margin
+
+    def marker_tips(self, snakes: list[Snake], label: int) -> tuple[Coord, Coord]:
+        """The first tip of a random target snake, and the far tip of the same snake (label 1) or of
+        the other one (label 0)."""
         origin = int(self.rng.randint(0, 2))
         terminal = origin if label == 1 else 1 - origin
-        markers = np.maximum(self.marker(snakes[origin].origin), self.marker(snakes[terminal].tip)) / 255.0
-        return np.maximum(image, markers), label, self.margin
+        return snakes[origin].origin, snakes[terminal].tip
 
 
 def place(patch: np.ndarray, centre: Sequence, half: int, size: int) -> np.ndarray:

@@ -38,7 +38,7 @@ ARCHIVE = OfficialFile("cifar-100-python.tar.gz", "https://www.cs.toronto.edu/~k
                        "CIFAR-100 python version (161 MiB)", md5="eb9058c3a382ffc7106e4002c42a8d85")
 FOLDER = "cifar-100-python"
 MEAN, STD = (0.5071, 0.4867, 0.4408), (0.2675, 0.2565, 0.2761)
-FIXTURE_CLASSES = (3, 27, 51, 75)  # the labels a fixture uses (a few of the 100, so it can be learnt)
+FIXTURE_CLASSES = (4, 29, 54, 79)  # one per texture (label % 4); the labels a fixture uses (a few of the 100, so it can be learnt)
 
 
 def read_cifar_pickles(root: Path, members: Sequence[str], label_key: str = "fine_labels",
@@ -74,14 +74,17 @@ def write_cifar_pickle(path: Path, images: np.ndarray, labels: np.ndarray, label
 
 
 def synthetic_images(labels: np.ndarray, rng: np.random.Generator, size: int = 32) -> np.ndarray:
-    """uint8 (N, 3, size, size): a class colour and a class stripe orientation, plus noise."""
-    yy, xx = np.mgrid[:size, :size] / size
+    """uint8 (N, 3, size, size): a class colour times a class texture (smooth, horizontal or
+    vertical stripes, checkerboard; period 4 px, random phase), plus noise. Texture survives the
+    spherical projection's per-channel rescaling; colour helps on plain CIFAR."""
+    yy, xx = np.mgrid[:size, :size]
     images = np.empty((len(labels), 3, size, size))
     for i, label in enumerate(labels):
-        colour = np.random.default_rng(int(label)).uniform(0.15, 0.85, 3)
-        angle = (int(label) % 7) * np.pi / 7
-        stripes = 0.5 + 0.5 * np.sin(2 * np.pi * 4 * (np.cos(angle) * xx + np.sin(angle) * yy) + rng.uniform(0, 6.3))
-        images[i] = colour[:, None, None] * (0.6 + 0.4 * stripes) + rng.normal(0, 0.08, (3, size, size))
+        colour = np.random.default_rng(int(label)).uniform(0.2, 0.8, 3)
+        dy, dx = rng.integers(0, 4, 2)
+        texture = [np.cos(np.pi * (xx + yy) / size + dx), ((yy + dy) // 2) % 2, ((xx + dx) // 2) % 2,
+                   ((xx + dx) // 2 + (yy + dy) // 2) % 2][int(label) % 4]
+        images[i] = colour[:, None, None] * (0.55 + 0.45 * texture) + rng.normal(0, 0.05, (3, size, size))
     return (np.clip(images, 0, 1) * 255).astype(np.uint8)
 
 

@@ -64,7 +64,7 @@ def read_npz_rows(path: Path, key: str, n: int | None) -> np.ndarray:
                 raise CorruptDataError(path, f"{key} is Fortran-ordered or holds objects", fix)
             rows = common.first_n(n, shape[0], f"rows of {key}", path)
             count = rows * int(np.prod(shape[1:], dtype=np.int64))
-            data = np.frombuffer(member.read(count * dtype.itemsize), dtype=dtype, count=count)
+            data = np.frombuffer(bytearray(member.read(count * dtype.itemsize)), dtype=dtype, count=count)
     return data.reshape(rows, *shape[1:])
 
 
@@ -102,17 +102,18 @@ class DeepSEA(NB360Task):
         return TaskData(*splits, self.data_source(), {"files": [str(path)]})
 
     def write_fixture(self, root: Path, seed: int = 0, sizes: tuple[int, int, int] = (256, 64, 64)) -> None:
-        """The official npz (uncompressed, uint8): label k is on when motif k (a random 10-mer) is
-        planted, three times, in an otherwise random sequence."""
+        """The official npz (uncompressed, uint8 one-hot): label k is on when its own 4-mer is
+        planted 25 times in an otherwise random sequence (36 distinct 4-mers)."""
         rng = np.random.default_rng(seed)
-        motifs = rng.integers(0, 4, (LABELS, 10))
+        kmers = rng.choice(256, LABELS, replace=False)
+        motifs = np.stack([(kmers >> shift) & 3 for shift in (6, 4, 2, 0)], axis=1)
         arrays = {}
         for part, n in zip(("train", "val", "test"), sizes):
             y = (rng.random((n, LABELS)) < 0.25).astype(np.uint8)
             bases = rng.integers(0, 4, (n, LENGTH))
             for i, k in zip(*np.nonzero(y)):
-                for start in rng.integers(0, LENGTH - 10, 3):
-                    bases[i, start: start + 10] = motifs[k]
+                for start in rng.choice(LENGTH // 4, 25, replace=False) * 4:
+                    bases[i, start: start + 4] = motifs[k]
             arrays[f"x_{part}"], arrays[f"y_{part}"] = np.eye(4, dtype=np.uint8)[bases], y
         root.mkdir(parents=True, exist_ok=True)
         np.savez(root / FILES[0].name, **arrays)

@@ -144,7 +144,7 @@ class ECG(NB360Task):
         sets the rhythm (N regular 0.8 s, A irregular, O regular 0.45 s, ~ mostly noise)."""
         rng = np.random.default_rng(seed)
         names = rng.choice(list(LABELS), n_records, p=[0.4, 0.2, 0.25, 0.15])
-        records = [synthetic_ecg(label, int(rng.integers(1500, 3000)), rng) for label in names]
+        records = [synthetic_ecg(label, int(rng.integers(1200, 2400)), rng) for label in names]
         root.mkdir(parents=True, exist_ok=True)
         (root / FILES[0].name).write_bytes(pickle.dumps({"data": records, "label": np.array(names)}, protocol=4))
         common.write_fixture_marker(root, self.name)

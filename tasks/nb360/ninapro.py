@@ -33,6 +33,7 @@ FILES = tuple(
     for kind, what in (("ninapro", "NinaPro DB5 {part} sEMG windows, float (N, 52, 16)"),
                        ("label", "NinaPro DB5 {part} gesture labels 0-17, (N,)")))
 CLASSES = 18
+FIXTURE_GESTURES = np.array([0, 3, 6, 9, 12, 15])
 
 
 @dataclass(frozen=True)
@@ -82,17 +83,18 @@ class NinaPro(NB360Task):
         return TaskData(*splits, self.data_source(), {"files": [str(p) for p in paths.values()]})
 
     def write_fixture(self, root: Path, seed: int = 0, sizes: tuple[int, int, int] = (256, 64, 64)) -> None:
-        """Official files: each gesture drives its own pair of channels harder, plus noise."""
+        """Official files: six of the 18 gestures, each a burst of its own frequency (15, 40 or
+        80 Hz) and amplitude (0.4 or 1.2) on every channel, plus noise."""
         rng = np.random.default_rng(seed)
-        gains = np.full((CLASSES, 16), 0.3)
-        for c in range(CLASSES):
-            gains[c, [c % 16, (3 * c + 5) % 16]] = 1.5
         t = np.arange(52)[:, None] / 200.0
         root.mkdir(parents=True, exist_ok=True)
         for part, n in zip(PARTS, sizes):
-            labels = rng.integers(0, CLASSES, n)
-            carrier = np.sin(2 * np.pi * rng.uniform(20, 60, (n, 1, 16)) * t + rng.uniform(0, 6.3, (n, 1, 16)))
-            data = gains[labels][:, None, :] * carrier + rng.normal(0, 0.2, (n, 52, 16))
+            labels = rng.choice(FIXTURE_GESTURES, n)
+            rank = np.searchsorted(FIXTURE_GESTURES, labels)
+            frequency, amplitude = np.array([15.0, 40.0, 80.0])[rank % 3], np.array([0.4, 1.2])[rank // 3]
+            phase = rng.uniform(0, 6.3, (n, 1, 16))
+            data = amplitude[:, None, None] * np.sin(2 * np.pi * frequency[:, None, None] * t + phase)
+            data += rng.normal(0, 0.1, (n, 52, 16))
             np.save(root / f"ninapro_{part}.npy", data.astype(np.float64))
             np.save(root / f"label_{part}.npy", labels.astype(np.int64))
         common.write_fixture_marker(root, self.name)

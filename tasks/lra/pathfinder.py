@@ -1,0 +1,322 @@
+"""LRA Pathfinder (32 x 32) and Path-X (128 x 128) (spec/datasets.md 2.15 and 3.3; DNArch paper
+Appendix D.1).
+
+Official layout (the LRA release, ``lra_release/lra_release/pathfinder{32,128}/``), in the task's data
+folder: ``pathfinder<res>/<difficulty>/imgs/<batch>/sample_<i>.png`` (8-bit grey) and
+``pathfinder<res>/<difficulty>/metadata/<batch>.npy``, one row per image: image folder, file name,
+index, label, then the generator's settings. The release's metadata files are text (whitespace-
+separated rows) despite the name; the generator's own are ``np.save`` string arrays; both are read.
+LRA uses the hard difficulty, ``curv_contour_length_14``. S4's blacklisted empty image is skipped.
+
+Splits (S4 ``PathFinder``): the rows in metadata order (files by batch number), split by
+``random_split`` with seed 42 into train / val / test of ``n_train`` / ``n_val`` / ``n_test``
+(160,000 / 20,000 / 20,000 of the 200,000 images: 80 / 10 / 10 %); budgets below ``paper`` split the
+first ``n_train + n_val + n_test`` rows the same way. Preprocessing: ToTensor then Normalize(0.5, 0.5),
+so pixels lie in [-1, 1], raster-scanned to (1, 1024) or (1, 16384); images stay uint8 in memory and
+are normalised batch by batch. Two classes, cross-entropy, accuracy.
+
+Without official files the snakes generator (``pathfinder_generator``, LRA's settings) writes the same
+layout into ``<data dir>/generated/``, 1,000 images per batch, metadata as text rows; each image is
+drawn from its own seed, so a larger request keeps the images already drawn. A sidecar records the
+settings and a sha256 per batch (metadata and images), checked on every load.
+"""
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import io
+import json
+import multiprocessing
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Callable, ClassVar, Literal
+
+import numpy as np
+import torch
+
+from nasbench.contracts import DataFile, TaskData, TaskShape
+from nasbench.data import atomic_write_bytes, atomic_write_text
+from nasbench.errors import ConfigError, CorruptDataError, MissingDataError
+from nasbench.tasks.classification import ClassificationTask, check_counts, mark_fixture, random_split_indices, \
+    source_of
+from nasbench.tasks.lra import pathfinder_generator as gen
+from nasbench.tasks.nb360.common import LazySplit
+
+BLACKLIST = {"pathfinder32/curv_baseline/imgs/0/sample_172.png"}  # an empty image in the release (S4)
+IMAGES_PER_BATCH = 1000
+GENERATOR_VERSION = "snakes2-ab9c130-port-1"
+GENERATED_SEED = 0
+SIDECAR = "generated.json"
+Difficulty = Literal["curv_baseline", "curv_contour_length_9", "curv_contour_length_14"]
+
+
+@dataclass(frozen=True)
+class PathfinderConfig:
+    n_train: int = 160000
+    n_val: int = 20000
+    n_test: int = 20000
+    difficulty: Difficulty = "curv_contour_length_14"  # LRA's "hard"
+    source: Literal["auto", "official", "generated"] = "auto"
+    generate_workers: int = 2
+    data_dir: str | None = None
+
+    def validate(self) -> None:
+        check_counts("pathfinder", n_train=self.n_train, n_val=self.n_val, n_test=self.n_test)
+        if self.difficulty not in gen.DIFFICULTIES or self.generate_workers < 1:
+            raise ConfigError(f"pathfinder: difficulty must be one of {sorted(gen.DIFFICULTIES)} and "
+                              f"generate_workers >= 1, got {self.difficulty!r}, {self.generate_workers}")
+
+    @property
+    def total(self) -> int:
+        return self.n_train + self.n_val + self.n_test
+
+
+@dataclass(frozen=True)
+class Row:
+    """One metadata row: the image's path below the difficulty folder and its label."""
+
+    path: str
+    label: int
+
+
+def read_metadata(path: Path) -> list[Row]:
+    """Rows of a metadata file, text (the LRA release) or an ``np.save`` string array (the generator)."""
+    raw = path.read_bytes()
+    if raw.startswith(b"\x93NUMPY"):  # bytes under Python 2 (the original generator), str under Python 3
+        array = np.atleast_2d(np.load(io.BytesIO(raw), allow_pickle=False))
+        fields = [[v.decode() if isinstance(v, bytes) else str(v) for v in row] for row in array]
+    else:
+        fields = [line.split() for line in raw.decode("utf-8").splitlines() if line.strip()]
+    rows = []
+    for number, f in enumerate(fields, 1):
+        if len(f) < 4 or f[3] not in ("0", "1"):
+            raise CorruptDataError(path, f"row {number} is {f[:4]}, expected folder, file, index, label (0/1)",
+                                   "download or generate the data again")
+        rows.append(Row(f"{f[0]}/{f[1]}", int(f[3])))
+    return rows
+
+
+def list_images(folder: Path, prefix: str) -> list[Row]:
+    """Every row of ``folder/metadata/*.npy`` in batch order, without the blacklisted image."""
+    files = sorted((folder / "metadata").glob("*.npy"), key=lambda p: int(p.stem))
+    rows = [row for f in files for row in read_metadata(f)]
+    return [row for row in rows if f"{prefix}/{row.path}" not in BLACKLIST]
+
+
+class Pathfinder(ClassificationTask):
+    name = "pathfinder"
+    family = "lra"
+    citation = ("Tay et al., Long Range Arena, ICLR 2021; Linsley, Kim et al., Learning long-range spatial "
+                "dependencies with horizontal gated recurrent units, NeurIPS 2018 (data); preprocessing of Gu et "
+                "al., S4, ICLR 2022")
+    Config = PathfinderConfig
+    resolution: ClassVar[int] = 32
+    budgets: ClassVar[dict] = {"smoke": dict(n_train=64, n_val=8, n_test=8),
+                               "small": dict(n_train=1600, n_val=200, n_test=200), "paper": {}}
+
+    def __init__(self, config: PathfinderConfig):
+        config.validate()
+        super().__init__(config)
+
+    @classmethod
+    def default_config(cls, budget: str) -> PathfinderConfig:
+        return PathfinderConfig(**cls.budgets[budget])
+
+    @classmethod
+    def budget_notes(cls, budget: str) -> str:
+        b = cls.budgets[budget]
+        if not b:
+            return "160,000/20,000/20,000 images (LRA, S4)"
+        return (f"{b['n_train']}/{b['n_val']}/{b['n_test']} train/val/test images (paper 160,000/20,000/20,000); "
+                f"generated data draws only these")
+
+    @property
+    def shape(self) -> TaskShape:
+        return TaskShape(dims=1, in_channels=1, input_size=(self.resolution ** 2,), output="classes", num_outputs=2)
+
+    @property
+    def prefix(self) -> str:
+        return f"pathfinder{self.resolution}/{self.config.difficulty}"
+
+    def official_folder(self) -> Path:
+        return self.data_dir() / self.prefix
+
+    def generated_folder(self) -> Path:
+        return self.data_dir() / "generated" / self.prefix
+
+    def data_files(self) -> list[DataFile]:
+        return [DataFile(self.official_folder() / "metadata", f"LRA {self.prefix} metadata folder (with imgs/)")]
+
+    def _use_official(self) -> bool:
+        return self.config.source in ("auto", "official") and (self.official_folder() / "metadata").is_dir()
+
+    # -- generation --------------------------------------------------------------------------------
+    def can_generate(self) -> bool:
+        return True
+
+    def generate(self, log: Callable[[str], None] = print) -> None:
+        folder = self.generated_folder()
+        folder.mkdir(parents=True, exist_ok=True)
+        with open(folder / ".lock", "w") as lock:  # concurrent runs (Ray trials) generate once
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            info = _read_sidecar(folder) or {"generator": GENERATOR_VERSION, "seed": GENERATED_SEED,
+                                              "params": vars(self.params()), "count": 0, "batches": {}}
+            if info["count"] >= self.config.total:
+                log(f"{self.name}: {info['count']} generated images already in {folder}")
+                return
+            log(f"{self.name}: generating images {info['count']}..{self.config.total - 1} with the snakes "
+                f"generator ({self.config.generate_workers} workers) -> {folder}")
+            self._extend(folder, info, self.config.total, log)
+
+    def params(self) -> gen.SnakeParams:
+        return gen.pathfinder_params(self.resolution, self.config.difficulty)
+
+    def _extend(self, folder: Path, info: dict, total: int, log: Callable[[str], None]) -> None:
+        """Draw images ``info['count']..total - 1`` batch by batch; the sidecar follows each batch, so
+        an interrupted generation resumes where it stopped."""
+        draw = partial(gen.draw_image, self.params(), info["seed"])
+        with multiprocessing.get_context("fork").Pool(self.config.generate_workers) as pool:
+            for batch in range(info["count"] // IMAGES_PER_BATCH, -(-total // IMAGES_PER_BATCH)):
+                first = batch * IMAGES_PER_BATCH
+                start, stop = max(info["count"], first), min(total, first + IMAGES_PER_BATCH)
+                drawn = pool.map(draw, range(start, stop), chunksize=8)
+                lines = _metadata_lines(folder, batch) if start > first else []
+                for index, (png, label, margin) in zip(range(start, stop), drawn):
+                    j = index - first
+                    atomic_write_bytes(folder / "imgs" / str(batch) / f"sample_{j}.png", png)
+                    lines.append(" ".join(map(str, [f"imgs/{batch}", f"sample_{j}.png", j, label,
+                                                    *self.params().metadata(margin)])))
+                atomic_write_text(folder / "metadata" / f"{batch}.npy", "\n".join(lines) + "\n")
+                info["batches"][str(batch)] = _batch_digest(folder, batch)
+                info["count"] = stop
+                atomic_write_text(folder / SIDECAR, json.dumps(info, indent=2))
+                log(f"{self.name}: {stop}/{total} images")
+
+    def verify(self) -> list[str]:
+        if self._use_official():
+            rows = list_images(self.official_folder(), self.prefix)
+            return [f"ok  {self.official_folder()}  ({len(rows)} metadata rows; no published checksums)"]
+        info = self._check_generated()
+        return [f"ok  {self.generated_folder()}  batch {b} sha256={h[:12]}…  (generated)"
+                for b, h in info["batches"].items()]
+
+    def _check_generated(self) -> dict:
+        folder = self.generated_folder()
+        info = _read_sidecar(folder)
+        if info is None or info["count"] < self.config.total:
+            raise MissingDataError(folder / "metadata", f"{self.config.total} generated {self.prefix} images",
+                                   f"run `nasbench data {self.name} --generate` (or place the LRA release files)")
+        for batch, digest in info["batches"].items():
+            if _batch_digest(folder, int(batch)) != digest:
+                raise CorruptDataError(folder / "metadata" / f"{batch}.npy", "sha256 of the batch (metadata and "
+                                       "images) differs from the one recorded at generation",
+                                       f"delete {folder} and run `nasbench data {self.name} --generate`")
+        return info
+
+    def write_fixture(self, root: Path, seed: int = 0, metadata: Literal["text", "npy"] = "text") -> None:
+        """The official layout at the config's total image count, drawn by the generator from ``seed``,
+        metadata as text rows (the LRA release) or ``np.save`` arrays (the generator); a fixture."""
+        folder = root / self.prefix
+        draw = partial(gen.draw_image, self.params(), seed)
+        rows = []
+        for j, (png, label, margin) in enumerate(map(draw, range(self.config.total))):
+            (folder / "imgs" / "0").mkdir(parents=True, exist_ok=True)
+            (folder / "imgs" / "0" / f"sample_{j}.png").write_bytes(png)
+            rows.append(["imgs/0", f"sample_{j}.png", j, label, *self.params().metadata(margin)])
+        (folder / "metadata").mkdir(parents=True, exist_ok=True)
+        if metadata == "npy":
+            np.save(folder / "metadata" / "0.npy", np.array(rows).astype(str))
+        else:
+            (folder / "metadata" / "0.npy").write_text("".join(" ".join(map(str, r)) + "\n" for r in rows))
+        mark_fixture(root, type(self).__name__)
+
+    # -- loading -----------------------------------------------------------------------------------
+    def load(self, allow_generate: bool = True, log: Callable[[str], None] = print) -> TaskData:
+        if self._use_official():
+            folder, source = self.official_folder(), source_of(self.data_dir())
+            detail = {"folder": str(folder)}
+            pixels, labels = self._read(folder)
+        else:
+            folder, source = self._generated(allow_generate, log), "generated"
+            with open(folder / ".lock", "w") as lock:  # no reading while another run extends the set
+                fcntl.flock(lock, fcntl.LOCK_SH)
+                info = self._check_generated()
+                pixels, labels = self._read(folder)
+            detail = {"folder": str(folder), "generator": GENERATOR_VERSION, "seed": info["seed"],
+                      "batch_sha256": info["batches"]}
+        c = self.config
+        parts = random_split_indices(c.total, [c.n_train, c.n_val, c.n_test], seed=42)
+        splits = [pixel_split(name, pixels[idx], labels[idx]) for name, idx in zip(("train", "val", "test"), parts)]
+        return TaskData(*splits, source, {**detail, "difficulty": c.difficulty})
+
+    def _generated(self, allow_generate: bool, log) -> Path:
+        if self.config.source == "official":
+            raise MissingDataError(self.official_folder() / "metadata", f"LRA {self.prefix} images and metadata",
+                                   f"extract lra_release.gz and copy lra_release/{self.prefix} into "
+                                   f"{self.data_dir() / f'pathfinder{self.resolution}'}, or use "
+                                   f"--set task.source=generated")
+        info = _read_sidecar(self.generated_folder())
+        if info is None or info["count"] < self.config.total:
+            if not allow_generate:
+                raise MissingDataError(self.generated_folder() / "metadata", f"generated {self.prefix} images",
+                                       f"run `nasbench data {self.name} --generate`")
+            self.generate(log)
+        return self.generated_folder()
+
+    def _read(self, folder: Path) -> tuple[torch.Tensor, torch.Tensor]:
+        """The first ``total`` listed images as uint8 (N, H * W) and their labels."""
+        rows = list_images(folder, self.prefix)
+        if len(rows) < self.config.total:
+            raise CorruptDataError(folder / "metadata", f"lists {len(rows)} images, {self.config.total} are needed",
+                                   "lower task.n_train/n_val/n_test or place the complete data")
+        side = self.resolution
+        pixels = np.empty((self.config.total, side * side), dtype=np.uint8)
+        for i, row in enumerate(rows[: self.config.total]):
+            image = gen.decode_png((folder / row.path).read_bytes())
+            if image.shape != (side, side):
+                raise CorruptDataError(folder / row.path, f"image is {image.shape}, expected {(side, side)}",
+                                       "download or generate the data again")
+            pixels[i] = image.reshape(-1)
+        labels = torch.tensor([row.label for row in rows[: self.config.total]])
+        return torch.from_numpy(pixels), labels
+
+
+class PathX(Pathfinder):
+    name = "pathx"
+    citation = Pathfinder.citation
+    resolution = 128
+    budgets = {"smoke": dict(n_train=16, n_val=2, n_test=2), "small": dict(n_train=160, n_val=20, n_test=20),
+               "paper": {}}
+
+
+def pixel_split(name: str, pixels: torch.Tensor, labels: torch.Tensor) -> LazySplit:
+    """uint8 pixels (N, L) kept in memory; batches are ToTensor + Normalize(0.5, 0.5): (B, 1, L) in [-1, 1]."""
+
+    def fetch(idx: np.ndarray, generator: torch.Generator | None):
+        index = torch.as_tensor(idx)
+        return ((pixels[index].float() / 255.0 - 0.5) / 0.5).unsqueeze(1), labels[index]
+
+    return LazySplit(name, len(labels), fetch, targets=labels)
+
+
+def _metadata_lines(folder: Path, batch: int) -> list[str]:
+    path = folder / "metadata" / f"{batch}.npy"
+    return [line for line in path.read_text().splitlines() if line.strip()] if path.exists() else []
+
+
+def _batch_digest(folder: Path, batch: int) -> str:
+    """sha256 over a batch's metadata file and its images, in row order."""
+    digest = hashlib.sha256()
+    meta = folder / "metadata" / f"{batch}.npy"
+    digest.update(meta.read_bytes())
+    for row in read_metadata(meta):
+        digest.update((folder / row.path).read_bytes())
+    return digest.hexdigest()
+
+
+def _read_sidecar(folder: Path) -> dict | None:
+    try:
+        return json.loads((folder / SIDECAR).read_text())
+    except (OSError, ValueError):
+        return None

@@ -1,0 +1,1 @@
+"""Real data sets that run offline: additions of this suite, not part of a published benchmark."""

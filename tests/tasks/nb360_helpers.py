@@ -1,0 +1,74 @@
+"""Shared by the NAS-Bench-360 task tests: fixture folders, tiny run settings, chance levels."""
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from nasbench.registry import tasks
+from nasbench.tasks.nb360 import metrics
+
+NB360_TASKS = ("cifar100", "spherical", "ninapro", "fsd50k", "psicov", "cosmic", "ecg", "satellite", "deepsea")
+
+# Task overrides that make a smoke run take seconds on a fixture (psicov: 64 crops on a 128 canvas,
+# so its evaluation really tiles windows).
+TASK_SETTINGS = {
+    "psicov": ("task.crop=64", "task.eval_size=128"),
+    "ecg": ("task.n_train=48",),
+    "satellite": ("task.n_train=512",),
+    "deepsea": ("task.n_train=128",),
+}
+# Method overrides of the WRN baseline per task: a constant learning rate (the smoke milestones
+# are set for 2 epochs), and for the 2-D tasks WRN-4-1 (the stem convolution and the head, no
+# residual block), so each run takes seconds on two busy cores and still learns the planted signal.
+_FLAT = ("train.milestones=()", "train.lr=0.05")
+WRN_SETTINGS = {
+    "cifar100": _FLAT + ("depth=4", "train.epochs=4", "train.batch_size=16"),
+    "spherical": _FLAT + ("depth=4", "train.epochs=6", "train.batch_size=16"),
+    "ninapro": _FLAT + ("depth=4", "train.epochs=6", "train.batch_size=16"),
+    "fsd50k": _FLAT + ("depth=4", "train.epochs=8", "train.batch_size=8"),
+    "psicov": _FLAT + ("depth=4", "train.epochs=10", "train.batch_size=2", "train.lr=0.01"),
+    "cosmic": _FLAT + ("depth=4", "train.epochs=4", "train.batch_size=4"),
+    "ecg": _FLAT + ("train.epochs=2", "train.batch_size=32"),
+    "satellite": _FLAT + ("train.epochs=3", "train.batch_size=32", "mid_channels=8"),
+    "deepsea": _FLAT + ("train.epochs=4", "train.batch_size=16", "mid_channels=8"),
+}
+
+
+def fixture_task(name: str, folder: Path, *task_sets: str, budget: str = "smoke"):
+    """The task configured for ``budget``, reading ``folder``, with ``task.key=value`` sets."""
+    from nasbench.config import apply_overrides
+
+    cls = tasks.get(name)
+    config = dataclasses.replace(cls.default_config(budget), data_dir=str(folder))
+    return cls(apply_overrides(config, [s.removeprefix("task.") for s in task_sets]))
+
+
+def write_fixture(name: str, folder: Path, seed: int = 0) -> Path:
+    fixture_task(name, folder).write_fixture(folder, seed=seed)
+    return folder
+
+
+def chance(name: str, task, data) -> float:
+    """The metric of the best input-blind prediction (a constant), on the test split."""
+    test = data.test
+    if name in ("cifar100", "spherical", "ninapro", "satellite"):
+        return float(np.bincount(test.targets.numpy()).max() / len(test))
+    if name in ("cosmic", "deepsea"):
+        return 0.5
+    if name == "fsd50k":
+        constant = torch.zeros(len(test), task.shape.num_outputs)
+        return task.score(constant, test)
+    if name == "ecg":
+        truth = metrics.majority_vote(test.targets.numpy(), np.asarray(test.meta["record"]))
+        return max(metrics.macro_f1(truth, np.full_like(truth, c), 4) for c in range(4))
+    if name == "psicov":  # MAE8 of predicting the mean training target everywhere (lower is better)
+        mean = float(np.mean([y.mean() for _, y in data.train.batches(4)]))
+        return task.score(torch.full((len(test), 1, task.config.crop, task.config.crop), mean), test)
+    raise KeyError(name)
+
+
+def beats_chance(task, value: float, level: float) -> bool:
+    return value < level if task.metric.direction == "min" else value > level
