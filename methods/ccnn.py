@@ -41,6 +41,7 @@ class CCNNConfig:
     kernel_frequencies: int = 128  # W in R^{D x 128}
     omega_0: float = 24500.0  # Table 7, Darcy Flow (see the DNArch module on its scale)
     batch_stats_only: bool = False
+    zero_init_branches: bool = False  # [A] the PWLinear of every branch starts at 0 (blocks start as identities)
     embedding_dim: int | None = None  # token tasks; None: the network width
     train: TrainConfig = field(default_factory=lambda: TrainConfig(
         epochs=310, batch_size=8, lr=0.02, weight_decay=1e-4, optimizer="adamw", schedule="cosine",
@@ -92,4 +93,5 @@ class CCNN(SearchMethod):
 def build_ccnn(shape: TaskShape, c: CCNNConfig) -> CCNNBackbone:
     return CCNNBackbone(shape, c.width, c.depth, dropout=c.dropout, kernel_hidden=c.kernel_hidden,
                         kernel_layers=c.kernel_layers, kernel_frequencies=c.kernel_frequencies,
-                        omega_0=c.omega_0, batch_stats_only=c.batch_stats_only, embedding_dim=c.embedding_dim)
+                        omega_0=c.omega_0, batch_stats_only=c.batch_stats_only, embedding_dim=c.embedding_dim,
+                        zero_init_branches=c.zero_init_branches)

@@ -347,7 +347,7 @@ class CCNNBlock(nn.Module):
     """Pre-norm residual block on the first N_in channels of the identity branch; its branch comes
     out at ``spec.resolution`` and is upsampled back before it is added to the first N_out channels."""
 
-    def __init__(self, spec: BlockSpec, dims: int, dropout: float, batch_stats_only: bool):
+    def __init__(self, spec: BlockSpec, dims: int, dropout: float, batch_stats_only: bool, zero_init: bool = False):
         super().__init__()
         n_in, n_mid, n_out = spec.width
         self.spec = spec
@@ -358,6 +358,8 @@ class CCNNBlock(nn.Module):
         self.dropout = nn.Dropout(dropout)
         nn.init.kaiming_uniform_(self.mixer.weight, nonlinearity="linear")
         nn.init.kaiming_normal_(self.linear.weight)
+        if zero_init:  # the branch starts at 0: every block starts as the identity
+            nn.init.zeros_(self.linear.weight)
         nn.init.zeros_(self.mixer.bias)
         nn.init.zeros_(self.linear.bias)
 
@@ -414,7 +416,8 @@ class CCNN(nn.Module):
 
     def __init__(self, shape: TaskShape, width: int, blocks: int | Sequence[BlockSpec], dropout: float = 0.0,
                  kernel_hidden: int = 128, kernel_layers: int = 4, kernel_frequencies: int = 128,
-                 omega_0: float = 1.0, batch_stats_only: bool = False, embedding_dim: int | None = None):
+                 omega_0: float = 1.0, batch_stats_only: bool = False, embedding_dim: int | None = None,
+                 zero_init_branches: bool = False):
         super().__init__()
         self.shape, self.width = shape, width
         self.full_kernel = tuple(max_kernel_size(s) for s in shape.input_size)
@@ -426,7 +429,8 @@ class CCNN(nn.Module):
         rows = sum(s.width[0] for s in self.specs)
         self.kernel_net = FourierKernelNet(shape.dims, rows, kernel_hidden, kernel_layers, kernel_frequencies,
                                            omega_0, init_taps=math.prod(self.full_kernel))
-        self.blocks = nn.ModuleList(CCNNBlock(s, shape.dims, dropout, batch_stats_only) for s in self.specs)
+        self.blocks = nn.ModuleList(CCNNBlock(s, shape.dims, dropout, batch_stats_only, zero_init_branches)
+                                    for s in self.specs)
         self.decoder = Decoder(width, shape.num_outputs, shape.dense)
 
     def kernels(self) -> list[torch.Tensor]:

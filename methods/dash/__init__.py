@@ -1,0 +1,56 @@
+"""DASH: searching the kernel size and dilation of every convolution of a fixed backbone.
+
+Paper: J. Shen, M. Khodak, A. Talwalkar, "Efficient Architecture Search for Diverse Tasks",
+NeurIPS 2022 (``shared/papers/001_a098624cd525ed3b.txt``); digest in spec/methods.md section 2.
+Reference implementation: github.com/sjunhongshen/DASH (``src/main.py``, ``src/dash.py``,
+``src/task_configs.py``) on top of github.com/mkhodak/relax (``relax/xd.py``, ``relax/nas.py``),
+read for facts and constants only; no code was copied.
+
+Modules: ``ops`` (the aggregated convolution in its three forms, Kronecker dilation, Gumbel-softmax),
+``config`` (defaults, per-task rows, budgets), ``search`` (supernet, single-level search, gradient
+conditioning, discretisation, record), ``tune`` (hyper-parameter grid and retraining network),
+``method`` (the ``dash`` and ``baby-dash`` SearchMethods), ``benchmark`` (``nasbench perf dash``).
+
+What follows the paper and the reference:
+- every searchable conv of WRN-16-1 (2D; 13 layers) or of the 1D WRN (9 layers) becomes an aggregated
+  conv over S = {Conv_{k,d} : k in K, d in D}: one kernel per (k, d), N(0, 0.01^2), logits
+  1e-3 N(0, 1), mixture weights a soft Gumbel-softmax of log_softmax(alpha) with tau = 1 [P, R];
+- per-task K, D, batch size, (weight lr, architecture lr) and grad_scale of spec 2.1 (reference
+  ``get_config``); unknown tasks fall back on the 2D/1D space and lrs by output kind;
+- search: 100 epochs on the training split only, int(0.2 n) + 1 batches per epoch, two SGD
+  optimisers (momentum 0.9, Nesterov, weight decay 5e-4 on weights and logits), lr x0.2 at epoch 60
+  (2D) or 30, 60, 90 (1D: the reference's late-bound schedule), gradient norm clipped to 1; the
+  reference's architecture-gradient conditioning g / (grad_scale (|g| + 1e-8)) + 1e-5 r (r = d(k-1)+1,
+  10k on dense tasks) behind ``grad_conditioning``; in == out convs searched depthwise behind
+  ``depthwise_search`` (reference ``--separable 1``); retraining uses full convolutions;
+- discretisation by argmax of alpha, k-major index (K[j div |D|], D[j mod |D|]);
+- tuning: the retrain network built once, its initial state reused by every grid point and by the
+  retraining; lr {0.1, 0.01, 0.001} x dropout {0, 0.05} x wd {5e-4, 5e-6} x momentum {0.9, 0.99}
+  (PSICOV, Cosmic, FSD50K: lr {1e-2, 1e-3, 1e-4}, dropout 0, wd 5e-5, momentum 0.99), 80 epochs on the
+  reference's subsample (0.2 of the batches below 50 batches, 0.1 below 100, 0.05 below 500, else
+  0.01), early stop when a whole lr leaves the best validation score unchanged;
+- retraining: 200 epochs of WRN-16-4 (2D) / the 1D WRN with the chosen point, SGD (Nesterov when
+  momentum > 0), no clipping, lr x0.2 at 60, 120, 160 (2D) or 30, 60, 90, 120, 160 (1D); the runner
+  reports the last epoch's test metric.
+
+Departures and why:
+- the search and the tuning see the task's validation split, never the test split (the reference
+  uses the test loader for validation when ``valid_split = 0``);
+- the lr schedule drops at the start of epoch m (the reference's LambdaLR with ``epoch > m`` drops one
+  epoch later), and does not stop decaying below lr 5e-6 (no effect on the paper's schedules);
+- the supernet in eval mode (the per-epoch validation curve) uses softmax(alpha) without Gumbel noise,
+  so the curve is deterministic; training always samples the noise, from the run's seeded generator;
+- 1D: one padding convention, ``causal`` (default on, the 1D WRN's), in search and retraining alike;
+  the reference searches with centred padding and retrains causally (spec 0.2 (c));
+- kernel sizes must be odd (every K of the paper is), so the centring of Eq. 3 is exact;
+- the Fourier form is organised for a CPU (``ops`` docstring): the candidates of one dilation are
+  mixed at size k_max, and the mixed kernel's spectrum is computed by a DFT over its nonzero taps,
+  which places each tap where Kronecker dilation (zero insertion), the padding to the FFT length and
+  the flip-and-roll of the reference put it; the Kronecker-dilated dense kernel is what the
+  ``mixed-weights`` form convolves with, and the tests check that both give the same output;
+- ``small`` and ``smoke`` shorten every stage and narrow the retrain network (``budget_notes``).
+"""
+from nasbench.methods.dash.config import DASHConfig
+from nasbench.methods.dash.method import DASH, BabyDASH
+
+__all__ = ["DASH", "BabyDASH", "DASHConfig"]

@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import socket
 from contextlib import contextmanager
 from dataclasses import asdict
 from functools import partial
@@ -59,6 +60,8 @@ def run_ray(study: Study, todo: list[PlannedRun], progress: Progress, *, force: 
 @contextmanager
 def ray_session(address: str | None) -> Iterator[None]:
     """Join ``address`` or start a local instance, and leave it afterwards; a caller's session is kept."""
+    if address:
+        check_reachable(address)
     if ray.is_initialized():
         yield
         return
@@ -74,6 +77,21 @@ def ray_session(address: str | None) -> Iterator[None]:
         yield
     finally:
         ray.shutdown()
+
+
+def check_reachable(address: str, timeout_s: float = 10.0) -> None:
+    """Fail at once when nothing listens at ``host:port`` (``ray.init`` would retry for many minutes)."""
+    if address in ("auto", "local"):
+        return
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit():
+        raise ClusterError(f"--address {address!r} is not host:port (for example 10.0.0.1:6379, as printed by "
+                           f"`ray start --head`), nor 'auto' (the cluster started on this machine)")
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout_s).close()
+    except OSError as exc:
+        raise ClusterError(f"no Ray cluster answers at {address} ({exc}). Start one there with `ray start --head "
+                           f"--port={port}`, use the address it prints, or leave --address out to run locally.") from exc
 
 
 @contextmanager

@@ -28,13 +28,14 @@ from typing import Callable, ClassVar
 import numpy as np
 import torch
 
-from nasbench.contracts import DataFile, Split, TaskData, TaskShape
+from nasbench.contracts import DataFile, TaskData, TaskShape
 from nasbench.errors import MissingDataError
 from nasbench.tasks.classification import ClassificationTask, check_counts, mark_fixture, random_split_indices, \
     source_of, split_lengths, take_first
 from nasbench.tasks.nb360.cifar100 import (cutout, normalise, random_crop_flip, read_cifar_pickles,
                                            synthetic_images, write_cifar_pickle)
-from nasbench.tasks.nb360.common import LazySplit
+from nasbench.tasks.nb360.common import LazySplit, OfficialFile
+from nasbench.tasks.nb360.download import download_all, verify_official
 
 
 @dataclass(frozen=True)
@@ -64,17 +65,25 @@ CIFAR100 = CifarSource("cifar-100-python.tar.gz", "eb9058c3a382ffc7106e4002c42a8
                        (0.5071, 0.4867, 0.4408), (0.2675, 0.2565, 0.2761))  # NB360 load_data.py
 
 
+def official_file(source: CifarSource) -> OfficialFile:
+    """The archive as ``nasbench data <task> --download`` fetches and checks it."""
+    return OfficialFile(source.archive, source.url, f"CIFAR python version ({source.archive})", md5=source.md5)
+
+
 def locate(folder: Path, source: CifarSource) -> Path:
     """The extracted folder when present, else the archive; MissingDataError naming both otherwise."""
     for candidate in (folder / source.folder, folder / source.archive):
         if candidate.exists():
             return candidate
     raise MissingDataError(folder / source.archive, f"{source.archive} (md5 {source.md5}) or its extracted "
-                           f"{source.folder}/ folder", f"download {source.url} into {folder} "
-                           f"(or --set task.data_dir=DIR)")
+                           f"{source.folder}/ folder", f"run `nasbench data <task> --download` (fetches {source.url} "
+                           f"into {folder}), or place the file there; --set task.data_dir=DIR looks elsewhere")
 
 
-def read_cifar(folder: Path, source: CifarSource) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+Arrays = tuple[np.ndarray, np.ndarray]
+
+
+def read_cifar(folder: Path, source: CifarSource) -> tuple[Arrays, Arrays]:
     """((train images, labels), (test images, labels)), images (N, 3, 32, 32) uint8."""
     root = locate(folder, source)
     fix = f"download {source.url} again into {folder}"
@@ -175,10 +184,17 @@ class CifarTask(ClassificationTask):
         return [DataFile(self.data_dir() / self.source.archive,
                          f"{self.source.archive} (md5 {self.source.md5}; or the extracted {self.source.folder}/)")]
 
+    def download(self, log: Callable[[str], None] = print) -> None:
+        download_all(self.name, [official_file(self.source)], self.data_dir(), log)
+
     def verify(self) -> list[str]:
+        """The archive's published md5 (official copies), then every batch read."""
         root = locate(self.data_dir(), self.source)
+        lines = []
+        if root.suffix == ".gz" and source_of(self.data_dir()) == "official":
+            lines = verify_official(self.name, self.data_dir(), [official_file(self.source)])
         (train_x, _), (test_x, _) = read_cifar(self.data_dir(), self.source)
-        return [f"ok  {root}  ({len(train_x)} training and {len(test_x)} test images read)"]
+        return lines + [f"ok  {root}  ({len(train_x)} training and {len(test_x)} test images read)"]
 
     def load(self, allow_generate: bool = True, log: Callable[[str], None] = print) -> TaskData:
         (train_x, train_y), (test_x, test_y) = read_cifar(self.data_dir(), self.source)

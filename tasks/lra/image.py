@@ -21,9 +21,10 @@ import numpy as np
 import torch
 
 from nasbench.contracts import DataFile, Split, TaskData, TaskShape
-from nasbench.tasks.cifar.cifar import CIFAR10, locate, read_cifar
+from nasbench.tasks.cifar.cifar import CIFAR10, locate, official_file, read_cifar
 from nasbench.tasks.classification import (ClassificationTask, check_counts, random_split_indices, source_of,
                                            split_lengths, take_first)
+from nasbench.tasks.nb360.download import download_all
 
 GREY_MEAN, GREY_STD = 122.6, 61.0  # S4, in grey levels (122.6 / 255 and 61.0 / 255 after ToTensor)
 
@@ -88,6 +89,10 @@ class Image(ClassificationTask):
     def data_files(self) -> list[DataFile]:
         return [DataFile(self.data_dir() / CIFAR10.archive, f"{CIFAR10.archive} (md5 {CIFAR10.md5}; or the "
                                                              f"extracted {CIFAR10.folder}/)")]
+
+    def download(self, log: Callable[[str], None] = print) -> None:
+        """The CIFAR-10 archive of the ``cifar10`` tasks, into the folder they share."""
+        download_all(self.name, [official_file(CIFAR10)], self.data_dir(), log)
 
     def encode(self, images: np.ndarray) -> torch.Tensor:
         grey = torch.from_numpy(rgb_to_grey(images).reshape(len(images), -1))

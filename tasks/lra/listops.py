@@ -172,7 +172,8 @@ class ListOps(ClassificationTask):
     def verify(self) -> list[str]:
         if self._official_present():
             return verify_files(self.data_files())
-        return [f"ok  {self.generated_path(s)}  sha256={h[:12]}…  (generated)" for s, h in self._check_generated().items()]
+        checked = self._check_generated()
+        return [f"ok  {self.generated_path(s)}  sha256={h[:12]}…  (generated)" for s, h in checked.items()]
 
     def _check_generated(self) -> dict[str, str]:
         if self._generated_counts() is None:

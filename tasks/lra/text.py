@@ -18,6 +18,7 @@ paper; capacity 135, S4's ``max_vocab``). Two classes, cross-entropy, accuracy.
 from __future__ import annotations
 
 import random
+import tarfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Literal
@@ -29,9 +30,13 @@ from nasbench.errors import ConfigError, CorruptDataError, MissingDataError
 from nasbench.tasks.classification import (ClassificationTask, check_counts, mark_fixture, random_split_indices,
                                            seeded_subset, source_of, split_lengths)
 from nasbench.tasks.lra.common import Vocabulary
+from nasbench.tasks.nb360.common import OfficialFile
+from nasbench.tasks.nb360.download import download_all
 
 LABELS = ("neg", "pos")  # TFDS imdb_reviews label names: 0 = neg, 1 = pos
 VOCAB_CAPACITY = 135
+ARCHIVE = OfficialFile("aclImdb_v1.tar.gz", "https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz",
+                       "Large Movie Review Dataset v1.0 (80 MiB)", md5="7c2ac02c03563afcf9b574c7e56c153a")
 
 
 @dataclass(frozen=True)
@@ -106,6 +111,16 @@ class Text(ClassificationTask):
         return [DataFile(self.root() / s / label, f"aclImdb v1 {s}/{label} reviews (folder of .txt files)")
                 for s in ("train", "test") for label in LABELS]
 
+    def download(self, log: Callable[[str], None] = print) -> None:
+        """Fetch the archive (md5 checked) and extract its labelled reviews (not ``train/unsup``)."""
+        archive = download_all(self.name, [ARCHIVE], self.data_dir(), log)[0]
+        if all(f.path.is_dir() for f in self.data_files()):
+            return
+        with tarfile.open(archive) as tar:
+            keep = [m for m in tar.getmembers() if m.isfile() and m.name.split("/")[2:3] in (["pos"], ["neg"])]
+            tar.extractall(self.data_dir(), members=keep, filter="data")
+        log(f"extracted {len(keep)} reviews into {self.root()}")
+
     def load(self, allow_generate: bool = True, log: Callable[[str], None] = print) -> TaskData:
         listing = {s: self._listing(s) for s in ("train", "test")}
         c = self.config
@@ -125,8 +140,9 @@ class Text(ClassificationTask):
         for folder in (self.root() / split / label for label in LABELS):
             if not folder.is_dir():
                 raise MissingDataError(folder, "aclImdb v1 review folders (train|test)/(pos|neg)/*.txt",
-                                       f"download https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz and "
-                                       f"extract it into {self.data_dir()} (or --set task.data_dir=DIR)")
+                                       f"run `nasbench data text --download` (fetches {ARCHIVE.url} and extracts it "
+                                       f"into {self.data_dir()}), or extract it there yourself; --set "
+                                       f"task.data_dir=DIR looks elsewhere")
         listing = list_reviews(self.root(), split)
         needed = max(self.config.n_test, self.config.n_val if self.config.val_source == "test" else 0)
         if split == "test" and len(listing) < needed:

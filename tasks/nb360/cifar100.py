@@ -111,14 +111,16 @@ def normalise(images: torch.Tensor, mean=MEAN, std=STD) -> torch.Tensor:
 
 
 def random_crop_flip(x: torch.Tensor, generator: torch.Generator, padding: int = 4) -> torch.Tensor:
-    """RandomCrop(size, padding) with zero padding, then RandomHorizontalFlip(0.5), per image."""
-    n, _, h, w = x.shape
+    """RandomCrop(size, padding) with zero padding, then RandomHorizontalFlip(0.5), per image
+    (one gather: row and column indices of every output pixel)."""
+    n, c, h, w = x.shape
     padded = F.pad(x, (padding,) * 4)
-    oy, ox = (torch.randint(0, 2 * padding + 1, (2, n), generator=generator)).tolist()
-    flip = torch.rand(n, generator=generator) < 0.5
-    out = torch.stack([padded[i, :, oy[i]: oy[i] + h, ox[i]: ox[i] + w] for i in range(n)])
-    out[flip] = out[flip].flip(-1)
-    return out
+    oy, ox = torch.randint(0, 2 * padding + 1, (2, n, 1), generator=generator)
+    flip = torch.rand(n, 1, generator=generator) < 0.5
+    rows = oy + torch.arange(h)
+    cols = ox + torch.where(flip, torch.arange(w - 1, -1, -1), torch.arange(w))
+    return padded[torch.arange(n).view(n, 1, 1, 1), torch.arange(c).view(1, c, 1, 1),
+                  rows.view(n, 1, h, 1), cols.view(n, 1, 1, w)]
 
 
 def cutout(x: torch.Tensor, length: int, generator: torch.Generator) -> torch.Tensor:
@@ -139,7 +141,7 @@ def cifar_split(name: str, images: np.ndarray, labels: np.ndarray, augment: bool
         x = pixels[idx]
         if generator is None:
             return normalise(x), targets[idx]
-        x = normalise(random_crop_flip(x.float(), generator).round().to(torch.uint8))
+        x = normalise(random_crop_flip(x, generator))  # uint8 in, crops of whole pixels
         return cutout(x, 16, generator), targets[idx]
 
     return LazySplit(name, len(labels), fetch, targets=targets, randomize=augment)

@@ -34,6 +34,7 @@ from nasbench.tasks.nb360.losses import weighted_bce
 FILES = (OfficialFile("deepsea_filtered.npz", f"{S3}/deepsea/deepsea_filtered.npz",
                       "npz with x_{train,val,test} one-hot (N, 1000, 4) and y_{train,val,test} (N, 36) (860 MB)"),)
 LABELS, LENGTH = 36, 1000
+FIXTURE_LABELS = [0, 7, 14, 21, 28, 35]
 HEADER_READERS = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
 
 
@@ -102,18 +103,19 @@ class DeepSEA(NB360Task):
         return TaskData(*splits, self.data_source(), {"files": [str(path)]})
 
     def write_fixture(self, root: Path, seed: int = 0, sizes: tuple[int, int, int] = (256, 64, 64)) -> None:
-        """The official npz (uncompressed, uint8 one-hot): label k is on when its own 4-mer is
-        planted 25 times in an otherwise random sequence (36 distinct 4-mers)."""
+        """The official npz (uncompressed, uint8 one-hot). Six of the 36 labels are planted: label
+        k is on (probability 0.4) when its own 4-mer occurs 25 times in an otherwise random
+        sequence; the other 30 labels are never on (so their AUROC is undefined and left out)."""
         rng = np.random.default_rng(seed)
-        kmers = rng.choice(256, LABELS, replace=False)
-        motifs = np.stack([(kmers >> shift) & 3 for shift in (6, 4, 2, 0)], axis=1)
+        motifs = rng.integers(0, 4, (len(FIXTURE_LABELS), 4))
         arrays = {}
         for part, n in zip(("train", "val", "test"), sizes):
-            y = (rng.random((n, LABELS)) < 0.25).astype(np.uint8)
+            y = np.zeros((n, LABELS), dtype=np.uint8)
+            y[:, FIXTURE_LABELS] = rng.random((n, len(FIXTURE_LABELS))) < 0.4
             bases = rng.integers(0, 4, (n, LENGTH))
-            for i, k in zip(*np.nonzero(y)):
+            for i, j in zip(*np.nonzero(y[:, FIXTURE_LABELS])):
                 for start in rng.choice(LENGTH // 4, 25, replace=False) * 4:
-                    bases[i, start: start + 4] = motifs[k]
+                    bases[i, start: start + 4] = motifs[j]
             arrays[f"x_{part}"], arrays[f"y_{part}"] = np.eye(4, dtype=np.uint8)[bases], y
         root.mkdir(parents=True, exist_ok=True)
         np.savez(root / FILES[0].name, **arrays)

@@ -1,6 +1,8 @@
 """The Ray backend on a local Ray instance: the same run folders as the local backend, rows reported
 per epoch, failures recorded whether the plugin raises or its process dies."""
 import io
+import socket
+import time
 
 import pytest
 from study_helpers import curves_without_time, leftovers, run_folders, toy_study_env, write_study  # noqa: F401
@@ -67,3 +69,16 @@ def test_runs_no_node_can_hold_are_refused_before_anything_runs(tmp_path, toy_st
     with pytest.raises(ClusterError, match=r"each run asks for CPU 64, .* the nodes offer: CPU 2"):
         quiet_run(study, "ray")
     assert run_folders(study.results) == {}
+
+
+@pytest.mark.parametrize("address, text", [("127.0.0.1:{port}", "no Ray cluster answers at 127.0.0.1:"),
+                                           ("nowhere", "is not host:port")])
+def test_an_address_where_no_cluster_answers_is_refused_at_once(tmp_path, toy_study_env, address, text):
+    with socket.socket() as sock:  # a port that was free a moment ago: nothing listens there
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    study = load_study(write_study(tmp_path))
+    start = time.monotonic()
+    with pytest.raises(ClusterError, match=text):
+        quiet_run(study, "ray", address=address.format(port=port))
+    assert time.monotonic() - start < 15 and run_folders(study.results) == {}

@@ -16,9 +16,9 @@ NB360_TASKS = ("cifar100", "spherical", "ninapro", "fsd50k", "psicov", "cosmic",
 # so its evaluation really tiles windows).
 TASK_SETTINGS = {
     "psicov": ("task.crop=64", "task.eval_size=128"),
-    "ecg": ("task.n_train=48",),
+    "ecg": ("task.n_train=24",),
     "satellite": ("task.n_train=512",),
-    "deepsea": ("task.n_train=128",),
+    "deepsea": ("task.n_train=96",),
 }
 # Method overrides of the WRN baseline per task: a constant learning rate (the smoke milestones
 # are set for 2 epochs), and for the 2-D tasks WRN-4-1 (the stem convolution and the head, no
@@ -33,7 +33,7 @@ WRN_SETTINGS = {
     "cosmic": _FLAT + ("depth=4", "train.epochs=4", "train.batch_size=4"),
     "ecg": _FLAT + ("train.epochs=2", "train.batch_size=32"),
     "satellite": _FLAT + ("train.epochs=3", "train.batch_size=32", "mid_channels=8"),
-    "deepsea": _FLAT + ("train.epochs=4", "train.batch_size=16", "mid_channels=8"),
+    "deepsea": _FLAT + ("train.epochs=2", "train.batch_size=16", "train.lr=0.2", "mid_channels=16"),
 }
 
 

@@ -61,7 +61,7 @@ def cases():
             yield pytest.param(method, task, id=f"{method}-{task}", marks=marks)
 
 
-@pytest.mark.parametrize("method, task", cases())
+@pytest.mark.parametrize("method, task", list(cases()))
 def test_smoke_run(method, task, fixtures, tmp_path):
     run = prepare(RunRequest(method, task, "smoke", 0, overrides(task, fixtures(task))))
     outcome = execute(run, RunStore(tmp_path), log=lambda _: None)

@@ -103,3 +103,22 @@ def test_retrieval_asks_for_more_pairs_than_the_file_holds(aan):
     with pytest.raises(CorruptDataError) as info:
         Retrieval(config).load()
     assert "holds 6 pairs, 7 are needed" in str(info.value)
+
+
+def test_text_download_extracts_the_labelled_reviews(tmp_path, monkeypatch):
+    import tarfile
+
+    from nasbench.tasks.lra import text as text_module
+
+    Text(Text.default_config("smoke")).write_fixture(tmp_path / "made", per_class=2)
+    (tmp_path / "made" / "aclImdb" / "train" / "unsup").mkdir()
+    (tmp_path / "made" / "aclImdb" / "train" / "unsup" / "0_0.txt").write_text("unlabelled")
+    archive = tmp_path / "aclImdb_v1.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(tmp_path / "made" / "aclImdb", arcname="aclImdb")
+    monkeypatch.setattr(text_module, "download_all", lambda task, files, folder, log: [archive])
+    task = Text(TextConfig(n_train=4, n_val=2, n_test=2, data_dir=str(tmp_path / "data")))
+    task.download(log=lambda _: None)
+    assert len(list((tmp_path / "data" / "aclImdb" / "test" / "pos").glob("*.txt"))) == 2
+    assert not (tmp_path / "data" / "aclImdb" / "train" / "unsup").exists()
+    assert task.load().data_source == "official"  # no fixture marker travels with the archive

@@ -1,0 +1,75 @@
+"""The ``dash`` and ``baby-dash`` methods: search, discretise, tune, retrain (see the package docstring)."""
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from torch import nn
+
+from nasbench.contracts import RunContext, SearchMethod, TaskShape, TaskView
+from nasbench.methods.dash.config import DASHConfig, budget_notes, paper_config, scale_config
+from nasbench.methods.dash.search import arch_record, discretise, run_search
+from nasbench.methods.dash.tune import HP_KEYS, build_retrain_network, recipe, run_tuning
+from nasbench.training import fit
+
+
+class DASH(SearchMethod):
+    name = "dash"
+    citation = ("Shen, Khodak, Talwalkar, Efficient Architecture Search for Diverse Tasks, NeurIPS 2022 "
+                "(github.com/sjunhongshen/DASH)")
+    Config = DASHConfig
+    has_tune_stage = True
+    baby = False  # Baby DASH: the DARTS convolutions K = {3, 5}, D = {1, 2}
+
+    def __init__(self, config: DASHConfig):
+        config.validate()
+        super().__init__(config)
+        self._init_state: dict | None = None  # the retrain network's initial weights, shared by tune and retrain
+
+    @classmethod
+    def default_config(cls, budget: str, task: TaskView) -> DASHConfig:
+        return scale_config(paper_config(task, baby=cls.baby), budget)
+
+    @classmethod
+    def budget_notes(cls, budget: str) -> str:
+        return budget_notes(budget)
+
+    @classmethod
+    def unsupported_reason(cls, shape: TaskShape) -> str | None:
+        if shape.vocab_size is not None:
+            return "DASH searches convolutions of the WRN backbones, which take real-valued inputs, not token ids"
+        if shape.dims not in (1, 2):
+            return f"DASH has 1D and 2D backbones only, the task is {shape.dims}D"
+        return None
+
+    def search(self, ctx: RunContext) -> dict[str, Any]:
+        net, batches = run_search(ctx, self.config)
+        layers = discretise(net, self.config)
+        ctx.log("dash found (k, d): " + " ".join(f"({layer['k']},{layer['d']})" for layer in layers))
+        return arch_record(layers, self.config, ctx.task.shape, batches)
+
+    def tune(self, ctx: RunContext, arch: dict[str, Any]) -> dict[str, Any]:
+        kernels = _kernels(arch)
+        init = build_retrain_network(ctx.task.shape, self.config, kernels, dropout=0.0)
+        self._init_state = copy.deepcopy(init.state_dict())  # every grid point and the retraining start here [R]
+        return run_tuning(ctx, self.config, kernels, self._init_state)
+
+    def retrain(self, ctx: RunContext, arch: dict[str, Any], hparams: dict[str, Any]) -> nn.Module:
+        c = self.config
+        hp = {k: hparams.get(k, default) for k, default in zip(
+            HP_KEYS, (c.retrain.lr, 0.0, c.retrain.weight_decay, c.retrain.momentum))}
+        model = build_retrain_network(ctx.task.shape, c, _kernels(arch), hp["dropout"]).to(ctx.device)
+        if self._init_state is not None:
+            model.load_state_dict(self._init_state)
+        fit(model, ctx, recipe(c, hp, c.retrain.epochs, c.retrain.batches_per_epoch))
+        return model
+
+
+class BabyDASH(DASH):
+    name = "baby-dash"
+    citation = DASH.citation + "; Baby DASH: the ablation of section 4 (K = {3, 5}, D = {1, 2})"
+    baby = True
+
+
+def _kernels(arch: dict[str, Any]) -> list[tuple[int, int]]:
+    return [(int(k), int(d)) for k, d in arch["choices"]["kernels"]]

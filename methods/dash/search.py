@@ -1,0 +1,152 @@
+"""DASH search: the supernet (every searchable conv of the WRN an aggregated conv), the single-level
+search on the training split, the architecture-gradient conditioning and the discretisation."""
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+from typing import Any
+
+import torch
+from torch import nn
+
+from nasbench.contracts import RunContext, TaskShape
+from nasbench.methods.backbones.wrn import WideResNet1D, WideResNet2D
+from nasbench.methods.dash.config import DASHConfig
+from nasbench.methods.dash.ops import AggregatedConv, pair_of_index, receptive_field
+from nasbench.training import TrainConfig, fit
+
+
+class Supernet(nn.Module):
+    """The backbone with its searchable convolutions replaced by aggregated convolutions, which
+    ``layers`` lists in the backbone's index order (stem first)."""
+
+    def __init__(self, shape: TaskShape, c: DASHConfig):
+        super().__init__()
+        made: dict[int, AggregatedConv] = {}
+        if shape.dims == 2:
+            self.backbone = WideResNet2D(shape.in_channels, shape.num_outputs, c.depth, c.search_widen, 0.0,
+                                         dense=shape.dense, conv_factory=_factory(shape, c, made))
+        else:
+            self.backbone = WideResNet1D(shape.in_channels, shape.num_outputs, c.mid_channels, 0.0, dense=shape.dense,
+                                         causal=c.causal, conv_factory=_factory(shape, c, made))
+        self.layers = [made[i] for i in sorted(made)]
+        self.names = _layer_names(self.backbone, self.layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.backbone(x)
+
+    def arch_parameters(self) -> list[nn.Parameter]:
+        return [layer.alpha for layer in self.layers]
+
+    def weight_parameters(self) -> list[nn.Parameter]:
+        arch = {id(p) for p in self.arch_parameters()}
+        return [p for p in self.parameters() if id(p) not in arch]
+
+    def set_generator(self, generator: torch.Generator) -> None:
+        for layer in self.layers:
+            layer.generator = generator
+
+
+def _factory(shape: TaskShape, c: DASHConfig, made: dict[int, AggregatedConv]):
+    """The backbone's ``conv_factory``: an aggregated conv for searchable conv ``index``; a conv
+    with as many inputs as outputs is searched depthwise when ``depthwise_search`` [R]."""
+    def make(index: int, in_ch: int, out_ch: int, stride: int) -> AggregatedConv:
+        made[index] = AggregatedConv(shape.dims, in_ch, out_ch, c.kernel_sizes, c.dilations, stride=stride,
+                                     form=c.form, depthwise=c.depthwise_search and in_ch == out_ch,
+                                     causal=c.causal and shape.dims == 1, temperature=c.temperature)
+        return made[index]
+    return make
+
+
+def _layer_names(backbone: nn.Module, layers: list[AggregatedConv]) -> list[str]:
+    by_id = {id(m): name for name, m in backbone.named_modules()}
+    return [by_id[id(layer)] for layer in layers]
+
+
+def receptive_fields(c: DASHConfig, dense: bool) -> torch.Tensor:
+    """r_{k,d} of the conditioning term, k-major: d (k - 1) + 1, or 10 k for dense tasks [R]."""
+    return torch.tensor([10.0 * k if dense else float(receptive_field(k, d)) for k in c.kernel_sizes
+                         for d in c.dilations])
+
+
+def condition_arch_gradients(alphas: list[nn.Parameter], grad_scale: float, fields: torch.Tensor) -> None:
+    """[R] ``scale_grad``: g <- g / (grad_scale (|g| + 1e-8)) + 1e-5 r per layer, which fixes the
+    step length of every layer's logits and slightly penalises large receptive fields."""
+    for alpha in alphas:
+        if alpha.grad is None:
+            continue
+        if grad_scale:
+            alpha.grad /= grad_scale * (alpha.grad.norm() + 1e-8)
+        alpha.grad += 1e-5 * fields.to(alpha.grad)
+
+
+def search_batches_per_epoch(n_batches: int, ratio: float, cap: int | None = None) -> int:
+    """[R] quick_search: int(ratio * n) + 1 batches per epoch (every batch when ratio >= 1)."""
+    count = n_batches if ratio >= 1 else min(int(ratio * n_batches) + 1, n_batches)
+    return min(count, cap) if cap else count
+
+
+def run_search(ctx: RunContext, c: DASHConfig) -> tuple[Supernet, int]:
+    """Single-level search on the training split: weights and logits step together (two SGD
+    optimisers), gradients conditioned then clipped to norm 1."""
+    net = Supernet(ctx.task.shape, c).to(ctx.device)
+    net.set_generator(ctx.generator)
+    cfg = c.search
+    batches = search_batches_per_epoch(ctx.train.num_batches(cfg.batch_size), c.subsample, cfg.batches_per_epoch)
+    cfg = replace(cfg, batches_per_epoch=batches)
+    optimizers = [_sgd(net.weight_parameters(), cfg, cfg.lr), _sgd(net.arch_parameters(), cfg, c.arch_lr)]
+    fields = receptive_fields(c, ctx.task.shape.dense)
+
+    def after_backward(model: nn.Module) -> None:
+        if c.grad_conditioning:
+            condition_arch_gradients(net.arch_parameters(), c.grad_scale, fields)
+
+    val = ctx.val if c.search_val_samples is None else ctx.val.subset(min(c.search_val_samples, len(ctx.val)),
+                                                                     ctx.generator)
+    ctx.log(f"dash search: {len(net.layers)} layers, |K||D| = {len(net.layers[0].pairs)}, {cfg.epochs} epochs "
+            f"of {batches} batches")
+    fit(net, ctx, cfg, val=val, optimizers=optimizers, after_backward=after_backward,
+        epoch_log=lambda model: {"arch_mean_max_prob": mean_max_prob(net)})
+    return net, batches
+
+
+def _sgd(params, cfg: TrainConfig, lr: float) -> torch.optim.SGD:
+    """[P] A.5.2: SGD, momentum 0.9, Nesterov, weight decay 5e-4 on weights and logits alike."""
+    return torch.optim.SGD(params, lr=lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay,
+                           nesterov=cfg.nesterov and cfg.momentum > 0)
+
+
+@torch.no_grad()
+def mean_max_prob(net: Supernet) -> float:
+    """How decided the search is: the mean over layers of the largest softmax(alpha)."""
+    return float(sum(torch.softmax(layer.alpha, 0).max() for layer in net.layers) / len(net.layers))
+
+
+@torch.no_grad()
+def discretise(net: Supernet, c: DASHConfig) -> list[dict[str, Any]]:
+    """Per layer: j* = argmax alpha (no noise), (k, d) = (K[j* div |D|], D[j* mod |D|])."""
+    layers = []
+    for name, layer in zip(net.names, net.layers):
+        index = int(layer.alpha.argmax())
+        k, d = pair_of_index(index, c.kernel_sizes, c.dilations)
+        probs = torch.softmax(layer.alpha, 0).tolist()
+        layers.append({"name": name, "k": k, "d": d, "receptive_field": receptive_field(k, d),
+                       "index": index, "probs": [round(p, 6) for p in probs]})
+    return layers
+
+
+def arch_record(layers: list[dict[str, Any]], c: DASHConfig, shape: TaskShape, batches: int) -> dict[str, Any]:
+    """The architecture of spec/methods.md 2.4 in the runner's envelope."""
+    search_backbone = f"wrn-{c.depth}-{c.search_widen}" if shape.dims == 2 else "wrn1d"
+    retrain_backbone = f"wrn-{c.depth}-{c.retrain_widen}" if shape.dims == 2 else "wrn1d"
+    return {
+        "backbone": retrain_backbone,
+        "search_space": {"id": "dash-kd", "K": list(c.kernel_sizes), "D": list(c.dilations),
+                         "candidates_per_layer": len(c.kernel_sizes) * len(c.dilations), "layers": len(layers),
+                         "log10_size": round(len(layers) * math.log10(len(c.kernel_sizes) * len(c.dilations)), 3)},
+        "choices": {"kernels": [[layer["k"], layer["d"]] for layer in layers], "dims": shape.dims,
+                    "depth": c.depth, "widen": c.retrain_widen if shape.dims == 2 else None},
+        "details": {"search_backbone": search_backbone, "retrain_backbone": retrain_backbone, "form": c.form,
+                    "layers": layers, "search_batches_per_epoch": batches,
+                    "grad_conditioning": c.grad_conditioning, "depthwise_search": c.depthwise_search},
+    }
