@@ -3,8 +3,10 @@ loss, top-1 accuracy with its 0-1 error form, the fixture marker, and the seeded
 reference loaders use."""
 from __future__ import annotations
 
+import contextlib
+import fcntl
 from pathlib import Path
-from typing import Sequence
+from typing import Iterator, Sequence
 
 import torch
 from torch import nn
@@ -83,3 +85,13 @@ def take_first(indices, n: int | None, what: str, where: Path):
         raise CorruptDataError(where, f"holds {len(indices)} {what} examples, {n} are asked for",
                                "lower the count (--set task.n_...=) or use the complete official files")
     return indices[:n]
+
+
+@contextlib.contextmanager
+def folder_lock(folder: Path, exclusive: bool) -> Iterator[None]:
+    """A lock on ``folder/.lock``: exclusive while data is generated there (concurrent runs, such as
+    Ray trials, generate once), shared while it is checked and read (never half-extended data)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / ".lock", "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+        yield

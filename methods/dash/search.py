@@ -131,7 +131,7 @@ def discretise(net: Supernet, c: DASHConfig) -> list[dict[str, Any]]:
         k, d = pair_of_index(index, c.kernel_sizes, c.dilations)
         probs = torch.softmax(layer.alpha, 0).tolist()
         layers.append({"name": name, "k": k, "d": d, "receptive_field": receptive_field(k, d),
-                       "index": index, "probs": [round(p, 6) for p in probs]})
+                       "index": index, "probs": probs})
     return layers
 
 

@@ -13,7 +13,8 @@ from torch import nn
 from nasbench.contracts import RunContext, SearchMethod, TaskShape, TaskView
 from nasbench.errors import ConfigError
 from nasbench.methods.backbones.ccnn import unsupported_reason
-from nasbench.methods.dnarch.budget import scale_for_budget, small_notes
+from nasbench.methods.dnarch.budget import budget_notes as scaled_budget_notes
+from nasbench.methods.dnarch.budget import scale_for_budget
 from nasbench.methods.dnarch.complexity import ComplexityModel, complexity_loss
 from nasbench.methods.dnarch.hparams import paper_recipe, paper_row
 from nasbench.methods.dnarch.network import VARIANTS, DNArchCCNN, MaskSettings
@@ -102,7 +103,7 @@ class DNArch(SearchMethod):
 
     @classmethod
     def budget_notes(cls, budget: str) -> str:
-        return small_notes(budget)
+        return scaled_budget_notes(budget)
 
     @classmethod
     def unsupported_reason(cls, shape: TaskShape) -> str | None:

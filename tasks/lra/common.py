@@ -46,10 +46,11 @@ class Vocabulary:
     def index(self) -> dict[str, int]:
         return {t: i for i, t in enumerate(self.tokens)}
 
-    def encode(self, documents: Sequence[Sequence[str]], length: int) -> torch.Tensor:
-        """(N, length) int64 ids: each document truncated to length - 1 tokens, then <eos>, then <pad>."""
-        index, out = self.index, np.full((len(documents), length), PAD, dtype=np.int64)
-        for row, doc in enumerate(documents):
+    def encode(self, documents: Iterable[Sequence[str]], count: int, length: int) -> torch.Tensor:
+        """(count, length) int64 ids of ``count`` documents (an iterable, so token lists need not all
+        sit in memory): each truncated to length - 1 tokens, then <eos>, then <pad>."""
+        index, out = self.index, np.full((count, length), PAD, dtype=np.int64)
+        for row, doc in zip(range(count), documents):
             ids = [index.get(t, UNK) for t in doc[: length - 1]] + [EOS]
             out[row, : len(ids)] = ids
         return torch.from_numpy(out)

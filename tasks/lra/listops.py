@@ -18,7 +18,6 @@ the seeds 1, 2 and 3.
 from __future__ import annotations
 
 import csv
-import fcntl
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +28,7 @@ import torch
 from nasbench.contracts import DataFile, Split, TaskData, TaskShape
 from nasbench.data import atomic_write_text, sha256_file, verify_files
 from nasbench.errors import ConfigError, CorruptDataError, MissingDataError
-from nasbench.tasks.classification import ClassificationTask, check_counts, mark_fixture, source_of
+from nasbench.tasks.classification import ClassificationTask, check_counts, folder_lock, mark_fixture, source_of
 from nasbench.tasks.lra import listops_generator as gen
 from nasbench.tasks.lra.common import Vocabulary
 
@@ -142,24 +141,22 @@ class ListOps(ClassificationTask):
 
     def generate(self, log: Callable[[str], None] = print) -> None:
         folder = self.generated_path("train").parent
-        folder.mkdir(parents=True, exist_ok=True)
-        with open(folder / ".lock", "w") as lock:  # concurrent runs (Ray trials) generate once
-            fcntl.flock(lock, fcntl.LOCK_EX)
+        with folder_lock(folder, exclusive=True):
             if self._generated_counts() is not None:
                 log(f"listops: generated data with enough rows already in {folder}")
                 return
             previous = _read_sidecar(folder) or {"counts": {}}
             counts = {s: max(n, previous["counts"].get(s, 0)) for s, n in self.config.counts().items()}
             log(f"listops: generating {counts} sequences with the LRA generator -> {folder}")
-            self._write_generated(folder, gen.generate_splits(counts, GENERATED_SEEDS, log=log))
+            self._write_generated(folder, counts, log)
 
-    def _write_generated(self, folder: Path, rows: dict[str, list]) -> None:
+    def _write_generated(self, folder: Path, counts: dict[str, int], log: Callable[[str], None]) -> None:
         (folder / SIDECAR).unlink(missing_ok=True)  # the files are stale until the new sidecar is written
-        for split, split_rows in rows.items():
-            gen.write_tsv(self.generated_path(split), split_rows)
-        info = {"generator": GENERATOR_VERSION, "counts": {s: len(r) for s, r in rows.items()},
-                "seeds": GENERATED_SEEDS, "settings": vars(gen.ListOpsSettings()),
-                "sha256": {s: sha256_file(self.generated_path(s)) for s in rows}}
+        written = {split: gen.write_tsv(self.generated_path(split), rows)
+                   for split, rows in gen.generate_splits(counts, GENERATED_SEEDS, log=log)}
+        info = {"generator": GENERATOR_VERSION, "counts": written, "seeds": GENERATED_SEEDS,
+                "settings": vars(gen.ListOpsSettings()),
+                "sha256": {s: sha256_file(self.generated_path(s)) for s in written}}
         atomic_write_text(folder / SIDECAR, json.dumps(info, indent=2))
 
     def _generated_counts(self) -> dict[str, int] | None:
@@ -190,7 +187,7 @@ class ListOps(ClassificationTask):
         """The official three files at the config's row counts, drawn by the generator from ``seed``;
         marked as a fixture."""
         seeds = {s: seed * 10 + GENERATED_SEEDS[s] for s in SPLITS}
-        for split, rows in gen.generate_splits(self.config.counts(), seeds, log=lambda _: None).items():
+        for split, rows in gen.generate_splits(self.config.counts(), seeds, log=lambda _: None):
             gen.write_tsv(root / f"{gen.TASK}_{split}.tsv", rows)
         mark_fixture(root, type(self).__name__)
 
@@ -198,12 +195,16 @@ class ListOps(ClassificationTask):
     def load(self, allow_generate: bool = True, log: Callable[[str], None] = print) -> TaskData:
         source, detail, paths = self._locate(allow_generate, log)
         counts = self.config.counts()
-        raw = {s: read_tsv(paths[s], counts[s]) for s in SPLITS}
-        tokens = {s: [tokenize(text) for text in raw[s][0]] for s in SPLITS}
-        vocab = Vocabulary.build(tokens["train"], capacity=VOCAB_SIZE)
-        splits = [Split(s, vocab.encode(tokens[s], self.config.max_length), torch.tensor(raw[s][1])) for s in SPLITS]
-        detail.update(vocabulary=vocab.detail(), max_length=self.config.max_length,
-                      truncated={s: sum(len(t) >= self.config.max_length for t in tokens[s]) for s in SPLITS})
+        if source == "generated":
+            with folder_lock(self.generated_path("train").parent, exclusive=False):
+                detail["sha256"] = self._check_generated()
+                raw = {s: read_tsv(paths[s], counts[s]) for s in SPLITS}
+        else:
+            raw = {s: read_tsv(paths[s], counts[s]) for s in SPLITS}
+        vocab = Vocabulary.build((tokenize(text) for text in raw["train"][0]), capacity=VOCAB_SIZE)
+        splits = [Split(s, vocab.encode(map(tokenize, raw[s][0]), counts[s], self.config.max_length),
+                        torch.tensor(raw[s][1])) for s in SPLITS]
+        detail.update(vocabulary=vocab.detail(), max_length=self.config.max_length)
         return TaskData(*splits, source, detail)
 
     def _locate(self, allow_generate: bool, log) -> tuple[str, dict, dict[str, Path]]:
@@ -219,10 +220,8 @@ class ListOps(ClassificationTask):
                 raise MissingDataError(self.generated_path("train"), "generated ListOps TSV files",
                                        "run `nasbench data listops --generate`")
             self.generate(log)
-        sha = self._check_generated()
         paths = {s: self.generated_path(s) for s in SPLITS}
-        return "generated", {"files": [str(p) for p in paths.values()], "generator": GENERATOR_VERSION,
-                             "sha256": sha}, paths
+        return "generated", {"files": [str(p) for p in paths.values()], "generator": GENERATOR_VERSION}, paths
 
 
 def _read_sidecar(folder: Path) -> dict | None:

@@ -25,7 +25,7 @@ import hashlib
 import random
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator, Union
+from typing import Callable, Iterable, Iterator, Union
 
 MIN, MAX, MED, SUM_MOD = "[MIN", "[MAX", "[MED", "[SM"
 FIRST, LAST = "[FIRST", "[LAST"  # defined by the reference, not used (commented out of OPERATORS)
@@ -112,24 +112,30 @@ def accepted_rows(rng: random.Random, settings: ListOpsSettings, seen: set) -> I
 
 
 def generate_splits(counts: dict[str, int], seeds: dict[str, int], settings: ListOpsSettings = ListOpsSettings(),
-                    log: Callable[[str], None] = print) -> dict[str, list[tuple[str, int]]]:
-    """{split: [(source, target), ...]} with ``counts[split]`` rows, splits drawn in the given order."""
+                    log: Callable[[str], None] = print) -> Iterator[tuple[str, Iterator[tuple[str, int]]]]:
+    """(split, rows) for each split of ``counts`` in order, the ``counts[split]`` (source, target) rows
+    drawn lazily (a full-size set never sits in memory); consume each split's rows before the next."""
     seen: set = set()
-    out = {}
     for split, count in counts.items():
-        stream = accepted_rows(random.Random(seeds[split]), settings, seen)
-        out[split] = []
-        for i in range(count):
-            out[split].append(next(stream))
-            if (i + 1) % 10000 == 0:
-                log(f"listops: {split} {i + 1}/{count}")
-    return out
+        yield split, _counted(accepted_rows(random.Random(seeds[split]), settings, seen), count, split, log)
 
 
-def write_tsv(path: Path, rows: list[tuple[str, int]]) -> None:
-    """The reference's file: csv.writer with a tab delimiter (so CRLF line ends), header Source/Target."""
+def _counted(rows: Iterator[tuple[str, int]], count: int, split: str, log: Callable[[str], None]):
+    for i in range(count):
+        yield next(rows)
+        if (i + 1) % 10000 == 0:
+            log(f"listops: {split} {i + 1}/{count}")
+
+
+def write_tsv(path: Path, rows: Iterable[tuple[str, int]]) -> int:
+    """The reference's file: csv.writer with a tab delimiter (so CRLF line ends), header Source/Target;
+    returns the number of rows written."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", newline="") as handle:
         writer = csv.writer(handle, delimiter="\t")
         writer.writerow(HEADER)
-        writer.writerows(rows)
+        count = 0
+        for row in rows:
+            writer.writerow(row)
+            count += 1
+    return count

@@ -22,7 +22,6 @@ settings and a sha256 per batch (metadata and images), checked on every load.
 """
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import io
 import json
@@ -38,8 +37,8 @@ import torch
 from nasbench.contracts import DataFile, TaskData, TaskShape
 from nasbench.data import atomic_write_bytes, atomic_write_text
 from nasbench.errors import ConfigError, CorruptDataError, MissingDataError
-from nasbench.tasks.classification import ClassificationTask, check_counts, mark_fixture, random_split_indices, \
-    source_of
+from nasbench.tasks.classification import (ClassificationTask, check_counts, folder_lock, mark_fixture,
+                                           random_split_indices, source_of)
 from nasbench.tasks.lra import pathfinder_generator as gen
 from nasbench.tasks.nb360.common import LazySplit
 
@@ -157,9 +156,7 @@ class Pathfinder(ClassificationTask):
 
     def generate(self, log: Callable[[str], None] = print) -> None:
         folder = self.generated_folder()
-        folder.mkdir(parents=True, exist_ok=True)
-        with open(folder / ".lock", "w") as lock:  # concurrent runs (Ray trials) generate once
-            fcntl.flock(lock, fcntl.LOCK_EX)
+        with folder_lock(folder, exclusive=True):
             info = _read_sidecar(folder) or {"generator": GENERATOR_VERSION, "seed": GENERATED_SEED,
                                               "params": vars(self.params()), "count": 0, "batches": {}}
             if info["count"] >= self.config.total:
@@ -239,8 +236,7 @@ class Pathfinder(ClassificationTask):
             pixels, labels = self._read(folder)
         else:
             folder, source = self._generated(allow_generate, log), "generated"
-            with open(folder / ".lock", "w") as lock:  # no reading while another run extends the set
-                fcntl.flock(lock, fcntl.LOCK_SH)
+            with folder_lock(folder, exclusive=False):
                 info = self._check_generated()
                 pixels, labels = self._read(folder)
             detail = {"folder": str(folder), "generator": GENERATOR_VERSION, "seed": info["seed"],

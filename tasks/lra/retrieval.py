@@ -110,8 +110,9 @@ class Retrieval(ClassificationTask):
     def load(self, allow_generate: bool = True, log: Callable[[str], None] = print) -> TaskData:
         for f in self.data_files():
             if not f.path.exists():
-                raise MissingDataError(f.path, f.description, f"extract lra_release.gz and copy "
-                                       f"tsv_data/new_aan_pairs.*.tsv into {self.data_dir()} (or --set task.data_dir=DIR)")
+                raise MissingDataError(f.path, f.description, f"extract lra_release.gz (LRA README) and copy "
+                                       f"tsv_data/new_aan_pairs.*.tsv into {self.data_dir()}; --set "
+                                       f"task.data_dir=DIR looks elsewhere")
         rows = {s: read_pairs(self.data_dir() / FILES[s], n) for s, n in self.config.counts().items()}
         vocab = Vocabulary.build([*rows["train"][0], *rows["train"][1]], capacity=VOCAB_CAPACITY)
         length = self.config.max_length

@@ -53,7 +53,8 @@ def source_of(folder: Path) -> str:
 def download_fix(task: str, files: Sequence[OfficialFile], folder: Path) -> str:
     urls = ", ".join(f.url for f in files)
     return (f"run `nasbench data {task} --download` (fetches {urls} into {folder}), or place the file(s) there "
-            f"yourself; `--set task.data_dir=DIR` or $NASBENCH_DATA change where they are looked for")
+            f"yourself. `nasbench data {task} --path` lists what is looked for; $NASBENCH_DATA moves the data root, "
+            f"`--set data_dir=DIR` (`--set task.data_dir=DIR` with `nasbench run`) moves this task's folder")
 
 
 def missing(task: str, path: Path, files: Sequence[OfficialFile], expected: str | None = None) -> MissingDataError:

@@ -86,11 +86,15 @@ def download_all(task: str, files: Sequence[OfficialFile], folder: Path,
 
 
 def verify_official(task: str, folder: Path, files: Sequence[OfficialFile]) -> list[str]:
-    """One line per file: present and matching every known size/checksum; raises otherwise."""
-    from nasbench.tasks.nb360.common import require
+    """One line per file: present and matching every known size/checksum; raises otherwise.
+    A fixture folder (synthetic files in the official format) is checked for presence only."""
+    from nasbench.tasks.nb360.common import require, source_of
 
+    paths = require(task, folder, files)
+    if source_of(folder) == "fixture":
+        return [f"fixture  {p}  (synthetic test data; official checksums do not apply)" for p in paths]
     lines = []
-    for path, spec in zip(require(task, folder, files), files):
+    for path, spec in zip(paths, files):
         check_file(path, spec, task)
         known = [k for k in ("size", "md5", "sha256") if getattr(spec, k) is not None]
         lines.append(f"ok  {path}  ({'checked: ' + ', '.join(known) if known else 'no checksum published'})")

@@ -16,6 +16,10 @@ from nasbench.tasks.lra.listops import ListOps, ListOpsConfig, read_tsv, tokeniz
 SMALL = dict(n_train=24, n_val=6, n_test=6)
 
 
+def draw(counts, seeds, settings=gen.ListOpsSettings()):
+    return {split: list(rows) for split, rows in gen.generate_splits(counts, seeds, settings, log=lambda _: None)}
+
+
 def test_generator_constants_are_lras():
     # lra_benchmarks/data/listops.py: operators (FIRST/LAST disabled), VALUE_P and the flag defaults
     assert gen.OPERATORS == ("[MIN", "[MAX", "[MED", "[SM") and gen.END == "]"
@@ -67,7 +71,7 @@ def evaluate_tokens(tokens: list[str]) -> int:
 
 
 def test_generated_rows_agree_with_an_independent_evaluator_and_the_length_bounds():
-    rows = gen.generate_splits({"train": 30}, {"train": 5}, log=lambda _: None)["train"]
+    rows = draw({"train": 30}, {"train": 5})["train"]
     for source, target in rows:
         tokens = tokenize(source)
         assert gen.MIN_LENGTH < len(tokens) < gen.MAX_LENGTH  # the generator's length counts these tokens
@@ -109,28 +113,28 @@ def test_draws_come_in_the_reference_order():
 
 def test_duplicates_are_skipped_within_and_across_splits():
     tiny = gen.ListOpsSettings(max_depth=2, max_args=2, min_length=3, max_length=5)  # only [OP d d]: 400 trees
-    rows = gen.generate_splits({"train": 150, "val": 100}, {"train": 1, "val": 2}, tiny, log=lambda _: None)
+    rows = draw({"train": 150, "val": 100}, {"train": 1, "val": 2}, tiny)
     sources = [s for split in rows.values() for s, _ in split]
     assert len(sources) == len(set(sources)) == 250
 
 
 def test_a_larger_request_starts_with_the_smaller_one():
-    small = gen.generate_splits({"train": 5}, {"train": 9}, log=lambda _: None)["train"]
-    large = gen.generate_splits({"train": 8}, {"train": 9}, log=lambda _: None)["train"]
+    small = draw({"train": 5}, {"train": 9})["train"]
+    large = draw({"train": 8}, {"train": 9})["train"]
     assert large[:5] == small
 
 
 def test_tsv_is_written_as_the_reference_csv_writer_does(tmp_path):
-    gen.write_tsv(tmp_path / "basic_val.tsv", [("( ( ( [MAX 2 ) 9 ) ] )", 9)])
+    assert gen.write_tsv(tmp_path / "basic_val.tsv", iter([("( ( ( [MAX 2 ) 9 ) ] )", 9)])) == 1
     assert (tmp_path / "basic_val.tsv").read_bytes() == b"Source\tTarget\r\n( ( ( [MAX 2 ) 9 ) ] )\t9\r\n"
 
 
 def test_vocabulary_follows_s4_order_and_encoding():
     vocab = Vocabulary.build([["b", "a", "b", "c"], ["c", "b", "d"]], capacity=6, min_freq=1)
     assert vocab.tokens == ("<pad>", "<unk>", "<eos>", "b", "c", "a") and vocab.dropped == 1  # ties: a < d
-    ids = vocab.encode([["a", "b", "zz"], ["c"] * 9], length=5)
+    ids = vocab.encode(iter([["a", "b", "zz"], ["c"] * 9]), count=2, length=5)
     assert ids.tolist() == [[5, 3, 1, EOS, PAD], [4, 4, 4, 4, EOS]]  # unknown -> <unk>; truncated to L - 1
-    assert torch.equal(vocab.encode_chars(["ab?", "cccccc"], 5), vocab.encode([list("ab?"), list("cccccc")], 5))
+    assert torch.equal(vocab.encode_chars(["ab?", "cccccc"], 5), vocab.encode([list("ab?"), list("cccccc")], 2, 5))
 
 
 def test_generated_data_loads_with_checksums_and_is_reused(tmp_path):

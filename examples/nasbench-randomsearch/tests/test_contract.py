@@ -1,0 +1,42 @@
+"""The plugin's own tests: the suite's contract checks, plus what is particular to this method and task.
+
+Run with ``pytest examples/nasbench-randomsearch/tests`` once the package is installed beside nasbench.
+"""
+from dataclasses import replace
+
+import numpy as np
+
+from nasbench.testing import check_method, check_task
+from nasbench_randomsearch.method import best_index
+from nasbench_randomsearch.space import K_1D, D_1D, sample_kernels
+from nasbench_randomsearch.tones import Tones, generate_tones
+
+
+def test_method_keeps_the_contract_on_its_own_task_and_on_a_builtin_fixture():
+    check_method("randomsearch", task="tones")
+    check_method("randomsearch", skip=("determinism",))  # the Darcy Flow fixture (2D, dense)
+
+
+def test_task_keeps_the_contract():
+    check_task("tones")
+
+
+def test_sampling_is_uniform_over_k_times_d_and_follows_the_seed():
+    a = sample_kernels(np.random.default_rng(0), 9000, K_1D, D_1D)
+    assert a == sample_kernels(np.random.default_rng(0), 9000, K_1D, D_1D)
+    counts = {pair: a.count(pair) for pair in set(a)}
+    assert len(counts) == len(K_1D) * len(D_1D) and max(counts.values()) < 1.3 * min(counts.values())
+
+
+def test_best_candidate_follows_the_metric_direction_and_skips_diverged_ones():
+    assert best_index([0.5, float("nan"), 0.7, 0.7], "max") == 2
+    assert best_index([0.5, float("nan"), 0.2], "min") == 2
+
+
+def test_tone_periods_follow_the_labels():
+    config = Tones.default_config("smoke")
+    x, y = generate_tones(replace(config, noise=0.0), 8, seed=0)
+    for signal, label in zip(x[:, 0], y):
+        spectrum = np.abs(np.fft.rfft(signal - signal.mean()))
+        period = config.length / spectrum.argmax()
+        assert abs(period - config.base_period * 2 ** label) <= 0.25 * period
