@@ -685,9 +685,24 @@ def _check_method_class(report: ContractReport, cls: type[SearchMethod], candida
     report.subject += f" on {smoke.name} ({budget})"
     if not _run_check(report, "config", skip, _method_config, cls, TaskView(smoke.instance(budget, None))):
         return _skip_rest(report, METHOD_CHECKS, "needs a valid config")
-    runs = [watched_run(cls.name, smoke, root, budget=budget, seed=seed, overrides=overrides, results=f"run{i}")
-            for i in range(1 if "determinism" in skip else 2)]
+    if "smoke" in skip:
+        return _skip_rest(report, METHOD_CHECKS, "skipped by the caller (the smoke runs)")
+    runs = _start_runs(report, cls.name, smoke, root, budget, seed, overrides, 1 if "determinism" in skip else 2)
+    if runs is None:
+        return _skip_rest(report, METHOD_CHECKS, "needs a run that starts")
     _run_checks(report, skip, runs, ("record", "test-split", "global-state", "device", "determinism"))
+
+
+def _start_runs(report: ContractReport, method: str, smoke: SmokeTask, root: Path, budget: str, seed: int,
+                overrides: Sequence[str], count: int) -> list[WatchedRun] | None:
+    """``count`` watched runs; None, with a failed ``smoke`` check, when they cannot even be prepared
+    (a refused override, a fixture that cannot be written): the runner records failures after that."""
+    try:
+        return [watched_run(method, smoke, root, budget=budget, seed=seed, overrides=overrides, results=f"run{i}")
+                for i in range(count)]
+    except Exception as exc:  # raised by prepare or by the task's write_fixture, before the runner records
+        report.add("smoke", "failed", f"the run could not start: {type(exc).__name__}: {exc}")
+        return None
 
 
 # -- tasks ------------------------------------------------------------------------------------------
@@ -774,14 +789,15 @@ def _check_task_class(report: ContractReport, cls: type[Task], smoke: SmokeTask,
         return _skip_rest(report, TASK_CHECKS, "needs the class attributes, hooks and a valid config")
     if not _run_check(report, "data", skip, _data, smoke, budget, root):
         return _skip_rest(report, TASK_CHECKS, "needs the task's data to load")
+    if "smoke" in skip:
+        return _skip_rest(report, TASK_CHECKS, "skipped by the caller (the smoke runs)")
     try:
         method = _task_smoke_method(smoke.instance(budget).shape, method)
     except CheckFailed as exc:
         report.add("smoke", "failed", str(exc))
         return _skip_rest(report, TASK_CHECKS, "needs a method that runs on the task")
-    runs = [watched_run(method, smoke, root, budget=budget, seed=seed, overrides=method_overrides, results=f"run{i}")
-            for i in range(1 if "determinism" in skip else 2)]
-    if _run_check(report, "smoke", skip, _task_run, runs[0]) and len(runs) > 1:
+    runs = _start_runs(report, method, smoke, root, budget, seed, method_overrides, 1 if "determinism" in skip else 2)
+    if runs is not None and _run_check(report, "smoke", skip, _task_run, runs[0]) and len(runs) > 1:
         _run_check(report, "determinism", skip, _determinism, runs[0], runs[1])
     _skip_rest(report, TASK_CHECKS, "needs a successful smoke run")
 

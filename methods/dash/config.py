@@ -6,6 +6,7 @@ its K and D symbols in extraction; the reference values are used.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
@@ -134,13 +135,13 @@ class Scale:
     search_widen: int
     retrain_widen: int
     search_val_samples: int | None
-    batches_per_epoch: int | None = None  # smoke: cap every stage's epoch
+    max_batch_size: int | None = None  # smoke: small batches in every stage
 
 
 SCALES = {
-    "smoke": Scale(search_epochs=1, tune_epochs=1, tune_grid=(2, 1, 1, 1), tune_subsample=None, retrain_epochs=1,
-                   search_widen=1, retrain_widen=1, search_val_samples=4, batches_per_epoch=2),
-    "small": Scale(search_epochs=4, tune_epochs=2, tune_grid=(2, 1, 1, 1), tune_subsample=0.15, retrain_epochs=6,
+    "smoke": Scale(search_epochs=1, tune_epochs=1, tune_grid=(2, 1, 1, 1), tune_subsample=None, retrain_epochs=3,
+                   search_widen=1, retrain_widen=1, search_val_samples=4, max_batch_size=8),
+    "small": Scale(search_epochs=4, tune_epochs=2, tune_grid=(2, 1, 1, 1), tune_subsample=0.15, retrain_epochs=4,
                    search_widen=1, retrain_widen=1, search_val_samples=20),
 }
 
@@ -167,21 +168,25 @@ def paper_config(task: TaskView, baby: bool = False) -> DASHConfig:
 def scale_config(config: DASHConfig, budget: str) -> DASHConfig:
     if budget not in SCALES:
         return config
-    s = SCALES[budget]
-    cap = dict(batches_per_epoch=s.batches_per_epoch) if s.batches_per_epoch else {}
-    t = config.tune
+    s, t = SCALES[budget], config.tune
     grid = dict(zip(("lrs", "dropouts", "weight_decays", "momenta"),
                     (values[:n] for values, n in zip((t.lrs, t.dropouts, t.weight_decays, t.momenta), s.tune_grid))))
-    retrain = replace(config.retrain, epochs=s.retrain_epochs, **cap,
+    search = replace(config.search, epochs=s.search_epochs, batch_size=_cap(config.search.batch_size, s))
+    retrain = replace(config.retrain, epochs=s.retrain_epochs, batch_size=_cap(config.retrain.batch_size, s),
                       milestones=scaled_milestones(config.retrain.milestones, s.retrain_epochs))
-    return replace(config, search_widen=s.search_widen, retrain_widen=s.retrain_widen,
-                   search_val_samples=s.search_val_samples, search=replace(config.search, epochs=s.search_epochs, **cap),
-                   tune=replace(t, epochs=s.tune_epochs, subsample=s.tune_subsample, **grid), retrain=retrain)
+    return replace(config, search_widen=s.search_widen, retrain_widen=s.retrain_widen, search=search,
+                   search_val_samples=s.search_val_samples, retrain=retrain,
+                   tune=replace(t, epochs=s.tune_epochs, subsample=s.tune_subsample, **grid))
+
+
+def _cap(batch_size: int, s: Scale) -> int:
+    return min(batch_size, s.max_batch_size) if s.max_batch_size else batch_size
 
 
 def scaled_milestones(milestones: tuple[int, ...], epochs: int, paper_epochs: int = 200) -> tuple[int, ...]:
-    """The paper's milestones at the same fractions of a shorter schedule."""
-    return tuple(sorted({max(1, round(m * epochs / paper_epochs)) for m in milestones if m < paper_epochs}))
+    """The paper's milestones moved to the first epoch at or after the same fraction of a shorter
+    schedule (60, 120, 160 of 200 -> 2, 3 of 4 epochs; 1, 2 of 3)."""
+    return tuple(sorted({math.ceil(m * epochs / paper_epochs) for m in milestones} - {0}))
 
 
 def budget_notes(budget: str) -> str:
@@ -190,7 +195,7 @@ def budget_notes(budget: str) -> str:
                 "80 epochs per grid point on the reference subsample; retraining 200 epochs of WRN-16-4 (2D) / 1D WRN")
     s = SCALES[budget]
     grid = "x".join(str(n) for n in s.tune_grid)
-    cap = f"; at most {s.batches_per_epoch} batches per epoch in every stage" if s.batches_per_epoch else ""
+    cap = f"; batch size at most {s.max_batch_size} in every stage" if s.max_batch_size else ""
     return (f"search: the first {s.search_epochs} of the paper's 100 epochs, on WRN-16-{s.search_widen}; tuning grid: "
             f"the first {grid} values of lr x dropout x wd x momentum (paper 3x2x2x2), {s.tune_epochs} epochs each (paper 80) on "
             f"{'the reference subsample' if s.tune_subsample is None else f'{s.tune_subsample:.0%} of the batches'}; "

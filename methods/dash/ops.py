@@ -4,22 +4,30 @@ One searched layer holds a kernel w_{k,d} per candidate (k, d) in K x D and arch
 With mixture weights p (Gumbel-softmax of a) it computes sum_{k,d} p_{k,d} Conv_{k,d}(x; w_{k,d}):
 
 - ``mixed-results`` (the DARTS way, Eq. 2): one convolution per candidate, outputs summed.
-- ``mixed-weights`` (Eq. 3): the kernels are dilated (Kronecker, Eq. 5), centred in the largest
-  receptive field S = d_max (k_max - 1) + 1, summed, and applied as one S-sized convolution.
-- ``fourier`` (DASH, Eq. 4): the same mixed kernel, applied through the FFT. The input is
-  transformed once per layer; the product over channels is one einsum per frequency.
+- ``mixed-weights`` (Eq. 3): the kernels are dilated by Kronecker products (Eq. 5), centred in the
+  largest receptive field S = d_max (k_max - 1) + 1, summed, and applied as one S-sized convolution.
+- ``fourier`` (DASH, Eq. 4): the same mixed kernel applied through the FFT,
+  y = F^-1(sum_i F(W)_{o,i} F(x)_i), with the input transformed once per layer.
 
 Every convolution is a cross-correlation with 'same' output size (odd kernels, centred), or with
 ``causal=True`` (1D only) each output sees only the inputs at and before it. A stride s keeps every
 s-th output sample, which equals ``F.conv(stride=s)`` with the same padding.
 
-Speed choices in the Fourier form (they change nothing in the result):
-- the input is zero-padded on the left by the kernel's anchor only, and the FFT length is the
-  smallest even 2-3-5-smooth n >= L + max(anchor, S - 1 - anchor): circular wrap-around then reads
-  zeros only, which needs L + P per axis, not L + 2P;
-- the candidates of one dilation are summed undilated (size k_max) before a single Kronecker
-  dilation per dilation rate, so mixing costs |K||D| k_max^dims per channel pair, not |K||D| S^dims;
-- real FFTs (rfftn); the kernel is used unflipped with the conjugate spectrum (cross-correlation).
+How the Fourier form is made fast on a CPU (each step is exact; the tests compare in float64):
+- FFT length: the smallest even 2-3-5-smooth n >= L + max(anchor, S - 1 - anchor) per axis (L + P
+  for a centred kernel, not L + 2P): the circular wrap-around then reads zeros only;
+- the mixed kernel is laid out for circular convolution (flip and roll, as the reference's
+  ``MultiConvPerm``), so the input needs no padding and the output no shift: crop [0, L);
+- mixing before transforming: the candidates of one dilation are summed at size k_max, and the
+  spectrum of the mixed kernel is a DFT over its |D| k_max^dims nonzero taps (two matrix products
+  written frequency-major), not an FFT of the zero-filled S^dims kernel padded to n^dims. The taps
+  sit where Kronecker dilation puts them; this replaces a buffer of C_out C_in n^dims values, its
+  transposition and its FFT with a product whose cost does not grow with d_max;
+- real FFTs of the input and output, with a hand-written adjoint for the zero-padded real FFT
+  (PyTorch's backward of rfftn runs a full complex FFT);
+- the product over input channels as one real batched matmul over frequencies (a complex batched
+  matmul runs matrix by matrix on the CPU; einsum takes a strided path);
+- depthwise layers (one kernel per channel) multiply spectra elementwise.
 """
 from __future__ import annotations
 
@@ -89,23 +97,29 @@ def pad_to(weight: torch.Tensor, size: int, dims: int, causal: bool = False) -> 
     return F.pad(weight, side * dims)
 
 
-def mixed_kernel(weights: Sequence[torch.Tensor], probs: torch.Tensor, pairs: Sequence[tuple[int, int]],
-                 dims: int, causal: bool = False) -> torch.Tensor:
-    """W = sum p_{k,d} Pad_S(dilate_d(w_{k,d})) of size S = d_max (k_max - 1) + 1 (Eq. 3).
-
-    By linearity the kernels of one dilation are summed at size k_max first, then dilated once and
-    added into their window of W (the padding of Eq. 3 without materialising padded copies)."""
-    k_max = max(k for k, _ in pairs)
-    size = receptive_field(k_max, max(d for _, d in pairs))
-    total = weights[0].new_zeros(weights[0].shape[:2] + (size,) * dims)
-    for dilation in sorted({d for _, d in pairs}):
-        group = sum(probs[j] * pad_to(weights[j], k_max, dims, causal) for j, (_, d) in enumerate(pairs) if d == dilation)
+def mixed_kernel(weights: Sequence[torch.Tensor], probs: torch.Tensor, kernel_sizes: Sequence[int],
+                 dilations: Sequence[int], causal: bool = False) -> torch.Tensor:
+    """W = sum p_{k,d} Pad_S(dilate_d(w_{k,d})) of size S = d_max (k_max - 1) + 1 (Eq. 3), each
+    dilation group summed at size k_max first (exact by linearity), then Kronecker-dilated once."""
+    groups = dilation_groups(weights, probs, kernel_sizes, dilations, causal)  # (C_out, C_in, |D|, k_max..)
+    dims, size = weights[0].dim() - 2, receptive_field(max(kernel_sizes), max(dilations))
+    total = groups.new_zeros(groups.shape[:2] + (size,) * dims)
+    for group, dilation in zip(groups.unbind(2), dilations):
         term = kronecker_dilate(group, dilation, dims)
         span = term.shape[-1]
         start = size - span if causal else (size - span) // 2
         window = (Ellipsis,) + (slice(start, start + span),) * dims
         total[window] = total[window] + term
     return total
+
+
+def dilation_groups(weights: Sequence[torch.Tensor], probs: torch.Tensor, kernel_sizes: Sequence[int],
+                    dilations: Sequence[int], causal: bool = False) -> torch.Tensor:
+    """(C_out, C_in, |D|, k_max^dims): per dilation d, sum_k p_{k,d} w_{k,d} padded to k_max."""
+    dims, k_max = weights[0].dim() - 2, max(kernel_sizes)
+    padded = torch.stack([pad_to(w, k_max, dims, causal) for w in weights])  # (|K||D|, C_out, C_in, k_max..)
+    padded = padded.view(len(kernel_sizes), len(dilations), *padded.shape[1:])
+    return torch.einsum("kd,kdoi...->oid...", probs.view(len(kernel_sizes), len(dilations)), padded)
 
 
 # -- the three forms ------------------------------------------------------------------------------------
@@ -154,16 +168,6 @@ class _PaddedRFFT(torch.autograd.Function):
 
 def padded_rfftn(x: torch.Tensor, n: Sequence[int], axes: tuple[int, ...]) -> torch.Tensor:
     return _PaddedRFFT.apply(x, tuple(n), axes)
-
-
-def dilation_groups(weights: Sequence[torch.Tensor], probs: torch.Tensor, kernel_sizes: Sequence[int],
-                    dilations: Sequence[int], causal: bool = False) -> torch.Tensor:
-    """(C_out, C_in, |D|, k_max^dims): per dilation d, sum_k p_{k,d} w_{k,d} padded to k_max (the
-    mixing of Eq. 3 done before dilating, which is exact by linearity)."""
-    dims, k_max = weights[0].dim() - 2, max(kernel_sizes)
-    padded = torch.stack([pad_to(w, k_max, dims, causal) for w in weights])  # (|K||D|, C_out, C_in, k_max..)
-    padded = padded.view(len(kernel_sizes), len(dilations), *padded.shape[1:])
-    return torch.einsum("kd,kdoi...->oid...", probs.view(len(kernel_sizes), len(dilations)), padded)
 
 
 @functools.lru_cache(maxsize=256)
@@ -261,14 +265,19 @@ def mixed_results(x: torch.Tensor, weights: Sequence[torch.Tensor], probs: torch
 
 
 # -- modules ----------------------------------------------------------------------------------------
-def fourier_macs(in_channels: int, out_channels: int, groups: int, fft_sizes: Sequence[int]) -> int:
-    """Multiply-accumulates of one sample through ``fourier_conv``: transforms of the input, the
-    kernels and the output, and the complex product (4 real MACs each)."""
-    points = math.prod(fft_sizes)
+def fourier_macs(batch: int, in_channels: int, out_channels: int, groups: int, fft_sizes: Sequence[int],
+                 k_max: int, n_dilations: int) -> int:
+    """Multiply-accumulates of one ``aggregated_fourier`` call: real FFTs of the input and the output
+    (per sample), the kernel spectrum (per call: the DFT over the taps of each dilation group) and
+    the channel product (4 real MACs per complex one)."""
+    points, fan_in, dims = math.prod(fft_sizes), in_channels // groups, len(fft_sizes)
     freqs = points // fft_sizes[-1] * (fft_sizes[-1] // 2 + 1)
-    per_transform = FFT_MACS_PER_POINT_LOG2 * points * math.log2(points)
-    transforms = in_channels + out_channels + out_channels * in_channels // groups
-    return int(transforms * per_transform + 4 * freqs * out_channels * in_channels // groups)
+    transforms = batch * (in_channels + out_channels) * FFT_MACS_PER_POINT_LOG2 * points * math.log2(points)
+    taps = n_dilations * k_max
+    last = 2 * (fft_sizes[-1] // 2 + 1) * taps * (k_max ** (dims - 1))  # per channel pair
+    first = 0 if dims == 1 else 2 * freqs * 2 * taps  # (F_first x 2|D|k) @ (2|D|k x F_last 2)
+    kernel = out_channels * fan_in * (last + first)
+    return int(transforms + kernel + 4 * batch * freqs * out_channels * fan_in)
 
 
 class AggregatedConv(nn.Module):
@@ -313,7 +322,7 @@ class AggregatedConv(nn.Module):
         elif self.form == "mixed-results":
             out = mixed_results(x, weights, probs, self.pairs, self.stride, self.groups, self.causal)
         else:
-            kernel = mixed_kernel(weights, probs, self.pairs, self.dims, self.causal)
+            kernel = mixed_kernel(weights, probs, self.kernel_sizes, self.dilations, self.causal)
             out = spatial_conv(x, kernel, self.stride, self.groups, causal=self.causal)
         if self.bias is not None:
             out = out + self.bias.view(-1, *(1,) * self.dims)
@@ -324,7 +333,8 @@ class AggregatedConv(nn.Module):
         positions = math.prod(output.shape[2:])
         if self.form == "fourier":
             sizes = fourier_fft_sizes(inputs.shape[2:], self.size, self.causal)
-            return batch * fourier_macs(self.in_channels, self.out_channels, self.groups, sizes)
+            return fourier_macs(batch, self.in_channels, self.out_channels, self.groups, sizes,
+                                max(self.kernel_sizes), len(self.dilations))
         taps = sum(k ** self.dims for k, _ in self.pairs) if self.form == "mixed-results" else self.size ** self.dims
         return batch * positions * self.out_channels * fan_in * taps
 

@@ -54,7 +54,7 @@ def run_tuning(ctx: RunContext, c: DASHConfig, kernels: list[tuple[int, int]],
     grid, sign = hp_grid(c.tune), (1.0 if ctx.task.metric.direction == "min" else -1.0)
     n_batches = ctx.train.num_batches(c.retrain.batch_size)
     ratio = c.tune.subsample or reference_subsample(n_batches)
-    batches = min(int(ratio * n_batches) + 1, n_batches, c.retrain.batches_per_epoch or n_batches)
+    batches = min(int(ratio * n_batches) + 1, n_batches)
     trials, best_before = [], None
     for index, hp in enumerate(grid):
         if index and hp["lr"] != grid[index - 1]["lr"]:

@@ -46,8 +46,13 @@ Assumptions, all config knobs or documented constants [A]:
 - the mask parameters get their own AdamW group: ``mask_lr_ratio`` (1) times the learning rate and no
   weight decay (``mask_weight_decay`` 0);
 - ``sigma_0`` = 0.5 (global kernels, the CCNN baseline's) of the paper's two initialisations;
-- omega_0 is read as printed (e.g. 24.5k for Darcy Flow) with W ~ N(0, 1); the ``small`` budget uses its
-  own value (``budget``), see ``budget_notes``.
+- omega_0 is read as printed (e.g. 24.5k for Darcy Flow) with W ~ N(0, 1) (``paper``); at that scale
+  the encoding aliases on an 85-point grid and the kernels start noise-like.
+
+Budgets (``budget``; written into every manifest by ``budget_notes``): ``paper`` is Table 7's row with
+CCNN_{4,140}; ``small`` trains CCNN_{4,32} (N_max 64, D_max 8) with a 32-unit kernel network,
+omega_0 = 10 and 15 epochs, and uses lambda = 5, the paper's own choice where L_obj stays high
+(E.2.1), because with 0.1 the short run ends at C_curr/C_target = 0.68; ``smoke`` is for tests.
 
 Departures: the static mode (for compiled / fixed-shape runs) emulates the crop with DFT matrices of
 fixed shape so it equals the dynamic mode to float precision, instead of the paper's TPU practice of

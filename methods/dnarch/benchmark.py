@@ -32,7 +32,7 @@ class DNArchBenchmark(Benchmark):
     description = "DNArch step time at init vs the plain CCNN, and with width/resolution masks at half vs full"
 
     def __init__(self, width: int = 140, depth: int = 4, size: int = 85, batch_size: int = 8,
-                 repeats: int = 5, warmup: int = 1, seed: int = 0):
+                 repeats: int = 3, warmup: int = 1, seed: int = 0):
         self.width, self.depth, self.size, self.batch_size = width, depth, size, batch_size
         self.repeats, self.warmup, self.seed = repeats, warmup, seed
 

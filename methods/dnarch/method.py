@@ -88,6 +88,14 @@ def complexity_ratio(net: DNArchCCNN, model: ComplexityModel) -> torch.Tensor:
     return model.current(m.resolution_sizes(), m.width_sizes(), m.depth_size()) / model.target()
 
 
+# The paper's rule (E.2.1): lambda = 5 where L_obj stays high, 0.1 where it converges near 0. In a
+# 15-epoch run L_obj stays high on every task, and with lambda = 0.1 the masks settle far below the
+# target (C_curr / C_target 0.68 after 12 epochs on Darcy Flow).
+SHORT_SCHEDULE_LAMBDA = 5.0
+SHORT_SCHEDULE_NOTE = (f"lambda {SHORT_SCHEDULE_LAMBDA:g} (the paper's value where L_obj stays high; the table's 0.1 "
+                       f"let C_curr/C_target settle at 0.68)")
+
+
 class DNArch(SearchMethod):
     name = "dnarch"
     citation = "Romero & Zeghidour, DNArch: Learning Convolutional Neural Architectures by Backpropagation, 2023"
@@ -99,11 +107,11 @@ class DNArch(SearchMethod):
         config = DNArchConfig(dropout=row.dropout, omega_0=row.omega_0, complexity_weight=row.complexity_weight,
                               tau_resolution=row.tau_resolution, tau_channel=row.tau_channel,
                               tau_depth=row.tau_depth, train=paper_recipe(key, row))
-        return scale_for_budget(config, budget, task.shape)
+        return scale_for_budget(config, budget, task.shape, complexity_weight=SHORT_SCHEDULE_LAMBDA)
 
     @classmethod
     def budget_notes(cls, budget: str) -> str:
-        return scaled_budget_notes(budget)
+        return scaled_budget_notes(budget, SHORT_SCHEDULE_NOTE)
 
     @classmethod
     def unsupported_reason(cls, shape: TaskShape) -> str | None:

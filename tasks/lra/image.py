@@ -90,6 +90,12 @@ class Image(ClassificationTask):
         return [DataFile(self.data_dir() / CIFAR10.archive, f"{CIFAR10.archive} (md5 {CIFAR10.md5}; or the "
                                                              f"extracted {CIFAR10.folder}/)")]
 
+    def verify(self) -> list[str]:
+        """The checks of the ``cifar10`` tasks on the same files."""
+        from nasbench.tasks.cifar.cifar import CifarConfig, Cifar10
+
+        return Cifar10(CifarConfig(data_dir=str(self.data_dir()))).verify()
+
     def download(self, log: Callable[[str], None] = print) -> None:
         """The CIFAR-10 archive of the ``cifar10`` tasks, into the folder they share."""
         download_all(self.name, [official_file(CIFAR10)], self.data_dir(), log)

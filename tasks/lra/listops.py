@@ -57,9 +57,9 @@ class ListOpsConfig:
         return {"train": self.n_train, "val": self.n_val, "test": self.n_test}
 
 
-# ``small``: dnarch's small budget (CCNN_{4,32}, 12 epochs, batch 8) costs about 2.6 CPU-seconds per
-# training step on 2048 tokens, so 512 training sequences (768 steps) keep
-# `make bench METHOD=dnarch TASK=listops` near 20 minutes on 2 CPU cores, generation included (2 s).
+# ``small``: a training step of dnarch's small budget (CCNN_{4,32}, batch 8, 15 epochs) on 2048 tokens
+# costs about 2 CPU-seconds, so 512 training sequences (960 steps) keep
+# `make bench METHOD=dnarch TASK=listops` near 20 minutes on 2 CPU cores, generation included (1 s).
 BUDGETS = {
     "smoke": dict(n_train=128, n_val=32, n_test=32),
     "small": dict(n_train=512, n_val=128, n_test=512),

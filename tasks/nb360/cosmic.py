@@ -39,9 +39,11 @@ from nasbench.tasks.nb360.losses import masked_bce
 from nasbench.tasks.nb360.members import Members, open_members
 
 FILES = (OfficialFile("deepCR.ACS-WFC.train.tar", f"{S3}/cosmic/deepCR.ACS-WFC.train.tar",
-                      "deepCR ACS/WFC training patches npy_train/<filter>/<prop>/<visit>/*.npy (6.5 GB)"),
+                      "deepCR ACS/WFC training patches npy_train/<filter>/<prop>/<visit>/*.npy (6.5 GB); or npy_train/ "
+                      "extracted here or in data/"),
          OfficialFile("deepCR.ACS-WFC.test.tar", f"{S3}/cosmic/deepCR.ACS-WFC.test.tar",
-                      "deepCR ACS/WFC test patches npy_test/<filter>/<prop>/<visit>/*.npy (2.0 GB)"))
+                      "deepCR ACS/WFC test patches npy_test/<filter>/<prop>/<visit>/*.npy (2.0 GB); or npy_test/ "
+                      "extracted here or in data/"))
 # deepCR's field table (cosmic_dataset.py ``field_type``): the GAL fields are used, the rest are known.
 GAL_FIELDS = frozenset("""10760_2 10760_4 13737_2 13737_3 9490_a3 12513_2 12513_3 10182_pb 10182_pd 10584_13 10342_3
 14343_1 13057_1 10260_7 10260_5 10407_3 13364_95 10190_28 10190_13 9490_a2 13691_11 12058_12 12058_16 12058_1
@@ -145,8 +147,7 @@ class Cosmic(NB360Task):
                 return open_members(folder)
         spec = FILES[0] if part == "train" else FILES[1]
         if not (self.data_dir() / spec.name).exists():
-            raise common.missing(self.name, self.data_dir() / spec.name, FILES,
-                                 f"{spec.description}, or its extracted folder npy_{part}/")
+            raise common.missing(self.name, self.data_dir() / spec.name, FILES, f"{spec.name}: {spec.description}")
         return open_members(self.data_dir() / spec.name)
 
     def verify(self) -> list[str]:

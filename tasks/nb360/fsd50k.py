@@ -44,7 +44,7 @@ from nasbench.tasks.nb360.losses import weighted_bce
 from nasbench.tasks.nb360.members import Members, open_members
 
 FILES = (OfficialFile("audio.zip", f"{S3}/audio/audio.zip",
-                      "FSD50K chunks, manifests (chunks/{tr,val,eval}.csv, lbl_map.json) and noise_22050/ (24 GB)"),)
+                      "FSD50K chunks, manifests (chunks/{tr,val,eval}.csv, lbl_map.json) and noise_22050/ (24 GB); or the same extracted into data/"),)
 MANIFESTS = {"train": "tr.csv", "val": "val.csv", "test": "eval.csv"}
 LABELS = 200
 

@@ -47,7 +47,8 @@ from nasbench.tasks.nb360.common import S3, LazySplit, OfficialFile, generator_r
 from nasbench.tasks.nb360.members import Members, open_members
 
 FILES = (OfficialFile("protein.zip", f"{S3}/protein.zip",
-                      "deepcov.lst, psicov.lst, {deepcov,psicov}/features/*.pkl and distance/*-cb.npy (1.1 GB)"),)
+                      "deepcov.lst, psicov.lst, {deepcov,psicov}/features/*.pkl and distance/*-cb.npy (1.1 GB); "
+                      "or the same extracted in this folder"),)
 CHANNELS, PAD, CLIP = 57, 10, 16.0
 
 

@@ -9,13 +9,14 @@ import math
 import os
 import subprocess
 import sys
+from dataclasses import replace
 
 import pytest
 import torch
 import torch.nn.functional as F
 
 from nasbench.arch import count_macs, count_parameters
-from nasbench.contracts import TaskShape, TaskView
+from nasbench.contracts import TaskShape
 from nasbench.errors import ConfigError
 from nasbench.methods.dash import DASH, BabyDASH, DASHConfig
 from nasbench.methods.dash import config as C
@@ -29,6 +30,11 @@ from nasbench.store import RunStore
 
 K, D = (3, 5, 7), (1, 2, 3)
 DARCY = TaskShape(2, 3, (85, 85), "dense_regression", 1)
+
+
+def task_view(name, shape):
+    """What the config functions read of a TaskView: the name and the shape."""
+    return type("View", (), {"name": name, "shape": shape})()
 
 
 def reference_sum(x, weights, probs, pairs, stride=1, groups=1):
@@ -80,7 +86,7 @@ def test_causal_forms_agree_with_left_padded_convolution():
     expected = sum(p * F.conv1d(F.pad(x, (d * (k - 1), 0)), w, dilation=d) for p, w, (k, d) in zip(probs, weights, pairs))
     for got in (ops.aggregated_fourier(x, weights, probs, K, D, causal=True),
                 ops.mixed_results(x, weights, probs, pairs, causal=True),
-                ops.spatial_conv(x, ops.mixed_kernel(weights, probs, pairs, 1, causal=True), causal=True)):
+                ops.spatial_conv(x, ops.mixed_kernel(weights, probs, K, D, causal=True), causal=True)):
         torch.testing.assert_close(got, expected, rtol=0, atol=1e-8)
     x_later = x.clone()
     x_later[..., 9:] += 1.0  # a causal output never sees later inputs
@@ -161,7 +167,7 @@ def test_gumbel_softmax_is_on_the_simplex_seeded_and_unbiased_in_argmax():
 
 
 def test_gradient_conditioning_fixes_the_norm_and_adds_the_field_term():
-    c = C.paper_config(TaskView_stub("darcyflow", DARCY))
+    c = C.paper_config(task_view("darcyflow", DARCY))
     fields = receptive_fields(c, dense=True)
     assert fields.tolist() == [10.0 * k for k in c.kernel_sizes for _ in c.dilations]
     assert receptive_fields(c, dense=False)[-1] == 15 * 8 + 1
@@ -177,47 +183,62 @@ def test_search_uses_a_fifth_of_the_batches_plus_one():
     assert [reference_subsample(n) for n in (10, 60, 200, 900)] == [0.2, 0.1, 0.05, 0.01]
 
 
-def TaskView_stub(name, shape):
-    return type("Stub", (), {"name": name, "shape": shape})()
-
-
 def test_per_task_rows_fallbacks_and_baby_dash():
-    darcy = C.paper_config(TaskView_stub("darcyflow", DARCY))
+    darcy = C.paper_config(task_view("darcyflow", DARCY))
     assert (darcy.kernel_sizes, darcy.dilations, darcy.search.batch_size) == (C.K_2D, C.D_2D, 10)
     assert (darcy.search.lr, darcy.arch_lr, darcy.grad_scale) == (0.01, 0.005, 100.0)
-    ecg = C.paper_config(TaskView_stub("ecg", TaskShape(1, 1, (1000,), "classes", 4)))
+    ecg = C.paper_config(task_view("ecg", TaskShape(1, 1, (1000,), "classes", 4)))
     assert (ecg.kernel_sizes, ecg.search.milestones, ecg.search.lr) == (C.K_1D, C.MILESTONES_1D, 0.1)
-    unknown = C.paper_config(TaskView_stub("new-dense-1d", TaskShape(1, 2, (64,), "dense_binary", 1)))
+    unknown = C.paper_config(task_view("new-dense-1d", TaskShape(1, 2, (64,), "dense_binary", 1)))
     assert (unknown.kernel_sizes, unknown.search.lr, unknown.arch_lr) == (C.K_1D, 0.01, 0.005)
-    cosmic = C.paper_config(TaskView_stub("cosmic", TaskShape(2, 1, (128, 128), "dense_binary", 1)))
+    cosmic = C.paper_config(task_view("cosmic", TaskShape(2, 1, (128, 128), "dense_binary", 1)))
     assert cosmic.tune.lrs == (1e-2, 1e-3, 1e-4) and cosmic.tune.momenta == (0.99,)
-    baby = BabyDASH.default_config("paper", TaskView_stub("darcyflow", DARCY))
+    baby = BabyDASH.default_config("paper", task_view("darcyflow", DARCY))
     assert (baby.kernel_sizes, baby.dilations) == ((3, 5), (1, 2))
 
 
 def test_paper_budget_is_the_paper_protocol_and_smaller_budgets_say_how_they_differ():
-    c = DASH.default_config("paper", TaskView_stub("darcyflow", DARCY))
+    c = DASH.default_config("paper", task_view("darcyflow", DARCY))
     assert (c.search.epochs, c.tune.epochs, c.retrain.epochs) == (100, 80, 200)
     assert (c.search_widen, c.retrain_widen, c.subsample, c.search.grad_clip) == (1, 4, 0.2, 1.0)
     assert c.retrain.milestones == (60, 120, 160) and c.retrain.grad_clip is None
+    assert C.scaled_milestones((60, 120, 160), 4) == (2, 3, 4) and C.scaled_milestones((60, 120, 160), 200) == (60, 120, 160)
     assert len(hp_grid(c.tune)) == 24 and hp_grid(c.tune)[0] == dict(lr=0.1, dropout=0.0, weight_decay=5e-4,
                                                                         momentum=0.9)
     assert [p["lr"] for p in hp_grid(c.tune)][7:9] == [0.1, 0.01]  # lr-major
-    small = DASH.default_config("small", TaskView_stub("darcyflow", DARCY))
+    small = DASH.default_config("small", task_view("darcyflow", DARCY))
     assert small.search.epochs < 100 and small.retrain.epochs < 200 and small.kernel_sizes == C.K_2D
     assert "paper's 100" in DASH.budget_notes("small") and "WRN-16-4" in DASH.budget_notes("paper")
     with pytest.raises(ConfigError):
         DASH(DASHConfig(kernel_sizes=(3, 4)))
 
 
+@pytest.mark.parametrize("scores,evaluated", [((0.5, 0.4, 0.6, 0.7, 0.1, 0.1), 4), ((0.5, 0.4, 0.3, 0.7, 0.1, 0.2), 6)])
+def test_tuning_stops_when_a_whole_lr_leaves_the_best_score_unchanged(monkeypatch, scores, evaluated):
+    from nasbench.methods.dash import tune
+
+    c = C.paper_config(task_view("darcyflow", DARCY))
+    c = replace(c, tune=replace(c.tune, dropouts=(0.0, 0.05), weight_decays=(5e-4,), momenta=(0.9,)))
+    calls = iter(scores)
+    monkeypatch.setattr(tune, "_trial", lambda *args: next(calls))
+    metric = type("M", (), {"direction": "min", "name": "relative_l2"})
+    ctx = type("Ctx", (), {"task": type("T", (), {"metric": metric})(), "log": print,
+                           "train": type("S", (), {"num_batches": lambda self, b: 90})()})()
+    result = tune.run_tuning(ctx, c, [(3, 1)] * 13, {})
+    assert len(result["tuning"]["evaluated"]) == evaluated and result["tuning"]["stopped_early"] == (evaluated < 6)
+    best = min(range(evaluated), key=lambda i: scores[i])
+    assert (result["lr"], result["dropout"]) == ((0.1, 0.01, 0.001)[best // 2], (0.0, 0.05)[best % 2])
+    assert result["tuning"]["subsample"] == 0.1 and result["tuning"]["batches_per_epoch"] == 10  # 90 batches -> 0.1
+
+
 def test_supernet_has_13_layers_in_2d_and_9_in_1d_with_depthwise_square_convs():
-    c = C.scale_config(C.paper_config(TaskView_stub("darcyflow", DARCY)), "smoke")
+    c = C.scale_config(C.paper_config(task_view("darcyflow", DARCY)), "smoke")
     net = Supernet(DARCY, c)
     assert len(net.layers) == 13 and net.names[0] == "stem"
     assert [layer.groups > 1 for layer in net.layers] == [layer.in_channels == layer.out_channels for layer in net.layers]
     assert len(net.arch_parameters()) == 13
     assert len(net.weight_parameters()) + 13 == len(list(net.parameters()))
-    net1d = Supernet(TaskShape(1, 1, (64,), "classes", 4), C.paper_config(TaskView_stub("ecg", TaskShape(1, 1, (64,), "classes", 4))))
+    net1d = Supernet(TaskShape(1, 1, (64,), "classes", 4), C.paper_config(task_view("ecg", TaskShape(1, 1, (64,), "classes", 4))))
     assert len(net1d.layers) == 9 and all(layer.causal for layer in net1d.layers)
     with torch.no_grad():
         net.layers[3].alpha.zero_()
@@ -227,13 +248,13 @@ def test_supernet_has_13_layers_in_2d_and_9_in_1d_with_depthwise_square_convs():
 
 
 def test_retrain_network_matches_wrn_16_4_size_and_macs_count_the_fourier_layer():
-    c = C.paper_config(TaskView_stub("darcyflow", DARCY))
+    c = C.paper_config(task_view("darcyflow", DARCY))
     net = build_retrain_network(DARCY, c, [(3, 1)] * 13, dropout=0.0)
     assert 2.6e6 < count_parameters(net) < 2.8e6  # spec 2.5 (6): WRN-16-4 with 3x3 convs ~ 2.7M
     layer = ops.AggregatedConv(2, 3, 4, K, D)
     macs = count_macs(torch.nn.Sequential(layer), torch.randn(1, 3, 20, 20))
     sizes = ops.fourier_fft_sizes((20, 20), layer.size)
-    assert macs == ops.fourier_macs(3, 4, 1, sizes) > 0
+    assert macs == ops.fourier_macs(1, 3, 4, 1, sizes, max(K), len(D)) > 0
 
 
 def test_runner_on_a_1d_task_records_nine_layers(tmp_path, toy_plugins):

@@ -107,3 +107,12 @@ def test_one_copy_of_the_files_serves_every_cifar10_task(monkeypatch, tmp_path):
     monkeypatch.setenv("NASBENCH_DATA", str(tmp_path))
     folders = {cls(cls.default_config("smoke")).data_dir() for cls in (Cifar10, Cifar10DNArch, Cifar100DNArch)}
     assert folders == {tmp_path / "cifar"} and Image(Image.default_config("smoke")).data_dir() == tmp_path / "cifar"
+
+
+def test_verify_reads_every_batch_and_checks_official_archives(cifar10_archive, tmp_path):
+    lines = Image(ImageConfig(data_dir=str(cifar10_archive))).verify()
+    assert lines[-1].endswith("(300 training and 40 test images read)")
+    (tmp_path / "cifar-10-python.tar.gz").write_bytes((cifar10_archive / "cifar-10-python.tar.gz").read_bytes())
+    with pytest.raises(CorruptDataError) as info:  # no fixture marker: the published md5 must hold
+        Cifar10(CifarConfig(data_dir=str(tmp_path))).verify()
+    assert f"expected {CIFAR10.md5}" in str(info.value)

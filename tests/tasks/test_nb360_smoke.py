@@ -9,6 +9,7 @@
 Fixture numbers are never benchmark results: every run must record ``data_source: fixture``.
 """
 import pytest
+import torch
 
 from nasbench.contracts import unsupported_reason
 from nasbench.registry import methods
@@ -18,6 +19,16 @@ from nasbench.store import RunStore
 from nb360_helpers import NB360_TASKS, TASK_SETTINGS, WRN_SETTINGS, beats_chance, chance, fixture_task
 
 CHANCE_METHODS = ("wrn", "dash")
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """These networks are tiny: on a shared CPU, syncing two intra-op threads costs more than the
+    convolutions (measured 10-40x slower per conv1d call on a busy 2-core machine)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 def run(method, name, folder, results, *extra):

@@ -77,12 +77,15 @@ class Scale:
     depth: int
     retrain_widen: int
     retrain_epochs: int
-    batches_per_epoch: int | None = None
+    candidate_batches: int | None = None  # batches per candidate epoch (None: the whole training split)
+    retrain_batches: int | None = None
 
 
 SCALES = {
-    "smoke": Scale(candidates=3, candidate_epochs=1, depth=10, retrain_widen=1, retrain_epochs=2, batches_per_epoch=2),
-    "small": Scale(candidates=8, candidate_epochs=2, depth=16, retrain_widen=1, retrain_epochs=12),
+    "smoke": Scale(candidates=3, candidate_epochs=1, depth=10, retrain_widen=1, retrain_epochs=2,
+                   candidate_batches=2, retrain_batches=2),
+    # about DASH's own `small` cost: 20 batches per candidate epoch, as DASH searches on int(0.2 n) + 1
+    "small": Scale(candidates=8, candidate_epochs=2, depth=16, retrain_widen=1, retrain_epochs=6, candidate_batches=20),
 }
 
 
@@ -99,9 +102,9 @@ def scale_config(config: RandomSearchConfig, budget: str) -> RandomSearchConfig:
     if budget not in SCALES:
         return config
     s = SCALES[budget]
-    candidate = replace(config.candidate_train, epochs=s.candidate_epochs, batches_per_epoch=s.batches_per_epoch)
+    candidate = replace(config.candidate_train, epochs=s.candidate_epochs, batches_per_epoch=s.candidate_batches)
     retrain = replace(config.retrain, epochs=s.retrain_epochs, milestones=nb360_milestones(s.retrain_epochs),
-                      batches_per_epoch=s.batches_per_epoch)
+                      batches_per_epoch=s.retrain_batches)
     return replace(config, candidates=s.candidates, depth=s.depth, retrain_widen=s.retrain_widen,
                    candidate_train=candidate, retrain=retrain)
 
@@ -133,10 +136,11 @@ class RandomSearch(SearchMethod):
             return ("paper (this plugin's choice, no published protocol): 20 candidates x 20 epochs on WRN-16-1 (2D), "
                     "winner retrained with the NAS-Bench-360 WRN recipe (WRN-16-4, 200 epochs)")
         s = SCALES[budget]
-        cap = f", at most {s.batches_per_epoch} batches per epoch" if s.batches_per_epoch else ""
-        return (f"{s.candidates} candidates (paper 20) x {s.candidate_epochs} epochs (paper 20) on "
-                f"WRN-{s.depth}-1; winner retrained {s.retrain_epochs} epochs (paper 200) as "
-                f"WRN-{s.depth}-{s.retrain_widen} (paper WRN-16-4; the 1D WRN is unchanged){cap}")
+        cap = f" of at most {s.candidate_batches} batches" if s.candidate_batches else ""
+        retrain_cap = f" of at most {s.retrain_batches} batches" if s.retrain_batches else ""
+        return (f"{s.candidates} candidates (paper 20) x {s.candidate_epochs} epochs{cap} (paper 20 full epochs) on "
+                f"WRN-{s.depth}-1; winner retrained {s.retrain_epochs} epochs{retrain_cap} (paper 200) as "
+                f"WRN-{s.depth}-{s.retrain_widen} (paper WRN-16-4; the 1D WRN is unchanged)")
 
     @classmethod
     def unsupported_reason(cls, shape: TaskShape) -> str | None:
