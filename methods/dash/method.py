@@ -49,16 +49,15 @@ class DASH(SearchMethod):
         return arch_record(layers, self.config, ctx.task.shape, batches)
 
     def tune(self, ctx: RunContext, arch: dict[str, Any]) -> dict[str, Any]:
-        kernels = _kernels(arch)
-        init = build_retrain_network(ctx.task.shape, self.config, kernels, dropout=0.0)
+        init = build_retrain_network(ctx.task.shape, arch["choices"])
         self._init_state = copy.deepcopy(init.state_dict())  # every grid point and the retraining start here [R]
-        return run_tuning(ctx, self.config, kernels, self._init_state)
+        return run_tuning(ctx, self.config, arch["choices"], self._init_state)
 
     def retrain(self, ctx: RunContext, arch: dict[str, Any], hparams: dict[str, Any]) -> nn.Module:
         c = self.config
         hp = {k: hparams.get(k, default) for k, default in zip(
             HP_KEYS, (c.retrain.lr, 0.0, c.retrain.weight_decay, c.retrain.momentum))}
-        model = build_retrain_network(ctx.task.shape, c, _kernels(arch), hp["dropout"]).to(ctx.device)
+        model = build_retrain_network(ctx.task.shape, arch["choices"], hp["dropout"]).to(ctx.device)
         if self._init_state is not None:
             model.load_state_dict(self._init_state)
         fit(model, ctx, recipe(c, hp, c.retrain.epochs, c.retrain.batches_per_epoch))
@@ -70,6 +69,3 @@ class BabyDASH(DASH):
     citation = DASH.citation + "; Baby DASH: the ablation of section 4 (K = {3, 5}, D = {1, 2})"
     baby = True
 
-
-def _kernels(arch: dict[str, Any]) -> list[tuple[int, int]]:
-    return [(int(k), int(d)) for k, d in arch["choices"]["kernels"]]

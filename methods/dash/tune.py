@@ -21,10 +21,12 @@ from nasbench.training import TrainConfig, fit
 HP_KEYS = ("lr", "dropout", "weight_decay", "momentum")
 
 
-def build_retrain_network(shape: TaskShape, c: DASHConfig, kernels: list[tuple[int, int]], dropout: float) -> nn.Module:
-    """WRN-depth-``retrain_widen`` (2D) or the 1D WRN, plain convolutions with the searched (k, d)."""
-    wrn = WRNConfig(depth=c.depth, widen=c.retrain_widen, dropout=dropout, mid_channels=c.mid_channels, causal=c.causal)
-    return build_wrn(shape, wrn, kernels=kernels)
+def build_retrain_network(shape: TaskShape, choices: dict[str, Any], dropout: float = 0.0) -> nn.Module:
+    """The final network from the record's choices alone: WRN-depth-widen (2D) or the 1D WRN,
+    plain convolutions with the searched (k, d) per layer."""
+    wrn = WRNConfig(depth=choices["depth"], widen=choices.get("widen") or 1, dropout=dropout,
+                    mid_channels=choices.get("mid_channels"), causal=choices.get("causal") is not False)
+    return build_wrn(shape, wrn, kernels=[(int(k), int(d)) for k, d in choices["kernels"]])
 
 
 def hp_grid(t: TuneConfig) -> list[dict[str, float]]:
@@ -47,7 +49,7 @@ def recipe(c: DASHConfig, hp: dict[str, float], epochs: int, batches: int | None
                    batches_per_epoch=batches)
 
 
-def run_tuning(ctx: RunContext, c: DASHConfig, kernels: list[tuple[int, int]],
+def run_tuning(ctx: RunContext, c: DASHConfig, choices: dict[str, Any],
                init_state: dict[str, torch.Tensor]) -> dict[str, Any]:
     """Train every grid point from ``init_state`` on a subsample of the training split, score it on
     the validation split, and keep the best; stop early when a whole lr left the best unchanged."""
@@ -62,7 +64,7 @@ def run_tuning(ctx: RunContext, c: DASHConfig, kernels: list[tuple[int, int]],
             if c.tune.early_stop and best_before is not None and best == best_before:
                 break
             best_before = best
-        score = _trial(ctx, c, kernels, init_state, hp, batches, index)
+        score = _trial(ctx, c, choices, init_state, hp, batches, index)
         trials.append({**hp, "val_score": score, "key": sign * score if math.isfinite(score) else math.inf})
     chosen = min(trials, key=lambda t: t["key"])  # first of equals, as the reference's argwhere
     return {**{k: chosen[k] for k in HP_KEYS}, "tuning": {
@@ -71,8 +73,8 @@ def run_tuning(ctx: RunContext, c: DASHConfig, kernels: list[tuple[int, int]],
         "subsample": ratio, "metric": ctx.task.metric.name}}
 
 
-def _trial(ctx, c, kernels, init_state, hp, batches, index) -> float:
-    model = build_retrain_network(ctx.task.shape, c, kernels, hp["dropout"]).to(ctx.device)
+def _trial(ctx, c, choices, init_state, hp, batches, index) -> float:
+    model = build_retrain_network(ctx.task.shape, choices, hp["dropout"]).to(ctx.device)
     model.load_state_dict(init_state)
     ctx.log(f"dash tune: grid point {index}: " + ", ".join(f"{k}={hp[k]:g}" for k in HP_KEYS))
     try:

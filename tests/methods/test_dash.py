@@ -224,7 +224,7 @@ def test_tuning_stops_when_a_whole_lr_leaves_the_best_score_unchanged(monkeypatc
     metric = type("M", (), {"direction": "min", "name": "relative_l2"})
     ctx = type("Ctx", (), {"task": type("T", (), {"metric": metric})(), "log": print,
                            "train": type("S", (), {"num_batches": lambda self, b: 90})()})()
-    result = tune.run_tuning(ctx, c, [(3, 1)] * 13, {})
+    result = tune.run_tuning(ctx, c, {"kernels": [(3, 1)] * 13, "depth": 16, "widen": 1}, {})
     assert len(result["tuning"]["evaluated"]) == evaluated and result["tuning"]["stopped_early"] == (evaluated < 6)
     best = min(range(evaluated), key=lambda i: scores[i])
     assert (result["lr"], result["dropout"]) == ((0.1, 0.01, 0.001)[best // 2], (0.0, 0.05)[best % 2])
@@ -248,8 +248,7 @@ def test_supernet_has_13_layers_in_2d_and_9_in_1d_with_depthwise_square_convs():
 
 
 def test_retrain_network_matches_wrn_16_4_size_and_macs_count_the_fourier_layer():
-    c = C.paper_config(task_view("darcyflow", DARCY))
-    net = build_retrain_network(DARCY, c, [(3, 1)] * 13, dropout=0.0)
+    net = build_retrain_network(DARCY, {"kernels": [(3, 1)] * 13, "depth": 16, "widen": 4})
     assert 2.6e6 < count_parameters(net) < 2.8e6  # spec 2.5 (6): WRN-16-4 with 3x3 convs ~ 2.7M
     layer = ops.AggregatedConv(2, 3, 4, K, D)
     macs = count_macs(torch.nn.Sequential(layer), torch.randn(1, 3, 20, 20))
@@ -283,7 +282,8 @@ def test_smoke_run_through_the_cli_on_darcyflow(tmp_path, isolated_data):
         assert layer["receptive_field"] == layer["d"] * (layer["k"] - 1) + 1
         assert len(layer["probs"]) == 16 and sum(layer["probs"]) == pytest.approx(1, abs=1e-4)
         assert layer["index"] == max(range(16), key=layer["probs"].__getitem__)
-    assert arch["cost"]["params"] > 0 and arch["cost"]["macs"] > 0
+    rebuilt = build_retrain_network(DARCY, arch["choices"])  # the record alone rebuilds the final network
+    assert arch["cost"]["params"] == count_parameters(rebuilt) and arch["cost"]["macs"] > 0
     assert {p["lr"] for p in arch["retrain"]["tuning"]["evaluated"]} <= {0.1, 0.01}
     final = json.loads((run_dir / "final.json").read_text())
     assert math.isfinite(final["value"]) and final["split"] == "test"

@@ -59,7 +59,8 @@ def test_nb360_protocol_splits_by_position_and_normalises(cifar10_archive):
 def test_dnarch_protocol_is_s4s_random_split(cifar10_archive):
     data = Cifar10DNArch(CifarConfig(data_dir=str(cifar10_archive))).load()
     (train_x, train_y), _ = raw_batches(cifar10_archive, CIFAR10)
-    train_idx, val_idx = torch.utils.data.random_split(range(300), [270, 30], generator=torch.Generator().manual_seed(42))
+    seed42 = torch.Generator().manual_seed(42)
+    train_idx, val_idx = torch.utils.data.random_split(range(300), [270, 30], generator=seed42)
     assert [len(data.train), len(data.val), len(data.test)] == [270, 30, 40]
     assert data.val.targets.tolist() == train_y[list(val_idx)].tolist()
     assert data.train.targets.tolist() == train_y[list(train_idx)].tolist()
