@@ -269,7 +269,8 @@ def test_runner_on_a_1d_task_records_nine_layers(tmp_path, toy_plugins):
 def test_smoke_run_through_the_cli_on_darcyflow(tmp_path, isolated_data):
     args = ["run", "dash", "darcyflow", "--budget", "smoke", "--results", str(tmp_path),
             "--set", "task.source=generated-approx", "--set", "task.n_train=4", "--set", "task.n_val=2",
-            "--set", "task.n_test=2", "--set", "search.batch_size=2", "--set", "retrain.batch_size=2"]
+            "--set", "task.n_test=2", "--set", "search.batch_size=2", "--set", "retrain.batch_size=2",
+            "--set", "retrain.epochs=1"]
     out = subprocess.run([sys.executable, "-m", "nasbench", *args], capture_output=True, text=True, timeout=600,
                          env={**os.environ, "NASBENCH_DATA": str(isolated_data)})
     assert out.returncode == 0, out.stderr[-2000:]

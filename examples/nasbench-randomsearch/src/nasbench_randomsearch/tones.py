@@ -6,8 +6,8 @@ so that the receptive field matters (a long period needs a large kernel or dilat
 Process (version ``tones-1``), for each example independently:
 - class c uniform in {0, ..., classes - 1}; period P = base_period * 2 ** c samples;
 - amplitude a ~ U(0.5, 1.5), phase phi ~ U(0, 2 pi), offset b ~ N(0, 0.5 ** 2);
-- x_t = b + a sin(2 pi t / P + phi) + noise * e_t, e_t ~ N(0, 1), t = 0, ..., length - 1;
-  one input channel.
+- x_t = b + a sin(2 pi t / P + phi) + noise * e_t, e_t ~ N(0, 1), t = 0, ..., length - 1
+  (noise 2.0 by default: the tone is well below the noise in any short window); one input channel.
 Splits are independent draws from fixed seeds (train 1, val 2, test 3), the same for every run seed,
 method and machine; data are made in memory at each load (milliseconds) and recorded as
 ``generated``: the defining process itself, not an approximation of a benchmark's files.
@@ -37,7 +37,7 @@ class TonesConfig:
     length: int = 256
     classes: int = 4
     base_period: int = 4  # periods 4, 8, 16, 32 samples for 4 classes
-    noise: float = 1.0
+    noise: float = 2.0  # at 1.0, one randomsearch run at `small` reached 99.8% test accuracy: too easy to rank
 
     def validate(self) -> None:
         if min(self.n_train, self.n_val, self.n_test) < 1 or self.classes < 2 or self.base_period < 2:
