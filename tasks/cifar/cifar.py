@@ -70,23 +70,23 @@ def official_file(source: CifarSource) -> OfficialFile:
     return OfficialFile(source.archive, source.url, f"CIFAR python version ({source.archive})", md5=source.md5)
 
 
-def locate(folder: Path, source: CifarSource) -> Path:
+def locate(folder: Path, source: CifarSource, task: str) -> Path:
     """The extracted folder when present, else the archive; MissingDataError naming both otherwise."""
     for candidate in (folder / source.folder, folder / source.archive):
         if candidate.exists():
             return candidate
     raise MissingDataError(folder / source.archive, f"{source.archive} (md5 {source.md5}) or its extracted "
-                           f"{source.folder}/ folder", f"run `nasbench data <task> --download` (fetches {source.url} "
+                           f"{source.folder}/ folder", f"run `nasbench data {task} --download` (fetches {source.url} "
                            f"into {folder}), or place the file there; --set task.data_dir=DIR looks elsewhere")
 
 
 Arrays = tuple[np.ndarray, np.ndarray]
 
 
-def read_cifar(folder: Path, source: CifarSource) -> tuple[Arrays, Arrays]:
+def read_cifar(folder: Path, source: CifarSource, task: str) -> tuple[Arrays, Arrays]:
     """((train images, labels), (test images, labels)), images (N, 3, 32, 32) uint8."""
-    root = locate(folder, source)
-    fix = f"download {source.url} again into {folder}"
+    root = locate(folder, source, task)
+    fix = f"delete {root} and run `nasbench data {task} --download`"
     return (read_cifar_pickles(root, list(source.train), source.label_key, fix),
             read_cifar_pickles(root, list(source.test), source.label_key, fix))
 
@@ -189,18 +189,18 @@ class CifarTask(ClassificationTask):
 
     def verify(self) -> list[str]:
         """The archive's published md5 (official copies), then every batch read."""
-        root = locate(self.data_dir(), self.source)
+        root = locate(self.data_dir(), self.source, self.name)
         lines = []
         if root.suffix == ".gz" and source_of(self.data_dir()) == "official":
             lines = verify_official(self.name, self.data_dir(), [official_file(self.source)])
-        (train_x, _), (test_x, _) = read_cifar(self.data_dir(), self.source)
+        (train_x, _), (test_x, _) = read_cifar(self.data_dir(), self.source, self.name)
         return lines + [f"ok  {root}  ({len(train_x)} training and {len(test_x)} test images read)"]
 
     def load(self, allow_generate: bool = True, log: Callable[[str], None] = print) -> TaskData:
-        (train_x, train_y), (test_x, test_y) = read_cifar(self.data_dir(), self.source)
+        (train_x, train_y), (test_x, test_y) = read_cifar(self.data_dir(), self.source, self.name)
         train_idx, val_idx = self.split_indices(len(train_y))
         c = self.config
-        where = locate(self.data_dir(), self.source)
+        where = locate(self.data_dir(), self.source, self.name)
         train_idx = take_first(train_idx, c.n_train, "training", where)
         val_idx = take_first(val_idx, c.n_val, "validation", where)
         test_idx = take_first(np.arange(len(test_y)), c.n_test, "test", where)

@@ -107,9 +107,9 @@ class Image(ClassificationTask):
         return ((grey.float() - GREY_MEAN) / GREY_STD).unsqueeze(1)
 
     def load(self, allow_generate: bool = True, log: Callable[[str], None] = print) -> TaskData:
-        (train_x, train_y), (test_x, test_y) = read_cifar(self.data_dir(), CIFAR10)
+        (train_x, train_y), (test_x, test_y) = read_cifar(self.data_dir(), CIFAR10, self.name)
         train_idx, val_idx = random_split_indices(len(train_y), split_lengths(len(train_y), 0.1), seed=42)
-        c, where = self.config, locate(self.data_dir(), CIFAR10)
+        c, where = self.config, locate(self.data_dir(), CIFAR10, self.name)
         parts = {"train": (train_x, train_y, take_first(train_idx, c.n_train, "training", where)),
                  "val": (train_x, train_y, take_first(val_idx, c.n_val, "validation", where)),
                  "test": (test_x, test_y, take_first(torch.arange(len(test_y)), c.n_test, "test", where))}

@@ -25,7 +25,8 @@ from typing import Callable
 import torch
 
 from nasbench.contracts import DataFile, Split, TaskData, TaskShape
-from nasbench.errors import ConfigError, CorruptDataError, MissingDataError
+from nasbench.data import verify_files
+from nasbench.errors import ConfigError, CorruptDataError
 from nasbench.tasks.classification import ClassificationTask, check_counts, mark_fixture, source_of
 from nasbench.tasks.lra.common import Vocabulary
 
@@ -107,12 +108,15 @@ class Retrieval(ClassificationTask):
         return [DataFile(self.data_dir() / f, f"LRA AAN pairs, {s} split (lra_release/tsv_data/{f})")
                 for s, f in FILES.items()]
 
+    def fix(self) -> str:
+        return (f"extract lra_release.gz (LRA README) and copy tsv_data/new_aan_pairs.*.tsv into {self.data_dir()}; "
+                f"--set task.data_dir=DIR looks elsewhere")
+
+    def verify(self) -> list[str]:
+        return verify_files(self.data_files(), fix=self.fix())
+
     def load(self, allow_generate: bool = True, log: Callable[[str], None] = print) -> TaskData:
-        for f in self.data_files():
-            if not f.path.exists():
-                raise MissingDataError(f.path, f.description, f"extract lra_release.gz (LRA README) and copy "
-                                       f"tsv_data/new_aan_pairs.*.tsv into {self.data_dir()}; --set "
-                                       f"task.data_dir=DIR looks elsewhere")
+        self.verify()  # presence: no checksums are published for the release
         rows = {s: read_pairs(self.data_dir() / FILES[s], n) for s, n in self.config.counts().items()}
         vocab = Vocabulary.build([*rows["train"][0], *rows["train"][1]], capacity=VOCAB_CAPACITY)
         length = self.config.max_length

@@ -111,6 +111,9 @@ class Text(ClassificationTask):
         return [DataFile(self.root() / s / label, f"aclImdb v1 {s}/{label} reviews (folder of .txt files)")
                 for s in ("train", "test") for label in LABELS]
 
+    def verify(self) -> list[str]:
+        return [f"ok  {self.root() / split}  ({len(self._listing(split))} reviews)" for split in ("train", "test")]
+
     def download(self, log: Callable[[str], None] = print) -> None:
         """Fetch the archive (md5 checked) and extract its labelled reviews (not ``train/unsup``)."""
         archive = download_all(self.name, [ARCHIVE], self.data_dir(), log)[0]

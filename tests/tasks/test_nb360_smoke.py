@@ -1,8 +1,8 @@
 """Runs on the NAS-Bench-360 fixtures, through the real runner, generated from the registries.
 
-- ``wrn`` learns every fixture's planted signal: a smoke run with tiny settings (``nb360_helpers``:
-  WRN-4-1 on the 2-D tasks, a narrow 1-D WRN, a constant learning rate, a few epochs) must beat
-  the metric of the best input-blind (constant) prediction on the test split. Fast.
+- ``wrn`` learns every fixture's planted signal: a smoke run (WRN-10-1 / the 1-D WRN) with a few
+  small-batch epochs at a constant learning rate (``nb360_helpers.WRN_SETTINGS``) must beat the
+  metric of the best input-blind (constant) prediction on the test split. Fast.
 - every registered method completes a plain ``smoke`` run on every fixture whose shape it supports
   (DASH also beats chance, as issue 5 asks); slow, since each method's smoke budget keeps its
   full search space.
