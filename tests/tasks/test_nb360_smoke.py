@@ -18,7 +18,9 @@ from nasbench.store import RunStore
 
 from nb360_helpers import NB360_TASKS, TASK_SETTINGS, WRN_SETTINGS, beats_chance, chance, fixture_task
 
-CHANCE_METHODS = ("wrn", "dash")
+# Methods whose plain smoke run must also beat chance (issue 5); wrn's plain smoke run (2 epochs,
+# lr decayed from the first epoch) need not: its learning is checked above with a few more steps.
+CHANCE_METHODS = ("dash",)
 
 
 @pytest.fixture(autouse=True)
