@@ -22,7 +22,8 @@ How the Fourier form is made fast on a CPU (each step is exact; the tests compar
   spectrum of the mixed kernel is a DFT over its |D| k_max^dims nonzero taps (two matrix products
   written frequency-major), not an FFT of the zero-filled S^dims kernel padded to n^dims. The taps
   sit where Kronecker dilation puts them; this replaces a buffer of C_out C_in n^dims values, its
-  transposition and its FFT with a product whose cost does not grow with d_max;
+  transposition and its FFT with products whose cost does not grow with d_max (complex ones: a
+  real product with the re/im parts stacked costs the same arithmetic plus two copies of the stack);
 - real FFTs of the input and output, with a hand-written adjoint for the zero-padded real FFT
   (PyTorch's backward of rfftn runs a full complex FFT);
 - the product over input channels as one real batched matmul over frequencies (a complex batched
@@ -192,21 +193,25 @@ def kernel_spectrum(groups: torch.Tensor, dilations: Sequence[int], size: int, f
                     causal: bool = False) -> torch.Tensor:
     """The real FFT of the mixed kernel (laid out for circular convolution) at the rfftn frequencies,
     computed from its dilation groups (C_out, C_in, |D|, k_max^dims) as a DFT over the |D| k_max^dims
-    nonzero taps only. Returned frequency-major as (F, C_in, 2 C_out) = [Re | Im], the layout of
-    ``channel_product``: two matrix products, no zero-filled buffer, no transposition."""
+    nonzero taps only. Returned frequency-major as (F, C_in, 2 C_out), the columns (C_out, re/im)
+    interleaved: the real view of a complex (F, C_in, C_out) tensor, the layout of ``channel_product``."""
     dims, (c_out, c_in, n_groups, k_max) = len(fft_sizes), groups.shape[:4]
     factor = functools.partial(_tap_dft, k_max, tuple(dilations), size, causal=causal)
-    last = factor(fft_sizes[-1], True).to(groups)  # (re/im, |D|, F_last, k_max)
-    if dims == 1:
-        left = last.permute(1, 3, 2, 0).reshape(n_groups * k_max, -1)  # columns (f, re/im)
-        right = groups.permute(1, 0, 2, 3).reshape(c_in * c_out, n_groups * k_max)
-        return (right @ left).view(c_in, c_out, -1, 2).permute(2, 0, 3, 1).reshape(-1, c_in, 2 * c_out)
-    t_re, t_im = (torch.einsum("oidab,dfb->dafio", groups, part) for part in last)  # last axis transformed
-    # (E_re + i E_im)(T_re + i T_im): rows (E_re, E_im) x columns (f_last, C_in, re/im, C_out)
-    right = torch.stack([torch.stack([t_re, t_im], 4), torch.stack([-t_im, t_re], 4)])
-    first = factor(fft_sizes[0], False).to(groups)  # (re/im, |D|, F_first, k_max)
-    left = first.permute(2, 0, 1, 3).reshape(fft_sizes[0], -1)  # (F_first, 2 |D| k_max)
-    return (left @ right.reshape(left.shape[1], -1)).view(-1, c_in, 2 * c_out)
+    last = _complex(factor(fft_sizes[-1], True).to(groups))  # (|D|, F_last, k_max)
+    cgroups = groups.to(last.dtype)
+    if dims == 1:  # (F, C_in, C_out) = sum over the taps (|D| k_max) of one complex product
+        spectrum = last.permute(1, 0, 2).reshape(fft_sizes[-1] // 2 + 1, -1) @ \
+            cgroups.permute(2, 3, 1, 0).reshape(n_groups * k_max, -1)
+    else:  # the last axis by an einsum over its taps, then the first axis by one complex product
+        t = torch.einsum("oidab,dfb->dafio", cgroups, last)  # (|D|, k_max, F_last, C_in, C_out)
+        first = _complex(factor(fft_sizes[0], False).to(groups)).permute(1, 0, 2)  # (F_first, |D|, k_max)
+        spectrum = first.reshape(fft_sizes[0], -1) @ t.reshape(n_groups * k_max, -1)
+    return torch.view_as_real(spectrum).reshape(-1, c_in, 2 * c_out)
+
+
+def _complex(parts: torch.Tensor) -> torch.Tensor:
+    """(2, ...) cos and sin parts -> one complex tensor."""
+    return torch.complex(parts[0], parts[1])
 
 
 def fourier_conv(x: torch.Tensor, k_block: torch.Tensor, fft_sizes: Sequence[int], stride: int = 1,
@@ -217,7 +222,7 @@ def fourier_conv(x: torch.Tensor, k_block: torch.Tensor, fft_sizes: Sequence[int
     axes = tuple(range(-dims, 0))
     x_hat = padded_rfftn(x, fft_sizes, axes)  # the input is transformed once per layer
     if depthwise:  # one kernel per channel: an elementwise product
-        k_hat = torch.view_as_complex(k_block.view(k_block.shape[0], 2, -1).permute(2, 0, 1).contiguous())  # (C, F)
+        k_hat = torch.view_as_complex(k_block.view(k_block.shape[0], -1, 2).transpose(0, 1).contiguous())  # (C, F)
         y_hat = x_hat * k_hat.view(-1, *x_hat.shape[2:])
     else:
         y_hat = channel_product(x_hat, k_block)
@@ -227,14 +232,14 @@ def fourier_conv(x: torch.Tensor, k_block: torch.Tensor, fft_sizes: Sequence[int
 
 def channel_product(x_hat: torch.Tensor, k_block: torch.Tensor) -> torch.Tensor:
     """y[b, o, f] = sum_i x[b, i, f] k[o, i, f] at every frequency f, in one real batched matmul over
-    frequencies: [Re x; Im x] [Re k | Im k] gives the four real products, combined afterwards.
+    frequencies: [Re x; Im x] [k interleaved] gives the four real products, combined afterwards.
     (A complex batched matmul runs matrix by matrix on the CPU; einsum takes a strided path.)"""
     batch, c_in, *freqs = x_hat.shape
     x_f = torch.view_as_real(x_hat.reshape(batch, c_in, -1)).permute(2, 3, 0, 1).reshape(-1, 2 * batch, c_in)
-    z = torch.bmm(x_f, k_block).unflatten(1, (2, batch)).unflatten(3, (2, -1))  # (F, x re/im, B, k re/im, C_out)
-    (rr, ri), (ir, ii) = (part.unbind(2) for part in z.unbind(1))  # unbind: backward stacks, no zero fills
-    y = torch.stack([rr - ii, ir + ri], -1)  # (F, B, C_out, re/im)
-    return torch.view_as_complex(y.permute(1, 2, 0, 3).contiguous()).reshape(batch, -1, *freqs)
+    z = torch.bmm(x_f, k_block).unflatten(1, (2, batch)).unflatten(3, (-1, 2))  # (F, x re/im, B, C_out, k re/im)
+    (rr, ri), (ir, ii) = (part.unbind(-1) for part in z.unbind(1))  # unbind: backward stacks, no zero fills
+    y = torch.complex((rr - ii).permute(1, 2, 0), (ir + ri).permute(1, 2, 0))  # (B, C_out, F)
+    return y.reshape(batch, -1, *freqs)
 
 
 def aggregated_fourier(x: torch.Tensor, weights: Sequence[torch.Tensor], probs: torch.Tensor,
