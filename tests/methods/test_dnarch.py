@@ -324,18 +324,21 @@ def test_smoke_run_through_the_command_line_writes_the_record(tmp_path, data_roo
 
 
 @pytest.mark.slow
-def test_short_training_learns_and_holds_the_complexity(tmp_path, isolated_data):
-    """Three epochs of DNArch_{K,R,W,D} on (approximate) Darcy Flow: the validation error falls and the
-    complexity loss keeps C_curr / C_target near 1 while the masks move."""
+def test_short_training_learns_and_the_complexity_loss_holds_the_size(tmp_path, isolated_data):
+    """Three epochs of DNArch_{K,R,W,D} on (approximate) Darcy Flow: the validation error falls, and
+    with the complexity loss C_curr / C_target ends nearer 1 than without it (the masks move either way)."""
     from nasbench.runner import RunRequest, execute, prepare
     from nasbench.store import RunStore
 
     sets = ("task.source=generated-approx", "task.n_train=64", "task.n_val=16", "task.n_test=16",
             "width=16", "train.epochs=3", "train.warmup_epochs=0")
-    outcome = execute(prepare(RunRequest("dnarch", "darcyflow", "small", 0, sets)), RunStore(tmp_path), log=lambda s: None)
-    assert outcome.status == "ok", outcome.manifest.get("error")
-    rows = list(__import__("csv").DictReader((outcome.run_dir / "curves.csv").open()))
-    errors = [float(r["val_relative_l2"]) for r in rows]
-    ratios = [float(r["complexity_ratio"]) for r in rows]
-    assert errors[-1] < errors[0] and all(0.85 < r < 1.15 for r in ratios)
-    assert outcome.manifest["metric"]["value"] < 0.5
+    final = {}
+    for loss in (True, False):
+        outcome = execute(prepare(RunRequest("dnarch", "darcyflow", "small", 0, (*sets, f"complexity_loss={loss}"))),
+                          RunStore(tmp_path / str(loss)), log=lambda s: None)
+        assert outcome.status == "ok", outcome.manifest.get("error")
+        rows = list(__import__("csv").DictReader((outcome.run_dir / "curves.csv").open()))
+        errors = [float(r["val_relative_l2"]) for r in rows]
+        assert errors[-1] < errors[0] and outcome.manifest["metric"]["value"] < 0.5
+        final[loss] = float(rows[-1]["complexity_ratio"])
+    assert abs(final[True] - 1) < abs(final[False] - 1) and final[False] != 1.0, final
