@@ -111,10 +111,10 @@ def cmd_run(args) -> int:
         print(f"already finished (use --force to recompute): {outcome.run_dir}")
     print(f"run folder: {outcome.run_dir}")
     source = outcome.manifest.get("data_source")
-    print(f"status: {outcome.manifest.get('status')}" + (f"  data: {source}" if source else ""))
+    print(f"status: {outcome.manifest.get('status')}" + (f"  data: {source}" if source else ""), flush=True)
     if metric:
         print(f"test {metric['name']}: {metric['value']:.6g}  ({metric['error_name']} {metric['error']:.6g})")
-    if outcome.manifest.get("status") == "skipped":  # a failure's reason was logged when it happened
+    if outcome.manifest.get("status") in ("failed", "skipped"):
         print(f"reason: {outcome.manifest.get('error')}", file=sys.stderr)
     return 1 if outcome.manifest.get("status") == "failed" else 0
 

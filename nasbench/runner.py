@@ -132,7 +132,7 @@ def execute(
     except Exception as exc:  # a run that fails is recorded as failed; the study goes on
         manifest.update({schema.STATUS: schema.STATUS_FAILED, schema.ERROR: f"{type(exc).__name__}: {exc}",
                          "traceback": traceback.format_exc()})
-        log(f"run failed: {type(exc).__name__}: {exc}")
+        log(f"run failed: {type(exc).__name__} (the reason is in the run's manifest)")
     files[schema.CURVES] = curves.to_csv()
     return _finish(store, run, manifest, files)
 
