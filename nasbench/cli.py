@@ -149,8 +149,10 @@ def cmd_data(args) -> int:
 def cmd_perf(args) -> int:
     import json
 
+    from nasbench.allocator import keep_freed_memory
     from nasbench.data import atomic_write_text
 
+    keep_freed_memory()  # as in every run (nasbench.runner.execute), so the figures describe runs
     for name in args.names or benchmarks.names():
         bench = benchmarks.get(name)()
         print(f"== {name}: {bench.description}")

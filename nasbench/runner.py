@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from nasbench import provenance, schema
+from nasbench.allocator import keep_freed_memory
 from nasbench.arch import arch_id, content_hash, count_macs, count_parameters
 from nasbench.budgets import DEFAULT_BUDGET, check_budget
 from nasbench.config import apply_overrides, to_dict
@@ -103,6 +104,7 @@ def execute(
     on_row: Callable[[dict[str, Any]], None] | None = None,
 ) -> RunOutcome:
     """Run the stages of one run and write its folder; a failure is recorded, not raised."""
+    keep_freed_memory()
     req = run.request
     run_dir = store.run_dir(req.task, req.method, req.seed)
     previous = store.read(req.task, req.method, req.seed)

@@ -318,9 +318,29 @@ class Encoder(nn.Module):
         self.norm = batch_norm(width, shape.dims, batch_stats_only)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.gelu(self.norm(pointwise_linear(self.embed(x), self.linear.weight, self.linear.bias)))
+
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
         if self.embedding is not None:  # token ids (B, L) -> (B, E, L)
             x = self.embedding(x.long()).transpose(1, 2)
-        return F.gelu(self.norm(pointwise_linear(x, self.linear.weight, self.linear.bias)))
+        return x
+
+    def split(self, x: torch.Tensor, n: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """forward(x)'s channels [0, n) and [n, width) (None when n is the width), each computed on
+        its own: BatchNorm's statistics are per channel, so this equals slicing forward(x) without
+        the copies that slicing and its backward make. Needs batch-statistics BatchNorm."""
+        if self.norm.track_running_stats:
+            raise ValueError("Encoder.split needs BatchNorm with batch statistics only")
+        x, width = self.embed(x), self.linear.out_features
+        parts = []
+        for rows in (slice(0, n), slice(n, width)):
+            if rows.start == rows.stop:
+                parts.append(None)
+                continue
+            h = pointwise_linear(x, self.linear.weight[rows], self.linear.bias[rows])
+            h = F.batch_norm(h, None, None, self.norm.weight[rows], self.norm.bias[rows], True, 0.0, self.norm.eps)
+            parts.append(F.gelu(h))
+        return parts[0], parts[1]
 
     def macs(self, points: int) -> int:
         return points * self.linear.in_features * self.linear.out_features
@@ -338,6 +358,20 @@ class Decoder(nn.Module):
         if self.dense:
             return pointwise_linear(x, self.linear.weight, self.linear.bias)
         return self.linear(x.flatten(2).mean(-1))
+
+    def forward_parts(self, parts: Sequence[torch.Tensor | None]) -> torch.Tensor:
+        """forward(torch.cat(parts, 1)) without the concatenation (None parts are skipped): the
+        linear read-out is a sum over channel groups."""
+        out, offset = None, 0
+        for h in parts:
+            if h is None:
+                continue
+            weight = self.linear.weight[:, offset: offset + h.shape[1]]
+            offset += h.shape[1]
+            term = pointwise_linear(h, weight, None) if self.dense else F.linear(h.flatten(2).mean(-1), weight)
+            out = term if out is None else out + term
+        bias = self.linear.bias.view(1, -1, *([1] * (out.ndim - 2)))
+        return out + bias
 
     def macs(self, points: int) -> int:
         return (points if self.dense else 1) * self.linear.in_features * self.linear.out_features
@@ -372,12 +406,13 @@ class CCNNBlock(nn.Module):
         return add_branch(x, spectral_upsample(h, sizes))
 
 
-def add_branch(x: torch.Tensor, branch: torch.Tensor) -> torch.Tensor:
-    """x + branch on the first branch.shape[1] channels; the other identity channels pass through."""
+def add_branch(x: torch.Tensor, branch: torch.Tensor, scale: torch.Tensor | None = None) -> torch.Tensor:
+    """x + scale * branch on the first branch.shape[1] channels; the other identity channels pass
+    through. ``scale`` (a scalar tensor, e.g. a depth mask) is fused into the sum."""
     n = branch.shape[1]
-    if n == x.shape[1]:
-        return x + branch
-    return torch.cat([x[:, :n] + branch, x[:, n:]], dim=1)
+    head = x if n == x.shape[1] else x[:, :n]
+    head = head + branch if scale is None else torch.addcmul(head, branch, scale)
+    return head if n == x.shape[1] else torch.cat([head, x[:, n:]], dim=1)
 
 
 def block_macs(spec: BlockSpec, sizes: Sequence[int]) -> int:

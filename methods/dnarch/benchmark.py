@@ -10,7 +10,9 @@ process on the same input (issue 4, item 6).
 A step is forward, the task loss (mean squared error against a fixed target) plus, for DNArch,
 lambda L_comp, backward, an AdamW step and (DNArch) the bound reset. The configurations are timed
 round-robin, after warm-up steps, and each figure is the median of its repeats, so a burst of load
-from other processes hits all of them alike.
+from other processes hits all of them alike. ``nasbench perf`` applies the allocator setting of every
+run (``nasbench.allocator``) first: without it, re-faulting the freed 30-100 MB activations on every
+step dominated the timings and made them swing by 2x between runs.
 """
 from __future__ import annotations
 
@@ -32,7 +34,7 @@ class DNArchBenchmark(Benchmark):
     description = "DNArch step time at init vs the plain CCNN, and with width/resolution masks at half vs full"
 
     def __init__(self, width: int = 140, depth: int = 4, size: int = 85, batch_size: int = 8,
-                 repeats: int = 3, warmup: int = 1, seed: int = 0):
+                 repeats: int = 5, warmup: int = 2, seed: int = 0):
         self.width, self.depth, self.size, self.batch_size = width, depth, size, batch_size
         self.repeats, self.warmup, self.seed = repeats, warmup, seed
 

@@ -21,6 +21,13 @@ shapes). ``static`` keeps every tensor at its largest shape and multiplies by th
 the cut-offs); its Fourier convolution inverts the masked spectrum onto the output-resolution grid
 with DFT matrices of fixed shape, and its upsampling is a fixed-shape interpolation matrix, so the
 pointwise layers in between see the same samples as in the dynamic mode.
+
+Cost at the base architecture (``nasbench perf dnarch``): the identity branch is N_max wide, but the
+dynamic mode carries only the channels some kept block reads or writes through the blocks; the
+others go from the encoder (computed apart: BatchNorm statistics are per channel) straight into the
+decoder's read-out, which is a sum over channel groups. The N_mid and N_out masks are folded into the
+rows of the layers they follow (m (W h + b) = (m W) h + m b) and the depth mask into the residual
+sum, so no mask costs an activation-sized product. All of this leaves the function unchanged.
 """
 from __future__ import annotations
 
@@ -262,24 +269,27 @@ class DNArchBlock(nn.Module):
     def forward(self, x, kernel, bias, plan: BlockPlan, masks: dict, static: bool) -> torch.Tensor:
         n_in, n_mid, n_out = plan.width
         sizes = tuple(x.shape[2:])
-        h = self.norm(x[:, :n_in])
+        h = self.norm(x if n_in == x.shape[1] else x[:, :n_in])
         if static:
             h = static_fourier_conv(h, kernel, bias, masks["spectrum"], plan.resolution)
         else:
             h = fourier_conv(h, kernel, bias, keep=plan.keep, spectral_weight=masks["spectrum"])
-        h = F.gelu(_scale(pointwise_linear(h, self.mixer.weight[:n_mid, :n_in], self.mixer.bias[:n_mid]), masks["mid"]))
+        h = F.gelu(pointwise_linear(h, *_masked_rows(self.mixer, n_mid, n_in, masks["mid"])))
         h = self.dropout(h)
-        h = F.gelu(_scale(pointwise_linear(h, self.linear.weight[:n_out, :n_mid], self.linear.bias[:n_out]), masks["out"]))
+        h = F.gelu(pointwise_linear(h, *_masked_rows(self.linear, n_out, n_mid, masks["out"])))
         h = spectral_upsample(h, sizes, plan.resolution)
-        if masks["depth"] is not None:
-            h = h * masks["depth"]
-        return add_branch(x, h)
+        return add_branch(x, h, masks["depth"])
 
 
-def _scale(h: torch.Tensor, channel_mask: torch.Tensor | None) -> torch.Tensor:
+def _masked_rows(layer: nn.Linear, rows: int, columns: int,
+                 channel_mask: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Weight and bias of the first ``rows`` outputs over the first ``columns`` inputs, times the
+    width mask of the outputs: m * (W h + b) = (m W) h + m b, so the mask costs a weight-sized
+    product instead of an activation-sized one."""
+    weight, bias = layer.weight[:rows, :columns], layer.bias[:rows]
     if channel_mask is None:
-        return h
-    return h * channel_mask.view(1, -1, *([1] * (h.ndim - 2)))
+        return weight, bias
+    return weight * channel_mask[:, None], bias * channel_mask
 
 
 class DNArchCCNN(nn.Module):
@@ -309,14 +319,17 @@ class DNArchCCNN(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         static = self.mode == "static"
         plans = self.masks.static_plans() if static else self.masks.plans()
-        h = self.encoder(x)
+        # The identity channels that no kept block reads or writes go from the encoder straight to
+        # the decoder: only the first `active` channels travel through the blocks.
+        active = max(max(p.width[0], p.width[2]) for p in plans)
+        h, passing = self.encoder.split(x, active)
         for index, (plan, (kernel, bias)) in enumerate(zip(plans, self.kernels(plans))):
             masks = {"spectrum": self.masks.spectral_weight(index, plan.keep, static),
                      "mid": self.masks.channel_mask(index, 1, plan.width[1]),
                      "out": self.masks.channel_mask(index, 2, plan.width[2]),
                      "depth": self.masks.depth_value(index)}
             h = self.blocks[index](h, kernel, bias, plan, masks, static)
-        return self.decoder(h)
+        return self.decoder.forward_parts([h, passing])
 
     def kernels(self, plans: Sequence[BlockPlan]) -> list[tuple[torch.Tensor, torch.Tensor]]:
         """(kernel (N_in, *taps), bias (N_in,)) per block: the shared kernel network read out on the

@@ -167,3 +167,28 @@ def test_ccnn_method_configs_follow_the_paper_and_the_budgets():
     with pytest.raises(ConfigError):
         CCNNConfig(width=0).validate()
     assert CCNN.unsupported_reason(TaskShape(3, 1, (4, 4, 4), "classes", 2)) is not None
+
+
+@pytest.mark.parametrize("dense, tokens", [(True, False), (False, True)])
+def test_encoder_split_and_decoder_parts_equal_slicing_and_concatenation(dense, tokens):
+    """DNArch passes the identity channels no block touches from the encoder straight to the
+    decoder; the split encoder and the summed read-out must equal the whole-width ones."""
+    from nasbench.methods.backbones.ccnn import Decoder, Encoder
+    torch.manual_seed(0)
+    shape = TaskShape(1, 2, (13,), "dense_regression" if dense else "classes", 3, vocab_size=7 if tokens else None)
+    encoder, decoder = Encoder(shape, 10, batch_stats_only=True), Decoder(10, 3, dense)
+    x = torch.randint(0, 7, (4, 13)) if tokens else torch.randn(4, 2, 13)
+    whole = encoder(x)
+    for n in (4, 10):
+        head, rest = encoder.split(x, n)
+        torch.testing.assert_close(head, whole[:, :n])
+        assert (rest is None) == (n == 10)
+        if rest is not None:
+            torch.testing.assert_close(rest, whole[:, n:])
+        torch.testing.assert_close(decoder.forward_parts([head, rest]), decoder(whole))
+
+
+def test_encoder_split_refuses_running_statistics():
+    from nasbench.methods.backbones.ccnn import Encoder
+    with pytest.raises(ValueError, match="batch statistics"):
+        Encoder(TaskShape(1, 2, (13,), "classes", 3), 10, batch_stats_only=False).split(torch.randn(2, 2, 13), 4)
