@@ -18,20 +18,22 @@ residual branch at zero (``zero_init_branches`` [A]): with the reference's kaimi
 global-kernel CCNN's output is ~10x the target's scale at initialisation (smooth global kernels sum
 a smooth input coherently), and a 15-epoch schedule does not recover from it (Darcy Flow, approximate
 data, 12 epochs: test rel. L2 0.082 with the kaiming init, 0.053 with zero-initialised branches).
+Below ``paper`` the decoder reads ListOps at the first position instead of the mean pool, as for
+``dnarch`` (see ``nasbench.methods.dnarch`` and ``budget.FIRST_POSITION_TASKS``).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from torch import nn
 
 from nasbench.contracts import RunContext, SearchMethod, TaskShape, TaskView
 from nasbench.errors import ConfigError
 from nasbench.methods.backbones.ccnn import CCNN as CCNNBackbone
-from nasbench.methods.backbones.ccnn import max_kernel_size, unsupported_reason
+from nasbench.methods.backbones.ccnn import POOLINGS, max_kernel_size, unsupported_reason
 from nasbench.methods.dnarch.budget import budget_notes as scaled_budget_notes
-from nasbench.methods.dnarch.budget import scale_for_budget
+from nasbench.methods.dnarch.budget import pooling_for, scale_for_budget
 from nasbench.methods.dnarch.hparams import paper_recipe, paper_row
 from nasbench.training import TrainConfig, fit
 
@@ -48,6 +50,7 @@ class CCNNConfig:
     batch_stats_only: bool = False
     zero_init_branches: bool = False  # [A] the PWLinear of every branch starts at 0 (blocks start as identities)
     embedding_dim: int | None = None  # token tasks; None: the network width
+    pooling: Literal["mean", "first"] = "mean"  # global average pool [P]; budget.pooling_for
     train: TrainConfig = field(default_factory=lambda: TrainConfig(
         epochs=310, batch_size=8, lr=0.02, weight_decay=1e-4, optimizer="adamw", schedule="cosine",
         warmup_epochs=10, eval_batch_size=16))
@@ -55,6 +58,8 @@ class CCNNConfig:
     def validate(self) -> None:
         if self.depth < 1 or self.width < 1:
             raise ConfigError(f"ccnn: depth and width must be >= 1, got depth={self.depth}, width={self.width}")
+        if self.pooling not in POOLINGS:
+            raise ConfigError(f"ccnn: pooling must be one of {POOLINGS}, got {self.pooling!r}")
         if not 0 <= self.dropout < 1:
             raise ConfigError(f"ccnn: dropout must be in [0, 1), got {self.dropout}")
         if self.kernel_layers < 1 or self.kernel_hidden < 1 or self.kernel_frequencies < 1:
@@ -76,7 +81,8 @@ class CCNN(SearchMethod):
     def default_config(cls, budget: str, task: TaskView) -> CCNNConfig:
         key, row = paper_row(task.name, task.shape, 4, 140)
         config = CCNNConfig(dropout=row.dropout, omega_0=row.omega_0, train=paper_recipe(key, row))
-        return scale_for_budget(config, budget, task.shape, zero_init_branches=True)
+        return scale_for_budget(config, budget, task.shape, zero_init_branches=True,
+                                pooling=pooling_for(budget, task.name))
 
     @classmethod
     def budget_notes(cls, budget: str) -> str:
@@ -103,4 +109,4 @@ def build_ccnn(shape: TaskShape, c: CCNNConfig) -> CCNNBackbone:
     return CCNNBackbone(shape, c.width, c.depth, dropout=c.dropout, kernel_hidden=c.kernel_hidden,
                         kernel_layers=c.kernel_layers, kernel_frequencies=c.kernel_frequencies,
                         omega_0=c.omega_0, batch_stats_only=c.batch_stats_only, embedding_dim=c.embedding_dim,
-                        zero_init_branches=c.zero_init_branches)
+                        zero_init_branches=c.zero_init_branches, pooling=c.pooling)

@@ -346,18 +346,25 @@ class Encoder(nn.Module):
         return points * self.linear.in_features * self.linear.out_features
 
 
-class Decoder(nn.Module):
-    """Dense tasks: pointwise linear; global tasks: global average pool, then linear."""
+POOLINGS = ("mean", "first")
 
-    def __init__(self, width: int, num_outputs: int, dense: bool):
+
+class Decoder(nn.Module):
+    """Dense tasks: pointwise linear; global tasks: global average pool (``pooling="mean"``, the
+    papers') or the features at the first position (``"first"``, LRA's "CLS" pooling_mode), then linear."""
+
+    def __init__(self, width: int, num_outputs: int, dense: bool, pooling: str = "mean"):
         super().__init__()
-        self.dense = dense
+        self.dense, self.pooling = dense, pooling
         self.linear = nn.Linear(width, num_outputs)
+
+    def pool(self, x: torch.Tensor) -> torch.Tensor:
+        return x.flatten(2).mean(-1) if self.pooling == "mean" else x.flatten(2)[..., 0]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.dense:
             return pointwise_linear(x, self.linear.weight, self.linear.bias)
-        return self.linear(x.flatten(2).mean(-1))
+        return self.linear(self.pool(x))
 
     def forward_parts(self, parts: Sequence[torch.Tensor | None]) -> torch.Tensor:
         """forward(torch.cat(parts, 1)) without the concatenation (None parts are skipped): the
@@ -368,7 +375,7 @@ class Decoder(nn.Module):
                 continue
             weight = self.linear.weight[:, offset: offset + h.shape[1]]
             offset += h.shape[1]
-            term = pointwise_linear(h, weight, None) if self.dense else F.linear(h.flatten(2).mean(-1), weight)
+            term = pointwise_linear(h, weight, None) if self.dense else F.linear(self.pool(h), weight)
             out = term if out is None else out + term
         bias = self.linear.bias.view(1, -1, *([1] * (out.ndim - 2)))
         return out + bias
@@ -452,7 +459,7 @@ class CCNN(nn.Module):
     def __init__(self, shape: TaskShape, width: int, blocks: int | Sequence[BlockSpec], dropout: float = 0.0,
                  kernel_hidden: int = 128, kernel_layers: int = 4, kernel_frequencies: int = 128,
                  omega_0: float = 1.0, batch_stats_only: bool = False, embedding_dim: int | None = None,
-                 zero_init_branches: bool = False):
+                 zero_init_branches: bool = False, pooling: str = "mean"):
         super().__init__()
         self.shape, self.width = shape, width
         self.full_kernel = tuple(max_kernel_size(s) for s in shape.input_size)
@@ -466,7 +473,7 @@ class CCNN(nn.Module):
                                            omega_0, init_taps=math.prod(self.full_kernel))
         self.blocks = nn.ModuleList(CCNNBlock(s, shape.dims, dropout, batch_stats_only, zero_init_branches)
                                     for s in self.specs)
-        self.decoder = Decoder(width, shape.num_outputs, shape.dense)
+        self.decoder = Decoder(width, shape.num_outputs, shape.dense, pooling)
 
     def kernels(self) -> list[torch.Tensor]:
         """The depthwise kernel (N_in, *taps) of every block, from one pass of the kernel network."""

@@ -53,6 +53,11 @@ Budgets (``budget``; written into every manifest by ``budget_notes``): ``paper``
 CCNN_{4,140}; ``small`` trains CCNN_{4,32} (N_max 64, D_max 8) with a 32-unit kernel network,
 omega_0 = 10 and 15 epochs, and uses lambda = 5, the paper's own choice where L_obj stays high
 (E.2.1), because with 0.1 the short run ends at C_curr/C_target = 0.68; ``smoke`` is for tests.
+Below ``paper``, ListOps is read at the first position instead of through the global average pool
+(``budget.FIRST_POSITION_TASKS``, config ``pooling``): through the mean, the root operator (token 0)
+weighs 1/2048 of the features and the short run never leaves the label prior (test accuracy 0.174,
+the most frequent class 0.184); read at position 0 it learns the root-operator rule (0.373). LRA's
+own ListOps config pools this way; the papers use the mean, and so does ``paper``.
 
 Departures: the static mode (for compiled / fixed-shape runs) emulates the crop with DFT matrices of
 fixed shape so it equals the dynamic mode to float precision, instead of the paper's TPU practice of

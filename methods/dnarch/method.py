@@ -12,9 +12,9 @@ from torch import nn
 
 from nasbench.contracts import RunContext, SearchMethod, TaskShape, TaskView
 from nasbench.errors import ConfigError
-from nasbench.methods.backbones.ccnn import unsupported_reason
+from nasbench.methods.backbones.ccnn import POOLINGS, unsupported_reason
 from nasbench.methods.dnarch.budget import budget_notes as scaled_budget_notes
-from nasbench.methods.dnarch.budget import scale_for_budget
+from nasbench.methods.dnarch.budget import pooling_for, scale_for_budget
 from nasbench.methods.dnarch.complexity import ComplexityModel, complexity_loss
 from nasbench.methods.dnarch.hparams import paper_recipe, paper_row
 from nasbench.methods.dnarch.network import VARIANTS, DNArchCCNN, MaskSettings
@@ -44,6 +44,7 @@ class DNArchConfig:
     omega_0: float = 24500.0  # Table 7, Darcy Flow
     embedding_dim: int | None = None
     mode: Literal["dynamic", "static"] = "dynamic"
+    pooling: Literal["mean", "first"] = "mean"  # global average pool [P, E.1]; budget.pooling_for
     train: TrainConfig = field(default_factory=lambda: TrainConfig(
         epochs=310, batch_size=8, lr=0.02, weight_decay=1e-4, optimizer="adamw", schedule="cosine",
         warmup_epochs=10, eval_batch_size=16))
@@ -57,6 +58,8 @@ class DNArchConfig:
             raise ConfigError(f"dnarch: need 0 < threshold < 1 and sigma_0 > 0, got {self.threshold}, {self.sigma_0}")
         if min(self.tau_resolution, self.tau_channel, self.tau_depth) <= 0 or self.complexity_weight < 0:
             raise ConfigError("dnarch: temperatures must be > 0 and complexity_weight >= 0")
+        if self.pooling not in POOLINGS:
+            raise ConfigError(f"dnarch: pooling must be one of {POOLINGS}, got {self.pooling!r}")
         if not 0 <= self.dropout < 1 or self.mask_lr_ratio < 0:
             raise ConfigError(f"dnarch: dropout in [0, 1) and mask_lr_ratio >= 0, got {self.dropout}, {self.mask_lr_ratio}")
         self.train.validate()
@@ -74,7 +77,7 @@ class DNArchConfig:
 def build_supernet(shape: TaskShape, c: DNArchConfig) -> DNArchCCNN:
     return DNArchCCNN(shape, c.width, c.depth, c.masks, dropout=c.dropout, kernel_hidden=c.kernel_hidden,
                       kernel_layers=c.kernel_layers, kernel_frequencies=c.kernel_frequencies, omega_0=c.omega_0,
-                      embedding_dim=c.embedding_dim, mode=c.mode)
+                      embedding_dim=c.embedding_dim, mode=c.mode, pooling=c.pooling)
 
 
 def complexity_model(shape: TaskShape, c: DNArchConfig, net: DNArchCCNN) -> ComplexityModel:
@@ -107,7 +110,8 @@ class DNArch(SearchMethod):
         config = DNArchConfig(dropout=row.dropout, omega_0=row.omega_0, complexity_weight=row.complexity_weight,
                               tau_resolution=row.tau_resolution, tau_channel=row.tau_channel,
                               tau_depth=row.tau_depth, train=paper_recipe(key, row))
-        return scale_for_budget(config, budget, task.shape, complexity_weight=SHORT_SCHEDULE_LAMBDA)
+        return scale_for_budget(config, budget, task.shape, complexity_weight=SHORT_SCHEDULE_LAMBDA,
+                                pooling=pooling_for(budget, task.name))
 
     @classmethod
     def budget_notes(cls, budget: str) -> str:

@@ -298,7 +298,7 @@ class DNArchCCNN(nn.Module):
     def __init__(self, shape: TaskShape, base_width: int, base_depth: int, settings: MaskSettings,
                  dropout: float = 0.0, kernel_hidden: int = 128, kernel_layers: int = 4,
                  kernel_frequencies: int = 128, omega_0: float = 1.0, embedding_dim: int | None = None,
-                 mode: Literal["dynamic", "static"] = "dynamic"):
+                 mode: Literal["dynamic", "static"] = "dynamic", pooling: str = "mean"):
         super().__init__()
         self.shape, self.mode = shape, mode
         self.masks = ArchitectureMasks(shape.input_size, base_width, base_depth, settings)
@@ -307,7 +307,7 @@ class DNArchCCNN(nn.Module):
         self.kernel_net = FourierKernelNet(shape.dims, d * n, kernel_hidden, kernel_layers, kernel_frequencies,
                                            omega_0, init_taps=math.prod(self.masks.full_kernel))
         self.blocks = nn.ModuleList(DNArchBlock(n, dropout) for _ in range(d))
-        self.decoder = Decoder(n, shape.num_outputs, shape.dense)
+        self.decoder = Decoder(n, shape.num_outputs, shape.dense, pooling)
 
     def architecture_parameters(self) -> list[nn.Parameter]:
         return list(self.masks.parameters())

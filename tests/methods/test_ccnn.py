@@ -192,3 +192,19 @@ def test_encoder_split_refuses_running_statistics():
     from nasbench.methods.backbones.ccnn import Encoder
     with pytest.raises(ValueError, match="batch statistics"):
         Encoder(TaskShape(1, 2, (13,), "classes", 3), 10, batch_stats_only=False).split(torch.randn(2, 2, 13), 4)
+
+
+def test_first_position_pooling_reads_position_0_and_only_listops_below_paper_uses_it():
+    from nasbench.methods.backbones.ccnn import Decoder
+    from nasbench.tasks.lra.listops import ListOps
+    from nasbench.tasks.nb360.darcyflow import DarcyFlow
+
+    decoder, x = Decoder(3, 2, dense=False, pooling="first"), torch.randn(4, 3, 9)
+    torch.testing.assert_close(decoder(x), decoder.linear(x[..., 0]))
+    torch.testing.assert_close(decoder.forward_parts([x[:, :1], None, x[:, 1:]]), decoder(x))
+    listops = TaskView(ListOps(ListOps.default_config("small")))
+    assert CCNN.default_config("small", listops).pooling == "first"
+    assert CCNN.default_config("paper", listops).pooling == "mean"
+    assert CCNN.default_config("small", TaskView(DarcyFlow(DarcyFlow.default_config("small")))).pooling == "mean"
+    with pytest.raises(ConfigError):
+        CCNNConfig(pooling="max").validate()
