@@ -362,9 +362,7 @@ class Decoder(nn.Module):
         return x.flatten(2).mean(-1) if self.pooling == "mean" else x.flatten(2)[..., 0]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.dense:
-            return pointwise_linear(x, self.linear.weight, self.linear.bias)
-        return self.linear(self.pool(x))
+        return self.forward_parts([x])
 
     def forward_parts(self, parts: Sequence[torch.Tensor | None]) -> torch.Tensor:
         """forward(torch.cat(parts, 1)) without the concatenation (None parts are skipped): the
