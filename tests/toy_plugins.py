@@ -80,8 +80,13 @@ class ToyMethod(SearchMethod):
         return {"backbone": "mlp", "search_space": {"id": "toy"}, "choices": {"hidden": self.config.hidden}}
 
     def retrain(self, ctx, arch, hparams):
-        model = nn.Sequential(nn.Flatten(), nn.Linear(32, self.config.hidden), nn.ReLU(), nn.Linear(self.config.hidden, 2))
+        model = toy_model(self.config.hidden)
         if self.config.nan:
             nn.init.constant_(model[1].weight, float("nan"))
         fit(model, ctx, self.config.train)
         return model
+
+
+def toy_model(hidden: int) -> nn.Module:
+    """The toy methods' network for the toy task's (2, 16) inputs."""
+    return nn.Sequential(nn.Flatten(), nn.Linear(32, hidden), nn.ReLU(), nn.Linear(hidden, 2))

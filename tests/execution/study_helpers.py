@@ -16,7 +16,7 @@ from nasbench import schema
 from nasbench.registry import methods, tasks
 
 TESTS = Path(__file__).resolve().parents[1]
-PLUGIN_PATH = str(TESTS / "execution")  # where Ray workers import study_plugins from
+PLUGIN_PATH = os.pathsep.join([str(TESTS / "execution"), str(TESTS)])  # where Ray workers import study_plugins from
 
 
 def write_study(root: Path, name: str = "toy", **fields) -> Path:

@@ -2,8 +2,9 @@
 
 Ray workers are separate processes and do not see the decorator registrations of the test process,
 so a test study names these under ``plugins:`` (``TOY_PLUGINS``) and every trial process imports
-them from here (``PYTHONPATH`` = tests/execution). They do not import ``conftest``: with several
-``conftest.py`` files in the tree, which module that name means depends on the collection order.
+them from here (``PYTHONPATH`` = tests/execution and tests, for ``toy_plugins``). They do not import
+``conftest``: with several ``conftest.py`` files in the tree, which module that name means depends on
+the collection order.
 """
 from __future__ import annotations
 
@@ -11,10 +12,9 @@ import os
 import time
 from dataclasses import dataclass, field
 
-import torch
-from torch import nn
+from toy_plugins import ToyTask, toy_model
 
-from nasbench.contracts import MetricSpec, SearchMethod, Split, Task, TaskData, TaskShape
+from nasbench.contracts import SearchMethod
 from nasbench.training import TrainConfig, fit
 
 TOY_PLUGINS = {
@@ -25,43 +25,11 @@ TOY_PLUGINS = {
 }
 
 
-@dataclass(frozen=True)
-class StudyTaskConfig:
-    n: int = 96
-
-
-class StudyTask(Task):
-    """Two classes; the label is the sign of the mean of channel 0 (a planted, learnable signal)."""
+class StudyTask(ToyTask):
+    """The runner tests' toy task under its own name and load counter."""
 
     name = "study-task"
-    family = "test"
-    citation = "tests"
-    Config = StudyTaskConfig
-    metric = MetricSpec("accuracy", "max", "0-1 error")
     loads = 0
-
-    @classmethod
-    def default_config(cls, budget):
-        return StudyTaskConfig()
-
-    @property
-    def shape(self):
-        return TaskShape(dims=1, in_channels=2, input_size=(16,), output="classes", num_outputs=2)
-
-    def load(self, allow_generate=True, log=print):
-        type(self).loads += 1
-        g = torch.Generator().manual_seed(123)
-        x = torch.randn(self.config.n, 2, 16, generator=g)
-        y = (x[:, 0].mean(1) > 0).long()
-        third = self.config.n // 3
-        return TaskData(Split("train", x[:third], y[:third]), Split("val", x[third:2 * third], y[third:2 * third]),
-                        Split("test", x[2 * third:], y[2 * third:]), "fixture")
-
-    def loss(self, output, target):
-        return nn.functional.cross_entropy(output, target)
-
-    def score(self, outputs, split):
-        return (outputs.argmax(1) == split.targets).float().mean().item()
 
 
 @dataclass(frozen=True)
@@ -84,8 +52,7 @@ class StudyMethod(SearchMethod):
         return {"backbone": "mlp", "search_space": {"id": "toy"}, "choices": {"hidden": self.config.hidden}}
 
     def retrain(self, ctx, arch, hparams):
-        model = nn.Sequential(nn.Flatten(), nn.Linear(32, self.config.hidden), nn.ReLU(),
-                              nn.Linear(self.config.hidden, 2))
+        model = toy_model(self.config.hidden)
         fit(model, ctx, self.config.train)
         return model
 
