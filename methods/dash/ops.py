@@ -19,16 +19,19 @@ How the Fourier form is made fast on a CPU (each step is exact; the tests compar
 - the mixed kernel is laid out for circular convolution (flip and roll, as the reference's
   ``MultiConvPerm``), so the input needs no padding and the output no shift: crop [0, L);
 - mixing before transforming: the candidates of one dilation are summed at size k_max, and the
-  spectrum of the mixed kernel is a DFT over its |D| k_max^dims nonzero taps (two matrix products
+  spectrum of the mixed kernel is a DFT over its |D| k_max^dims nonzero taps (matrix products
   written frequency-major), not an FFT of the zero-filled S^dims kernel padded to n^dims. The taps
   sit where Kronecker dilation puts them; this replaces a buffer of C_out C_in n^dims values, its
-  transposition and its FFT with products whose cost does not grow with d_max (complex ones: a
-  real product with the re/im parts stacked costs the same arithmetic plus two copies of the stack);
-- real FFTs of the input and output, with a hand-written adjoint for the zero-padded real FFT
-  (PyTorch's backward of rfftn runs a full complex FFT);
+  transposition and its FFT with products whose cost does not grow with d_max. In 2D the taps of
+  the first axis are paired with their mirror images, which makes that product a real one;
+- real FFTs of the input and output, written into and read from the frequency-major layout of
+  the channel product, the inverse cropped axis by axis;
 - the product over input channels as one real batched matmul over frequencies (a complex batched
-  matmul runs matrix by matrix on the CPU; einsum takes a strided path);
-- depthwise layers (one kernel per channel) multiply spectra elementwise.
+  matmul runs matrix by matrix on the CPU; einsum takes a strided path), with a hand-written
+  backward (``_SpectralConv``); autograd through the same steps moves several spectrum-sized
+  intermediates (about 15 % of the 2D layer step);
+- depthwise layers (one kernel per channel) multiply spectra elementwise, with a hand-written
+  adjoint for the zero-padded real FFT (PyTorch's backward of rfftn runs a full complex FFT).
 """
 from __future__ import annotations
 
@@ -172,13 +175,13 @@ def padded_rfftn(x: torch.Tensor, n: Sequence[int], axes: tuple[int, ...]) -> to
 
 
 @functools.lru_cache(maxsize=256)
-def _tap_dft(k_max: int, dilations: tuple[int, ...], size: int, n: int, half: bool, causal: bool) -> torch.Tensor:
-    """(2, |D|, F, k_max) float64: cos and sin parts of exp(-2 pi i f p / n) for the taps of each
-    dilation group along one axis. The tap j of group d sits at kernel offset q = start_d + d j
-    (zero insertion: Kronecker dilation); p = anchor - q is where the flip-and-roll that makes the
-    circular convolution need no output shift puts it. ``half``: the rfft frequencies 0..n/2 only."""
+def _tap_dft(k_max: int, dilations: tuple[int, ...], size: int, n: int, causal: bool) -> torch.Tensor:
+    """(|D|, n // 2 + 1, k_max) complex128: exp(-2 pi i f p / n) at the rfft frequencies for the taps
+    of each dilation group along one axis. The tap j of group d sits at kernel offset
+    q = start_d + d j (zero insertion: Kronecker dilation); p = anchor - q is where the flip-and-roll
+    that makes the circular convolution need no output shift puts it."""
     anchor = _anchor(size, causal)
-    freqs = torch.arange(n // 2 + 1 if half else n, dtype=torch.float64)
+    freqs = torch.arange(n // 2 + 1, dtype=torch.float64)
     rows = []
     for d in dilations:
         span = receptive_field(k_max, d)
@@ -186,7 +189,23 @@ def _tap_dft(k_max: int, dilations: tuple[int, ...], size: int, n: int, half: bo
         taps = anchor - start - d * torch.arange(k_max, dtype=torch.float64)
         rows.append(-2 * math.pi * torch.outer(freqs, taps) / n)
     angle = torch.stack(rows)
-    return torch.stack([angle.cos(), angle.sin()])
+    return torch.complex(angle.cos(), angle.sin())
+
+
+@functools.lru_cache(maxsize=256)
+def _paired_tap_dft(k_max: int, dilations: tuple[int, ...], n: int) -> torch.Tensor:
+    """(n, |D| k_max) float64: the real DFT matrix of the mirror-paired taps along a centred axis, at
+    all n frequencies. With k_max = 2h + 1 the taps of group d sit at p = d m, m = -h..h, so the
+    pair at +-d m contributes cos(2 pi f d m / n) (w_{h-m} + w_{h+m}) - i sin(2 pi f d m / n)
+    (w_{h-m} - w_{h+m}). Per group the columns are [1, cos(.. m = 1..h), sin(.. m = 1..h)]; the
+    factor -i goes into the other operand."""
+    half = (k_max - 1) // 2
+    freqs, steps = torch.arange(n, dtype=torch.float64), torch.arange(1, half + 1, dtype=torch.float64)
+    columns = []
+    for d in dilations:
+        angle = 2 * math.pi * torch.outer(freqs, d * steps) / n
+        columns += [torch.ones(n, 1, dtype=torch.float64), angle.cos(), angle.sin()]
+    return torch.cat(columns, dim=1)
 
 
 def kernel_spectrum(groups: torch.Tensor, dilations: Sequence[int], size: int, fft_sizes: Sequence[int],
@@ -194,52 +213,129 @@ def kernel_spectrum(groups: torch.Tensor, dilations: Sequence[int], size: int, f
     """The real FFT of the mixed kernel (laid out for circular convolution) at the rfftn frequencies,
     computed from its dilation groups (C_out, C_in, |D|, k_max^dims) as a DFT over the |D| k_max^dims
     nonzero taps only. Returned frequency-major as (F, C_in, 2 C_out), the columns (C_out, re/im)
-    interleaved: the real view of a complex (F, C_in, C_out) tensor, the layout of ``channel_product``."""
+    interleaved: the real view of a complex (F, C_in, C_out) tensor, the layout of ``_SpectralConv``.
+
+    1D: one complex product over the taps. 2D: the last axis by an einsum over its taps; along the
+    first axis the rows of each group are mirror-paired (centre, sums, differences; see
+    ``_paired_tap_dft``), so that axis is one real product: half the arithmetic of a complex one,
+    and no pass to put real and imaginary parts together."""
     dims, (c_out, c_in, n_groups, k_max) = len(fft_sizes), groups.shape[:4]
-    factor = functools.partial(_tap_dft, k_max, tuple(dilations), size, causal=causal)
-    last = _complex(factor(fft_sizes[-1], True).to(groups))  # (|D|, F_last, k_max)
-    cgroups = groups.to(last.dtype)
-    if dims == 1:  # (F, C_in, C_out) = sum over the taps (|D| k_max) of one complex product
-        spectrum = last.permute(1, 0, 2).reshape(fft_sizes[-1] // 2 + 1, -1) @ \
-            cgroups.permute(2, 3, 1, 0).reshape(n_groups * k_max, -1)
-    else:  # the last axis by an einsum over its taps, then the first axis by one complex product
-        t = torch.einsum("oidab,dfb->dafio", cgroups, last)  # (|D|, k_max, F_last, C_in, C_out)
-        first = _complex(factor(fft_sizes[0], False).to(groups)).permute(1, 0, 2)  # (F_first, |D|, k_max)
-        spectrum = first.reshape(fft_sizes[0], -1) @ t.reshape(n_groups * k_max, -1)
-    return torch.view_as_real(spectrum).reshape(-1, c_in, 2 * c_out)
-
-
-def _complex(parts: torch.Tensor) -> torch.Tensor:
-    """(2, ...) cos and sin parts -> one complex tensor."""
-    return torch.complex(parts[0], parts[1])
+    last = _tap_dft(k_max, tuple(dilations), size, fft_sizes[-1], causal).to(groups.dtype.to_complex())  # (|D|, F_last, k_max)
+    if dims == 1:
+        taps = groups.permute(2, 3, 1, 0).reshape(n_groups * k_max, -1).to(last.dtype)  # (|D| k_max, C_in C_out)
+        spectrum = torch.view_as_real(last.permute(1, 0, 2).reshape(fft_sizes[-1] // 2 + 1, -1) @ taps)
+    else:
+        if causal or k_max % 2 == 0:
+            raise ValueError(f"the 2D aggregated convolution needs centred odd kernels, got k_max = {k_max}")
+        half = (k_max - 1) // 2
+        centre, below, above = groups[:, :, :, half:half + 1], groups[:, :, :, :half].flip(3), groups[:, :, :, half + 1:]
+        paired = torch.cat([centre, below + above, below - above], dim=3).to(last.dtype)
+        phase = last.new_ones(k_max)
+        phase[half + 1:] = -1j  # the differences' factor -i
+        t = torch.einsum("oidab,dfb,a->dafio", paired, last, phase)  # (|D|, k_max, F_last, C_in, C_out)
+        first = _paired_tap_dft(k_max, tuple(dilations), fft_sizes[0]).to(groups)  # (n_first, |D| k_max)
+        spectrum = first @ torch.view_as_real(t).reshape(n_groups * k_max, -1)
+    return spectrum.reshape(-1, c_in, 2 * c_out)
 
 
 def fourier_conv(x: torch.Tensor, k_block: torch.Tensor, fft_sizes: Sequence[int], stride: int = 1,
                  depthwise: bool = False) -> torch.Tensor:
     """Eq. 4: y = F^-1(sum_i F(w)_{o,i} F(x)_i), cropped to the input size and subsampled by the
     stride; ``k_block`` is the kernel spectrum of ``kernel_spectrum``."""
+    if not depthwise:
+        return _SpectralConv.apply(x, k_block, tuple(fft_sizes), stride)
     dims, lengths = len(fft_sizes), x.shape[2:]
     axes = tuple(range(-dims, 0))
-    x_hat = padded_rfftn(x, fft_sizes, axes)  # the input is transformed once per layer
-    if depthwise:  # one kernel per channel: an elementwise product
-        k_hat = torch.view_as_complex(k_block.view(k_block.shape[0], -1, 2).transpose(0, 1).contiguous())  # (C, F)
-        y_hat = x_hat * k_hat.view(-1, *x_hat.shape[2:])
-    else:
-        y_hat = channel_product(x_hat, k_block)
-    y = torch.fft.irfftn(y_hat, s=fft_sizes, dim=axes)
+    x_hat = padded_rfftn(x, fft_sizes, axes)  # one kernel per channel: an elementwise product
+    k_hat = torch.view_as_complex(k_block.view(k_block.shape[0], -1, 2).transpose(0, 1).contiguous())  # (C, F)
+    y = torch.fft.irfftn(x_hat * k_hat.view(-1, *x_hat.shape[2:]), s=fft_sizes, dim=axes)
     return y[(Ellipsis,) + tuple(slice(0, length, stride) for length in lengths)]
 
 
-def channel_product(x_hat: torch.Tensor, k_block: torch.Tensor) -> torch.Tensor:
-    """y[b, o, f] = sum_i x[b, i, f] k[o, i, f] at every frequency f, in one real batched matmul over
-    frequencies: [Re x; Im x] [k interleaved] gives the four real products, combined afterwards.
-    (A complex batched matmul runs matrix by matrix on the CPU; einsum takes a strided path.)"""
-    batch, c_in, *freqs = x_hat.shape
-    x_f = torch.view_as_real(x_hat.reshape(batch, c_in, -1)).permute(2, 3, 0, 1).reshape(-1, 2 * batch, c_in)
-    z = torch.bmm(x_f, k_block).unflatten(1, (2, batch)).unflatten(3, (-1, 2))  # (F, x re/im, B, C_out, k re/im)
-    (rr, ri), (ir, ii) = (part.unbind(-1) for part in z.unbind(1))  # unbind: backward stacks, no zero fills
-    y = torch.complex((rr - ii).permute(1, 2, 0), (ir + ri).permute(1, 2, 0))  # (B, C_out, F)
-    return y.reshape(batch, -1, *freqs)
+def _frequency_major_rfftn(x: torch.Tensor, fft_sizes: tuple[int, ...]) -> torch.Tensor:
+    """rfftn of x (B, C, L..) zero-padded to ``fft_sizes``, written frequency-major: (F.., C, B)
+    complex. (An FFT writing into a strided output costs less than a transpose after it.)"""
+    batch, channels = x.shape[:2]
+    freqs = tuple(fft_sizes[:-1]) + (fft_sizes[-1] // 2 + 1,)
+    spectrum = x.new_empty(freqs + (channels, batch), dtype=x.dtype.to_complex())
+    dims = len(fft_sizes)
+    torch.fft.rfftn(x, s=fft_sizes, dim=tuple(range(-dims, 0)),
+                    out=spectrum.permute(dims + 1, dims, *range(dims)))
+    return spectrum
+
+
+def _cropped_irfftn(spectrum: torch.Tensor, fft_sizes: tuple[int, ...], lengths: Sequence[int], stride: int,
+                    norm: str) -> torch.Tensor:
+    """irfftn over the last axes, keeping [0, L) with the stride per axis: one axis at a time,
+    cropping after each inverse, so the last (real) inverse runs on the kept rows only."""
+    dims = len(fft_sizes)
+    for axis, length in zip(range(-dims, -1), lengths):
+        spectrum = torch.fft.ifft(spectrum, dim=axis, norm=norm).narrow(axis, 0, length)
+        if stride > 1:
+            spectrum = spectrum[(Ellipsis, slice(None, None, stride)) + (slice(None),) * (-axis - 1)]
+    y = torch.fft.irfft(spectrum, n=fft_sizes[-1], dim=-1, norm=norm)
+    return y[..., 0:lengths[-1]:stride]
+
+
+@functools.lru_cache(maxsize=64)
+def _twice_counted_bins(fft_sizes: tuple[int, ...]) -> torch.Tensor:
+    """(F,) float64 over the rfftn bins, frequency-major: 2 where irfftn counts a bin for itself and
+    its conjugate partner (last axis 1 .. (n - 1) // 2), else 1."""
+    last = torch.ones(fft_sizes[-1] // 2 + 1, dtype=torch.float64)
+    last[1:(fft_sizes[-1] + 1) // 2] = 2.0
+    return last.repeat(math.prod(fft_sizes[:-1]))
+
+
+class _SpectralConv(torch.autograd.Function):
+    """y = crop(irfftn(sum_i rfftn(x)_i K_i)): the channel product over input channels as one real
+    batched matmul over frequencies, [Re x_b, Im x_b]^T [Re K, Im K] per frequency (the four real
+    products, combined afterwards; a complex batched matmul runs matrix by matrix on the CPU), and
+    a hand-written backward.
+
+    Every spectrum is kept frequency-major, the layout of the batched matmul: the FFTs write into
+    and read from that layout directly. The backward is the adjoint written out: the gradient's
+    rfftn (adjoint of irfftn and the crop, twice-counted bins doubled), the two products of the
+    channel product, and an inverse real FFT of the input gradient (adjoint of the zero-padded
+    rfftn, those bins halved). Autograd through the same steps would store and move several
+    spectrum-sized intermediates (re/im views, stacks, transposes)."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, k_block: torch.Tensor, fft_sizes: tuple[int, ...], stride: int) -> torch.Tensor:
+        batch, c_in, *lengths = x.shape
+        x_hat = _frequency_major_rfftn(x, fft_sizes)  # (F.., C_in, B)
+        freqs = x_hat.shape[:-2]
+        x_cols = torch.view_as_real(x_hat).view(-1, c_in, 2 * batch)  # (F, C_in, (b, re/im))
+        z = torch.bmm(x_cols.transpose(1, 2), k_block).view(x_cols.shape[0], batch, 2, -1, 2)  # (F, b, x re/im, C_out, k re/im)
+        y_hat = torch.complex(z[:, :, 0, :, 0] - z[:, :, 1, :, 1], z[:, :, 0, :, 1] + z[:, :, 1, :, 0])  # (F, B, C_out)
+        ctx.save_for_backward(x_cols, k_block)
+        ctx.fft_sizes, ctx.stride, ctx.lengths, ctx.freqs = fft_sizes, stride, lengths, freqs
+        return _cropped_irfftn(y_hat.permute(1, 2, 0).unflatten(2, freqs), fft_sizes, lengths, stride, "backward")
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        x_cols, k_block = ctx.saved_tensors
+        n_freqs, c_in, two_batch = x_cols.shape
+        batch, c_out, dims = two_batch // 2, k_block.shape[2] // 2, len(ctx.fft_sizes)
+        if ctx.stride > 1:  # adjoint of keeping every stride-th output: zeros in between
+            full = grad.new_zeros(grad.shape[:2] + tuple(ctx.lengths))
+            full[(Ellipsis,) + (slice(None, None, ctx.stride),) * dims] = grad
+            grad = full
+        g = torch.view_as_real(_frequency_major_rfftn(grad, ctx.fft_sizes)).view(n_freqs, c_out, batch, 2).transpose(1, 2)
+        counts = _twice_counted_bins(ctx.fft_sizes).to(x_cols)
+        scale = (counts / math.prod(ctx.fft_sizes)).view(-1, 1, 1)  # irfftn's 1 / N, twice-counted bins doubled
+        grad_z = x_cols.new_empty(n_freqs, batch, 2, c_out, 2)  # y_re = rr - ii, y_im = ri + ir
+        torch.mul(g, scale.unsqueeze(-1), out=grad_z[:, :, 0])  # rows of Re x: (Re g, Im g)
+        torch.mul(g[..., 1], scale, out=grad_z[:, :, 1, :, 0])  # rows of Im x: (Im g, -Re g)
+        torch.mul(g[..., 0], -scale, out=grad_z[:, :, 1, :, 1])
+        grad_z = grad_z.view(n_freqs, two_batch, 2 * c_out)
+        grad_k = torch.bmm(x_cols, grad_z) if ctx.needs_input_grad[1] else None
+        grad_x = None
+        if ctx.needs_input_grad[0]:  # (F, C_in, (b, re/im)), halved where doubled
+            grad_cols = torch.bmm(k_block, grad_z.transpose(1, 2)).mul_(counts.reciprocal().view(-1, 1, 1))
+            grad_x_hat = torch.view_as_complex(grad_cols.view(n_freqs, c_in, batch, 2)).permute(2, 1, 0)
+            grad_x = _cropped_irfftn(grad_x_hat.unflatten(2, ctx.freqs), ctx.fft_sizes, ctx.lengths, 1, "forward")
+            grad_x = grad_x.contiguous()
+        return grad_x, grad_k, None, None
 
 
 def aggregated_fourier(x: torch.Tensor, weights: Sequence[torch.Tensor], probs: torch.Tensor,

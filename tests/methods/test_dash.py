@@ -128,15 +128,21 @@ def test_discretisation_index_round_trips_k_major():
     assert ops.pair_of_index(5, C.K_2D, C.D_2D) == (5, 3)  # j div |D| = 1 -> k = 5, j mod |D| = 1 -> d = 3
 
 
-@pytest.mark.parametrize("dims", [1, 2])
-def test_fourier_gradients_equal_direct_ones(dims):
-    """The hand-written adjoint of the padded real FFT gives the same gradients as autograd
-    through direct convolutions, for the input, every kernel and the mixture weights."""
-    pairs, weights, probs = candidates(dims, c_in=2, c_out=3)
-    x = torch.randn(2, 2, *(11,) * dims, dtype=torch.float64)
-    target = torch.randn(2, 3, *(6,) * dims, dtype=torch.float64)
+@pytest.mark.parametrize("dims,length,stride,depthwise",
+                         [(1, 11, 2, False), (1, 12, 1, False), (2, 11, 2, False), (2, 12, 1, False),
+                          (1, 11, 2, True), (2, 12, 1, True)])
+def test_fourier_gradients_equal_direct_ones(dims, length, stride, depthwise):
+    """The hand-written backward passes (channel product and FFTs, or the depthwise padded FFT) give
+    the same gradients as autograd through direct convolutions, for the input, every kernel and the
+    mixture weights, at odd and even FFT lengths, with and without a stride."""
+    channels, groups = (3, 3) if depthwise else ((2, 3), 1)
+    c_in, c_out = (channels, channels) if depthwise else channels
+    pairs, weights, probs = candidates(dims, c_in=c_in, c_out=c_out, groups=groups)
+    x = torch.randn(2, c_in, *(length,) * dims, dtype=torch.float64)
+    target = torch.randn(2, c_out, *(-(-length // stride),) * dims, dtype=torch.float64)
     grads = []
-    for compute in (lambda *a: ops.aggregated_fourier(*a[:3], K, D, 2), lambda *a: reference_sum(*a, pairs, 2)):
+    for compute in (lambda *a: ops.aggregated_fourier(*a[:3], K, D, stride, groups),
+                    lambda *a: reference_sum(*a, pairs, stride, groups)):
         leaves = [x.clone().requires_grad_(), [w.clone().requires_grad_() for w in weights],
                   probs.clone().requires_grad_()]
         (compute(leaves[0], leaves[1], leaves[2]) - target).square().sum().backward()
