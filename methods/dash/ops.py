@@ -28,8 +28,8 @@ How the Fourier form is made fast on a CPU (each step is exact; the tests compar
   the channel product, the inverse cropped axis by axis;
 - the product over input channels as one real batched matmul over frequencies (a complex batched
   matmul runs matrix by matrix on the CPU; einsum takes a strided path), with a hand-written
-  backward (``_SpectralConv``); autograd through the same steps moves several spectrum-sized
-  intermediates (about 15 % of the 2D layer step);
+  backward (``_SpectralConv``): autograd through the same steps moves several spectrum-sized
+  intermediates;
 - depthwise layers (one kernel per channel) multiply spectra elementwise, with a hand-written
   adjoint for the zero-padded real FFT (PyTorch's backward of rfftn runs a full complex FFT).
 """
