@@ -118,6 +118,10 @@ class Task(ABC):
     citation: ClassVar[str]
     Config: ClassVar[type]
     metric: ClassVar[MetricSpec]
+    description: ClassVar[str] = ""  # one line for `nasbench list` and `nasbench check`
+    # task config overrides (without ``task.``) for a smoke run on the task's own fixture
+    # (``write_fixture``): the test suite runs every method on every compatible task with these.
+    smoke_overrides: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, config: Any):
         self.config = config
@@ -223,10 +227,24 @@ class SearchMethod(ABC):
     citation: ClassVar[str]
     Config: ClassVar[type]
     has_tune_stage: ClassVar[bool] = False
-    supports_pair_inputs: ClassVar[bool] = False  # builds its network with nasbench.encoder_pair
+    supports_pair_inputs: ClassVar[bool] = False  # builds its network with an encoder pair
+    description: ClassVar[str] = ""  # one line for `nasbench list` and `nasbench check`
 
     def __init__(self, config: Any):
         self.config = config
+
+    @classmethod
+    def describe_record(cls, record: dict[str, Any]) -> dict[str, Any]:
+        """The found architecture of ``record`` (its ``arch.json``) as one table row of short,
+        JSON-able values (e.g. ``{"kernels": "3x1 5x2 ..."}``), for reports. The report adds the
+        record's ``arch_id``, parameters and MACs itself; the default adds nothing more."""
+        return {}
+
+    @classmethod
+    def draw_record(cls, record: dict[str, Any], ax: Any) -> bool:
+        """Draw the found architecture of ``record`` on the matplotlib ``ax``; return False when the
+        method has no figure for it (the default). Imports matplotlib only inside the method."""
+        return False
 
     @classmethod
     @abstractmethod

@@ -66,6 +66,8 @@ def lr_factor(cfg: TrainConfig, epoch: float) -> float:
 
 StepHook = Callable[[nn.Module], None]
 LossHook = Callable[[nn.Module, torch.Tensor], torch.Tensor]
+BatchHook = Callable[[nn.Module, torch.Tensor, torch.Tensor], None]
+EpochHook = Callable[[nn.Module, int, list[torch.optim.Optimizer]], None]
 
 
 def fit(
@@ -79,6 +81,8 @@ def fit(
     add_loss: LossHook | None = None,
     after_backward: StepHook | None = None,
     after_step: StepHook | None = None,
+    before_step: BatchHook | None = None,
+    epoch_end: EpochHook | None = None,
     epoch_log: Callable[[nn.Module], dict[str, float]] | None = None,
 ) -> float:
     """Train ``model`` for ``cfg.epochs`` on ``train`` (default ctx.train); after every epoch, score
@@ -86,7 +90,13 @@ def fit(
 
     ``add_loss(model, task_loss)`` returns the loss to back-propagate (e.g. plus a complexity
     term); ``after_backward`` runs before clipping (gradient conditioning); ``after_step`` runs after
-    the optimiser step (parameter bounds); ``epoch_log`` adds columns to the curve row."""
+    the optimiser step (parameter bounds); ``epoch_log`` adds columns to the curve row.
+
+    Loop features of the search methods: ``before_step(model, inputs, targets)`` runs before the
+    forward pass of every weight step, with that step's (device) batch: an architecture step on a
+    batch of another split (DARTS, FlexCHarts, DMasking), or sampling the single path that this step
+    trains (SPOS, BMS). ``epoch_end(model, epoch, optimizers)`` runs after the last step of an epoch,
+    before the validation score: work that may resize parameters and optimiser state (FlexCHarts)."""
     train, val = train or ctx.train, val or ctx.val
     model.to(ctx.device)
     optimizers = optimizers or [make_optimizer(model.parameters(), cfg)]
@@ -97,7 +107,10 @@ def fit(
         for opt, lrs in zip(optimizers, base_lrs):
             for group, lr in zip(opt.param_groups, lrs):
                 group["lr"] = lr * lr_factor(cfg, epoch)
-        loss_sum, seen = _train_epoch(model, ctx, cfg, train, optimizers, limit, add_loss, after_backward, after_step)
+        loss_sum, seen = _train_epoch(model, ctx, cfg, train, optimizers, limit, add_loss, after_backward, after_step,
+                                      before_step)
+        if epoch_end:
+            epoch_end(model, epoch, optimizers)
         score = evaluate(model, ctx, val, cfg.eval_batch_size)  # the loss is the mean over batches
         extra = epoch_log(model) if epoch_log else {}
         ctx.curves.record(
@@ -107,11 +120,13 @@ def fit(
     return score
 
 
-def _train_epoch(model, ctx, cfg, train, optimizers, limit, add_loss, after_backward, after_step):
+def _train_epoch(model, ctx, cfg, train, optimizers, limit, add_loss, after_backward, after_step, before_step):
     model.train()
     loss_sum, seen = 0.0, 0
     for inputs, targets in train.batches(cfg.batch_size, shuffle=True, generator=ctx.generator, limit=limit):
         inputs, targets = inputs.to(ctx.device), targets.to(ctx.device)
+        if before_step:
+            before_step(model, inputs, targets)
         task_loss = ctx.task.loss(model(inputs), targets)
         loss = add_loss(model, task_loss) if add_loss else task_loss
         if not torch.isfinite(loss):
