@@ -39,7 +39,8 @@ Evaluation form: ``EvalNetwork(genotype, ...)``; ``drop_path_prob`` (set per epo
 drops every non-identity edge's output per example with that probability during training and
 rescales the kept ones [R]; the draws come from ``generator`` when one is set (the run's seeded
 generator). ``auxiliary=True`` adds the auxiliary classifier after cell ``2 * layers // 3`` (global
-tasks only), whose logits ``forward`` returns in training mode as ``(logits, aux_logits)``.
+tasks only); ``forward`` always returns the logits, and in training mode leaves the auxiliary head's
+logits in ``network.aux_logits`` (None otherwise), so the one training loop sees one output.
 Departures: the reference's auxiliary head assumes an 8x8 map (5-wide pool, stride 3, then a 2x2
 conv); here the 5-wide pool runs when the map is at least 5 wide and an adaptive pool then makes it
 2 wide (2x2), so CIFAR's 8x8 gives the reference computation and other sizes still work; parameter
@@ -351,16 +352,16 @@ class EvalNetwork(nn.Module):
         self.head = Head(dims, c_p, num_outputs, dense, head_channels)
         self.drop_path_prob = 0.0
         self.generator: torch.Generator | None = None
+        self.aux_logits: torch.Tensor | None = None
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
-        aux = None
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.aux_logits = None
         s0 = s1 = self.stem(x)
         for i, cell in enumerate(self.cells):
             s0, s1 = s1, cell(s0, s1, self.drop_path_prob, self.generator)
             if i == self.aux_position and self.auxiliary_head is not None and self.training:
-                aux = self.auxiliary_head(s1)
-        logits = self.head(s1)
-        return (logits, aux) if aux is not None else logits
+                self.aux_logits = self.auxiliary_head(s1)
+        return self.head(s1)
 
 
 def count_eval_parameters(model: EvalNetwork) -> int:
