@@ -77,8 +77,9 @@ class Architect:
         xi = self.weight_optimizer.param_groups[0]["lr"] if xi is None else xi
         weights, alphas = self.net.weight_parameters(), self.net.arch_parameters()
         original = [w.detach().clone() for w in weights]
+        steps = self.virtual_step(x_train, y_train, weights)
         with torch.no_grad():
-            for w, step in zip(weights, self.virtual_step(x_train, y_train, weights)):
+            for w, step in zip(weights, steps):
                 w.sub_(xi * step)
         grads = torch.autograd.grad(self.loss(self.net(x_val), y_val), alphas + weights, allow_unused=True)
         grads = [torch.zeros_like(p) if g is None else g for p, g in zip(alphas + weights, grads)]
@@ -108,13 +109,13 @@ def finite_difference_hvp(net: SearchNetwork, loss: Loss, x: torch.Tensor, y: to
     eps = r / ||vector|| [P eq. 8]; the weights are back to w on return."""
     weights, alphas = net.weight_parameters(), net.arch_parameters()
     eps = r / torch.cat([v.flatten() for v in vector]).norm().clamp_min(1e-12)
-    grads = []
-    for sign in (1.0, -2.0):  # w + eps v, then w - eps v
+    original, grads = [w.detach().clone() for w in weights], []
+    for sign in (1.0, -1.0):  # w + eps v, then w - eps v
         with torch.no_grad():
-            for w, v in zip(weights, vector):
-                w.add_(sign * eps * v)
+            for w, w0, v in zip(weights, original, vector):
+                w.copy_(w0 + sign * eps * v)
         grads.append(torch.autograd.grad(loss(net(x), y), alphas))
-    with torch.no_grad():
-        for w, v in zip(weights, vector):
-            w.add_(eps * v)
+    with torch.no_grad():  # w exactly as it was, not w + eps v - eps v in floating point
+        for w, w0 in zip(weights, original):
+            w.copy_(w0)
     return [(gp - gm) / (2 * eps) for gp, gm in zip(*grads)]
