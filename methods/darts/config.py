@@ -68,7 +68,7 @@ class DARTSConfig:
 class Scale:
     """What ``smoke`` and ``small`` change; ``paper`` changes nothing. The search takes
     ``search_epochs x search_batches`` steps; the architecture learning rates keep the paper's total
-    step length (rule below), so alpha can travel as far as in the paper's 19,550 steps."""
+    step length (``scaled_arch_lr``), so alpha can travel as far as in the paper's 19,550 steps."""
 
     order: int
     C: int
@@ -81,16 +81,21 @@ class Scale:
     retrain_layers: int
     retrain_epochs: int
     retrain_batch_size: int
-    dense_retrain_epochs: int  # dense tasks: a per-pixel regression needs more passes than a classifier
 
 
 SCALES = {
     "smoke": Scale(order=1, C=4, layers=3, search_epochs=1, search_batches=2, search_batch_size=4,
-                   search_val_samples=4, retrain_C=4, retrain_layers=3, retrain_epochs=2, retrain_batch_size=8,
-                   dense_retrain_epochs=2),
+                   search_val_samples=4, retrain_C=4, retrain_layers=3, retrain_epochs=2, retrain_batch_size=8),
     "small": Scale(order=1, C=8, layers=5, search_epochs=2, search_batches=20, search_batch_size=16,
-                   search_val_samples=64, retrain_C=16, retrain_layers=5, retrain_epochs=4, retrain_batch_size=64,
-                   dense_retrain_epochs=12),
+                   search_val_samples=64, retrain_C=16, retrain_layers=5, retrain_epochs=4, retrain_batch_size=64),
+}
+# dense tasks keep every cell at the input's resolution (85 x 85 on Darcy Flow): one supernet step
+# costs about 20 times a 28 x 28 one, so the small budget searches 2 cells and retrains 3 narrow ones,
+# with the GAEA-dense batch of 4 and more epochs (a per-pixel regression needs more passes)
+DENSE_SCALES = {
+    "smoke": SCALES["smoke"],
+    "small": Scale(order=1, C=4, layers=2, search_epochs=2, search_batches=6, search_batch_size=4,
+                   search_val_samples=8, retrain_C=8, retrain_layers=3, retrain_epochs=8, retrain_batch_size=4),
 }
 
 
@@ -111,27 +116,29 @@ def paper_config(task: TaskView) -> DARTSConfig:
 def scale_config(config: DARTSConfig, budget: str, dense: bool) -> DARTSConfig:
     if budget not in SCALES:
         return config
-    s = SCALES[budget]
+    s = (DENSE_SCALES if dense else SCALES)[budget]
     steps = s.search_epochs * s.search_batches
     search = replace(config.search, epochs=s.search_epochs, batches_per_epoch=s.search_batches,
                      batch_size=s.search_batch_size)
-    epochs = s.dense_retrain_epochs if dense else s.retrain_epochs
-    batch = min(config.retrain.batch_size, 4) if dense else s.retrain_batch_size  # [R GAEA-dense] batch 4
+    retrain = replace(config.retrain, epochs=s.retrain_epochs, batch_size=s.retrain_batch_size)
     return replace(config, order=s.order, C=s.C, layers=s.layers, search=search,
                    search_val_samples=s.search_val_samples, arch_lr=scaled_arch_lr(config.arch_lr, steps),
                    gaea_lr=scaled_arch_lr(config.gaea_lr, steps), retrain_C=s.retrain_C,
-                   retrain_layers=s.retrain_layers, retrain=replace(config.retrain, epochs=epochs, batch_size=batch))
+                   retrain_layers=s.retrain_layers, retrain=retrain)
 
 
 def budget_notes(budget: str) -> str:
     if budget not in SCALES:
         return ("paper: search 50 epochs (8 cells, C=16, batch 64, one architecture step per weight step on the other "
                 "half of the training split); retraining 600 epochs of 20 cells, C=36, batch 96")
-    s = SCALES[budget]
+    return "; ".join(f"{kind}: {_scale_note(scales[budget])}" for kind, scales in
+                     (("global tasks", SCALES), ("dense tasks", DENSE_SCALES)))
+
+
+def _scale_note(s: Scale) -> str:
     steps = s.search_epochs * s.search_batches
-    return (f"search: {s.search_epochs} epochs x {s.search_batches} steps of batch {s.search_batch_size} (paper 50 "
-            f"epochs x 391 of 64), {s.layers} cells, C={s.C} (paper 8, 16), order {s.order} (paper 2); architecture "
-            f"lrs x {PAPER_ARCH_STEPS}/{steps} to keep the paper's total step length lr x steps; supernet validated "
-            f"on {s.search_val_samples} samples per epoch; retraining {s.retrain_epochs} epochs (dense tasks "
-            f"{s.dense_retrain_epochs}, batch 4) of {s.retrain_layers} cells, C={s.retrain_C}, batch "
-            f"{s.retrain_batch_size} (paper 600 epochs of 20 cells, C=36, batch 96)")
+    return (f"search {s.search_epochs} epochs x {s.search_batches} steps of batch {s.search_batch_size} (paper 50 "
+            f"x 391 of 64), {s.layers} cells, C={s.C} (paper 8, 16), order {s.order} (paper 2), architecture lrs "
+            f"x {PAPER_ARCH_STEPS}/{steps} (the paper's total step length lr x steps), supernet validated on "
+            f"{s.search_val_samples} samples per epoch; retraining {s.retrain_epochs} epochs of {s.retrain_layers} "
+            f"cells, C={s.retrain_C}, batch {s.retrain_batch_size} (paper 600 epochs of 20 cells, C=36, batch 96)")
