@@ -344,3 +344,10 @@ def test_second_order_and_gaea_runs_through_the_runner(tmp_path, toy_plugins, ov
     assert outcome.status == "ok", outcome.manifest.get("error")
     arch = json.loads((outcome.run_dir / "arch.json").read_text())
     assert arch["details"]["search"]["arch_steps"] == 2 and len(arch["choices"]["genotype"]["normal"]) == 8
+
+
+def test_cosine_schedule_anneals_to_lr_min():
+    from nasbench.training import TrainConfig, lr_factor
+    cfg = TrainConfig(epochs=50, batch_size=64, lr=0.025, lr_min=0.001, schedule="cosine")
+    assert lr_factor(cfg, 0) == pytest.approx(1.0) and 0.025 * lr_factor(cfg, 50) == pytest.approx(0.001)
+    assert lr_factor(replace(cfg, lr_min=0.0), 50) == pytest.approx(0.0, abs=1e-12)
