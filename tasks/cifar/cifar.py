@@ -226,6 +226,8 @@ class CifarTask(ClassificationTask):
 
 class Cifar10(CifarTask):
     name = "cifar10"
+    description = "CIFAR-10: 32x32 RGB images, 10 classes, 0-1 error (NAS-Bench-360 loader)"
+    smoke_overrides = ("n_train=16", "n_val=4", "n_test=4")
     citation = "Krizhevsky, Learning Multiple Layers of Features from Tiny Images, 2009; protocol of NAS-Bench-360"
     source = CIFAR10
     protocol = "nb360"
@@ -235,6 +237,8 @@ class Cifar10(CifarTask):
 
 class Cifar10DNArch(CifarTask):
     name = "cifar10-dnarch"
+    description = "CIFAR-10 as DNArch trains it: 32x32 RGB images, 10 classes, 0-1 error"
+    smoke_overrides = ("n_train=16", "n_val=4", "n_test=4")
     citation = "Krizhevsky, 2009 (data); protocol of Romero & Zeghidour, DNArch, 2023 (Appendix D.2)"
     source = CIFAR10
     protocol = "dnarch"
@@ -244,6 +248,8 @@ class Cifar10DNArch(CifarTask):
 
 class Cifar100DNArch(CifarTask):
     name = "cifar100-dnarch"
+    description = "CIFAR-100 as DNArch trains it: 32x32 RGB images, 100 classes, 0-1 error"
+    smoke_overrides = ("n_train=16", "n_val=4", "n_test=4")
     citation = "Krizhevsky, 2009 (data); protocol of Romero & Zeghidour, DNArch, 2023 (Appendix D.2)"
     source = CIFAR100
     protocol = "dnarch"

@@ -54,6 +54,8 @@ def rgb_to_grey(images: np.ndarray) -> np.ndarray:
 
 class Image(ClassificationTask):
     name = "image"
+    description = "LRA Image: grayscale CIFAR-10 as a 1D sequence of 1,024 pixels, 0-1 error"
+    smoke_overrides = ("n_train=16", "n_val=4", "n_test=4")
     family = "lra"
     citation = ("Tay et al., Long Range Arena, ICLR 2021; Krizhevsky, 2009 (data); preprocessing of Gu et al., "
                 "S4, ICLR 2022")

@@ -98,6 +98,8 @@ def read_tsv(path: Path, limit: int) -> tuple[list[str], list[int]]:
 
 class ListOps(ClassificationTask):
     name = "listops"
+    description = "LRA ListOps: nested list operations as 1D tokens (2,048), 10 classes, 0-1 error"
+    smoke_overrides = ("n_train=16", "n_val=4", "n_test=4")
     family = "lra"
     citation = ("Tay et al., Long Range Arena, ICLR 2021; Nangia & Bowman, ListOps, NAACL SRW 2018; "
                 "preprocessing of Gu et al., S4, ICLR 2022")

@@ -105,6 +105,8 @@ def list_images(folder: Path, prefix: str) -> list[Row]:
 
 class Pathfinder(ClassificationTask):
     name = "pathfinder"
+    description = "LRA Pathfinder: are two dots joined by a dashed path, 32x32 as 1,024 pixels, 0-1 error"
+    smoke_overrides = ("n_train=8", "n_val=2", "n_test=2")
     family = "lra"
     citation = ("Tay et al., Long Range Arena, ICLR 2021; Linsley, Kim et al., Learning long-range spatial "
                 "dependencies with horizontal gated recurrent units, NeurIPS 2018 (data); preprocessing of Gu et "
@@ -280,6 +282,8 @@ class Pathfinder(ClassificationTask):
 
 class PathX(Pathfinder):
     name = "pathx"
+    description = "LRA Path-X: Pathfinder at 128x128 (16,384 pixels), 0-1 error"
+    smoke_overrides = ("n_train=4", "n_val=2", "n_test=2")
     citation = Pathfinder.citation
     resolution = 128
     budgets = {"smoke": dict(n_train=16, n_val=2, n_test=2), "small": dict(n_train=160, n_val=20, n_test=20),

@@ -79,6 +79,8 @@ def read_pairs(path: Path, limit: int) -> tuple[list[str], list[str], list[int]]
 
 class Retrieval(ClassificationTask):
     name = "retrieval"
+    description = "LRA Retrieval: AAN byte-level document pairs (2 x 4,000), match or not, 0-1 error"
+    smoke_overrides = ("n_train=16", "n_val=4", "n_test=4")
     family = "lra"
     citation = ("Tay et al., Long Range Arena, ICLR 2021; Radev et al., The ACL Anthology Network Corpus, 2013 "
                 "(data); preprocessing of Gu et al., S4, ICLR 2022")

@@ -78,6 +78,8 @@ def read_reviews(listing: list[tuple[Path, int]], index: torch.Tensor) -> tuple[
 
 class Text(ClassificationTask):
     name = "text"
+    description = "LRA Text: IMDb byte-level reviews (4,096 tokens), 2 classes, 0-1 error"
+    smoke_overrides = ("n_train=16", "n_val=4", "n_test=4")
     family = "lra"
     citation = ("Tay et al., Long Range Arena, ICLR 2021; Maas et al., Learning Word Vectors for Sentiment "
                 "Analysis, ACL 2011 (data); preprocessing of Gu et al., S4, ICLR 2022")

@@ -151,6 +151,8 @@ def cifar_split(name: str, images: np.ndarray, labels: np.ndarray, augment: bool
 
 class Cifar100(Task):
     name = "cifar100"
+    description = "NAS-Bench-360 CIFAR-100: 32x32 images, 100 classes, 0-1 error"
+    smoke_overrides = ("n_train=64", "n_val=16", "n_test=16")
     family = "nb360"
     citation = "Tu et al., NAS-Bench-360, NeurIPS Datasets and Benchmarks 2022; Krizhevsky, 2009 (data)"
     Config = Cifar100Config

@@ -93,6 +93,8 @@ def coordinate_grid(size: int) -> torch.Tensor:
 
 class DarcyFlow(Task):
     name = "darcyflow"
+    description = "NAS-Bench-360 Darcy Flow: 2D PDE operator (permeability to pressure), rel. L2"
+    smoke_overrides = ("resolution=41", "source=official", "n_train=8", "n_val=4", "n_test=4")
     family = "nb360"
     citation = ("Tu et al., NAS-Bench-360, NeurIPS Datasets and Benchmarks 2022; "
                 "Li et al., Fourier Neural Operator, ICLR 2021 (data)")

@@ -134,6 +134,8 @@ def spec_augment(features: np.ndarray, rng: np.random.Generator, freq: float = 0
 
 class FSD50K(NB360Task):
     name = "fsd50k"
+    description = "NAS-Bench-360 FSD50K: log-mel audio clips, 200 labels, 1-mAP"
+    smoke_overrides = ("n_train=16", "n_val=8", "n_test=8")
     citation = ("Tu et al., NAS-Bench-360, NeurIPS Datasets and Benchmarks 2022; "
                 "Fonseca et al., FSD50K, IEEE/ACM TASLP 2022 (data)")
     Config = FSD50KConfig

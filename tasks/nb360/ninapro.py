@@ -62,6 +62,8 @@ def read_ninapro(data_path: Path, label_path: Path, n: int | None) -> tuple[np.n
 
 class NinaPro(NB360Task):
     name = "ninapro"
+    description = "NAS-Bench-360 NinaPro DB5: sEMG hand gestures as 16x52 images, 18 classes, 0-1 error"
+    smoke_overrides = ("n_train=64", "n_val=16", "n_test=16")
     citation = ("Tu et al., NAS-Bench-360, NeurIPS Datasets and Benchmarks 2022; "
                 "Atzori et al., Sci. Data 2014 (NinaPro DB5)")
     Config = NinaProConfig

@@ -146,6 +146,8 @@ def training_sample(x: np.ndarray, y: np.ndarray, crop: int, rng: np.random.Gene
 
 class PSICOV(NB360Task):
     name = "psicov"
+    description = "NAS-Bench-360 PSICOV: protein contact distances from 57 features, MAE8"
+    smoke_overrides = ("crop=64", "eval_size=128")
     citation = ("Tu et al., NAS-Bench-360, NeurIPS Datasets and Benchmarks 2022; Adhikari, PDNET, 2020; "
                 "Jones & Kandathil, DeepCov, 2018 (data)")
     Config = PSICOVConfig

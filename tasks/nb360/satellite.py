@@ -67,6 +67,8 @@ def series_split(name: str, data: np.ndarray, labels: np.ndarray) -> Split:
 
 class Satellite(NB360Task):
     name = "satellite"
+    description = "NAS-Bench-360 Satellite: 1D 46-step land-cover series, 24 classes, 0-1 error"
+    smoke_overrides = ("n_train=64", "n_val=32", "n_test=32")
     citation = ("Tu et al., NAS-Bench-360, NeurIPS Datasets and Benchmarks 2022; "
                 "Petitjean et al., IEEE TGRS 2012 (satellite image time series)")
     Config = SatelliteConfig

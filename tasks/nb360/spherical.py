@@ -86,6 +86,8 @@ def spherical_split(name: str, images: np.ndarray, labels: np.ndarray, scale: st
 
 class Spherical(Task):
     name = "spherical"
+    description = "NAS-Bench-360 Spherical: CIFAR-100 projected on the sphere, 60x60, 0-1 error"
+    smoke_overrides = ("n_train=64", "n_val=16", "n_test=16")
     family = "nb360"
     citation = ("Tu et al., NAS-Bench-360, NeurIPS Datasets and Benchmarks 2022; "
                 "Cohen et al., Spherical CNNs, ICLR 2018 (projection)")

@@ -82,6 +82,8 @@ BUDGETS = {"smoke": dict(n_train=256, n_val=64, n_test=64), "small": dict(n_trai
 
 class FashionMNIST(ClassificationTask):
     name = "fashionmnist"
+    description = "Fashion-MNIST (offline real data): 28x28 grayscale, 10 classes, 0-1 error"
+    smoke_overrides = ("n_train=16", "n_val=4", "n_test=4")
     family = "offline"
     citation = ("Xiao, Rasul & Vollgraf, Fashion-MNIST, arXiv:1708.07747, 2017 (an offline addition of this suite, "
                 "not part of a published benchmark)")
