@@ -37,10 +37,10 @@ import torch
 from nasbench.contracts import DataFile, TaskData, TaskShape
 from nasbench.data import atomic_write_bytes, atomic_write_text
 from nasbench.errors import ConfigError, CorruptDataError, MissingDataError
-from nasbench.tasks.classification import (ClassificationTask, check_counts, folder_lock, mark_fixture,
-                                           random_split_indices, source_of)
 from nasbench.tasks.lra import pathfinder_generator as gen
-from nasbench.tasks.nb360.common import LazySplit
+from nasbench.tasks.common.classification import ClassificationTask
+from nasbench.tasks.common.provenance import folder_lock, mark_fixture, source_of
+from nasbench.tasks.common.splits import LazySplit, check_counts, random_split_indices
 
 BLACKLIST = {"pathfinder32/curv_baseline/imgs/0/sample_172.png"}  # an empty image in the release (S4)
 IMAGES_PER_BATCH = 1000
@@ -115,22 +115,8 @@ class Pathfinder(ClassificationTask):
     resolution: ClassVar[int] = 32
     budgets: ClassVar[dict] = {"smoke": dict(n_train=64, n_val=8, n_test=8),
                                "small": dict(n_train=1600, n_val=200, n_test=200), "paper": {}}
-
-    def __init__(self, config: PathfinderConfig):
-        config.validate()
-        super().__init__(config)
-
-    @classmethod
-    def default_config(cls, budget: str) -> PathfinderConfig:
-        return PathfinderConfig(**cls.budgets[budget])
-
-    @classmethod
-    def budget_notes(cls, budget: str) -> str:
-        b = cls.budgets[budget]
-        if not b:
-            return "160,000/20,000/20,000 images (LRA, S4)"
-        return (f"{b['n_train']}/{b['n_val']}/{b['n_test']} train/val/test images (paper 160,000/20,000/20,000); "
-                f"generated data draws only these")
+    paper_sizes, unit, paper_protocol = "160,000/20,000/20,000", "images", "LRA, S4"
+    budget_remark = "generated data draws only these"
 
     @property
     def shape(self) -> TaskShape:

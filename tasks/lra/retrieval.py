@@ -27,8 +27,10 @@ import torch
 from nasbench.contracts import DataFile, Split, TaskData, TaskShape
 from nasbench.data import verify_files
 from nasbench.errors import ConfigError, CorruptDataError
-from nasbench.tasks.classification import ClassificationTask, check_counts, mark_fixture, source_of
 from nasbench.tasks.lra.common import Vocabulary
+from nasbench.tasks.common.classification import ClassificationTask
+from nasbench.tasks.common.provenance import mark_fixture, source_of
+from nasbench.tasks.common.splits import check_counts
 
 FILES = {"train": "new_aan_pairs.train.tsv", "val": "new_aan_pairs.eval.tsv", "test": "new_aan_pairs.test.tsv"}
 VOCAB_CAPACITY = 100
@@ -49,13 +51,6 @@ class RetrievalConfig:
 
     def counts(self) -> dict[str, int]:
         return {"train": self.n_train, "val": self.n_val, "test": self.n_test}
-
-
-BUDGETS = {
-    "smoke": dict(n_train=32, n_val=16, n_test=16),
-    "small": dict(n_train=2000, n_val=500, n_test=1000),
-    "paper": dict(),
-}
 
 
 def read_pairs(path: Path, limit: int) -> tuple[list[str], list[str], list[int]]:
@@ -85,21 +80,10 @@ class Retrieval(ClassificationTask):
     citation = ("Tay et al., Long Range Arena, ICLR 2021; Radev et al., The ACL Anthology Network Corpus, 2013 "
                 "(data); preprocessing of Gu et al., S4, ICLR 2022")
     Config = RetrievalConfig
-
-    def __init__(self, config: RetrievalConfig):
-        config.validate()
-        super().__init__(config)
-
-    @classmethod
-    def default_config(cls, budget: str) -> RetrievalConfig:
-        return RetrievalConfig(**BUDGETS[budget])
-
-    @classmethod
-    def budget_notes(cls, budget: str) -> str:
-        if budget == "paper":
-            return "147,086/18,090/17,437 pairs (LRA), l_max 4000 per document"
-        b = BUDGETS[budget]
-        return f"the first {b['n_train']}/{b['n_val']}/{b['n_test']} pairs of each file (paper 147,086/18,090/17,437)"
+    budgets = {"smoke": dict(n_train=32, n_val=16, n_test=16), "small": dict(n_train=2000, n_val=500, n_test=1000),
+               "paper": {}}
+    paper_sizes, unit, paper_protocol = "147,086/18,090/17,437", "pairs", "LRA; l_max 4000 per document"
+    selection = "the first rows:"
 
     @property
     def shape(self) -> TaskShape:

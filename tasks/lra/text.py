@@ -27,11 +27,11 @@ import torch
 
 from nasbench.contracts import DataFile, Split, TaskData, TaskShape
 from nasbench.errors import ConfigError, CorruptDataError, MissingDataError
-from nasbench.tasks.classification import (ClassificationTask, check_counts, mark_fixture, random_split_indices,
-                                           seeded_subset, source_of, split_lengths)
 from nasbench.tasks.lra.common import Vocabulary
-from nasbench.tasks.nb360.common import OfficialFile
-from nasbench.tasks.nb360.download import download_all
+from nasbench.tasks.common.classification import ClassificationTask
+from nasbench.tasks.common.download import OfficialFile, download_all
+from nasbench.tasks.common.provenance import mark_fixture, source_of
+from nasbench.tasks.common.splits import check_counts, random_split_indices, seeded_subset, split_lengths
 
 LABELS = ("neg", "pos")  # TFDS imdb_reviews label names: 0 = neg, 1 = pos
 VOCAB_CAPACITY = 135
@@ -53,13 +53,6 @@ class TextConfig:
         check_counts("text", n_train=self.n_train, n_val=self.n_val, n_test=self.n_test)
         if self.max_length < 2 or self.min_freq < 1:
             raise ConfigError(f"text: need max_length >= 2 and min_freq >= 1, got {self.max_length}, {self.min_freq}")
-
-
-BUDGETS = {
-    "smoke": dict(n_train=64, n_val=32, n_test=32),
-    "small": dict(n_train=2000, n_val=500, n_test=1000),
-    "paper": dict(),
-}
 
 
 def list_reviews(root: Path, split: str) -> list[tuple[Path, int]]:
@@ -84,22 +77,12 @@ class Text(ClassificationTask):
     citation = ("Tay et al., Long Range Arena, ICLR 2021; Maas et al., Learning Word Vectors for Sentiment "
                 "Analysis, ACL 2011 (data); preprocessing of Gu et al., S4, ICLR 2022")
     Config = TextConfig
-
-    def __init__(self, config: TextConfig):
-        config.validate()
-        super().__init__(config)
-
-    @classmethod
-    def default_config(cls, budget: str) -> TextConfig:
-        return TextConfig(**BUDGETS[budget])
-
-    @classmethod
-    def budget_notes(cls, budget: str) -> str:
-        if budget == "paper":
-            return "25,000 train reviews; validation and test on the 25,000 test reviews (LRA); l_max 4096"
-        b = BUDGETS[budget]
-        return (f"seeded random subsets: {b['n_train']} train reviews, {b['n_val']} validation and {b['n_test']} test "
-                f"reviews from the test split (paper 25,000 / 25,000 / 25,000)")
+    budgets = {"smoke": dict(n_train=64, n_val=32, n_test=32), "small": dict(n_train=2000, n_val=500, n_test=1000),
+               "paper": {}}
+    paper_sizes, unit = "25,000/25,000/25,000", "reviews"
+    selection = "seeded random subsets of"
+    paper_protocol = "LRA: validation and test on the test reviews; l_max 4096"
+    budget_remark = "validation and test reviews come from the test split"
 
     @property
     def shape(self) -> TaskShape:

@@ -26,10 +26,13 @@ import torch
 
 from nasbench.contracts import MetricSpec, Split, TaskData, TaskShape
 from nasbench.errors import CorruptDataError
-from nasbench.tasks.nb360 import common, metrics
+from nasbench.tasks.nb360 import metrics
 from nasbench.tasks.nb360.base import NB360Task
-from nasbench.tasks.nb360.common import S3, LazySplit, OfficialFile
 from nasbench.tasks.nb360.losses import weighted_bce
+from nasbench.tasks.common.download import OfficialFile
+from nasbench.tasks.common.provenance import mark_fixture
+from nasbench.tasks.common.splits import LazySplit, check_counts, first_n
+from nasbench.tasks.nb360.base import S3
 
 FILES = (OfficialFile("deepsea_filtered.npz", f"{S3}/deepsea/deepsea_filtered.npz",
                       "npz with x_{train,val,test} one-hot (N, 1000, 4) and y_{train,val,test} (N, 36) (860 MB)"),)
@@ -47,7 +50,7 @@ class DeepSEAConfig:
     data_dir: str | None = None
 
     def validate(self) -> None:
-        common.check_counts("deepsea", n_train=self.n_train, n_val=self.n_val, n_test=self.n_test)
+        check_counts("deepsea", n_train=self.n_train, n_val=self.n_val, n_test=self.n_test)
 
 
 def read_npz_rows(path: Path, key: str, n: int | None) -> np.ndarray:
@@ -63,7 +66,7 @@ def read_npz_rows(path: Path, key: str, n: int | None) -> np.ndarray:
             shape, fortran, dtype = HEADER_READERS[version](member)
             if fortran or dtype.hasobject:
                 raise CorruptDataError(path, f"{key} is Fortran-ordered or holds objects", fix)
-            rows = common.first_n(n, shape[0], f"rows of {key}", path)
+            rows = first_n(n, shape[0], f"rows of {key}", path)
             count = rows * int(np.prod(shape[1:], dtype=np.int64))
             data = np.frombuffer(bytearray(member.read(count * dtype.itemsize)), dtype=dtype, count=count)
     return data.reshape(rows, *shape[1:])
@@ -83,11 +86,11 @@ class DeepSEA(NB360Task):
                 "Zhou & Troyanskaya, Nature Methods 2015 (DeepSEA)")
     Config = DeepSEAConfig
     metric = MetricSpec(name="auroc", direction="max", error_name="1-AUROC")
-    FILES = FILES
-    BUDGETS = {"smoke": dict(n_train=256, n_val=64, n_test=64),
+    files = FILES
+    budgets = {"smoke": dict(n_train=256, n_val=64, n_test=64),
                "small": dict(n_train=10_000, n_val=2490, n_test=10_000), "paper": {}}
-    PAPER_SIZES = "71,753/2,490/149,400"
-    UNIT = "sequences"
+    paper_sizes = "71,753/2,490/149,400"
+    unit = "sequences"
 
     @property
     def shape(self) -> TaskShape:
@@ -121,7 +124,7 @@ class DeepSEA(NB360Task):
             arrays[f"x_{part}"], arrays[f"y_{part}"] = np.eye(4, dtype=np.uint8)[bases], y
         root.mkdir(parents=True, exist_ok=True)
         np.savez(root / FILES[0].name, **arrays)
-        common.write_fixture_marker(root, self.name)
+        mark_fixture(root, self.name)
 
     def loss(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         return weighted_bce(output, target, self.config.pos_weight)

@@ -37,11 +37,14 @@ import torch
 
 from nasbench.contracts import MetricSpec, Split, TaskData, TaskShape
 from nasbench.errors import CorruptDataError, MissingDataError
-from nasbench.tasks.nb360 import audio, common, metrics
+from nasbench.tasks.nb360 import audio, metrics
 from nasbench.tasks.nb360.base import NB360Task
-from nasbench.tasks.nb360.common import S3, LazySplit, OfficialFile, generator_rng
 from nasbench.tasks.nb360.losses import weighted_bce
-from nasbench.tasks.nb360.members import Members, open_members
+from nasbench.tasks.common.download import OfficialFile, missing
+from nasbench.tasks.common.members import Members, open_members
+from nasbench.tasks.common.provenance import mark_fixture
+from nasbench.tasks.common.splits import LazySplit, check_counts, first_n, generator_rng
+from nasbench.tasks.nb360.base import S3
 
 FILES = (OfficialFile("audio.zip", f"{S3}/audio/audio.zip",
                       "FSD50K chunks, manifests (chunks/{tr,val,eval}.csv, lbl_map.json) and noise_22050/ (24 GB); or the same extracted into data/"),)
@@ -60,7 +63,7 @@ class FSD50KConfig:
     data_dir: str | None = None
 
     def validate(self) -> None:
-        common.check_counts("fsd50k", n_train=self.n_train, n_val=self.n_val, n_test=self.n_test)
+        check_counts("fsd50k", n_train=self.n_train, n_val=self.n_val, n_test=self.n_test)
 
 
 @dataclass
@@ -140,11 +143,11 @@ class FSD50K(NB360Task):
                 "Fonseca et al., FSD50K, IEEE/ACM TASLP 2022 (data)")
     Config = FSD50KConfig
     metric = MetricSpec(name="map", direction="max", error_name="1-mAP")
-    FILES = FILES
-    BUDGETS = {"smoke": dict(n_train=32, n_val=8, n_test=8), "small": dict(n_train=2000, n_val=500, n_test=1000),
+    files = FILES
+    budgets = {"smoke": dict(n_train=32, n_val=8, n_test=8), "small": dict(n_train=2000, n_val=500, n_test=1000),
                "paper": {}}
-    PAPER_SIZES = "~37K/4K/10K"
-    UNIT = "clips"
+    paper_sizes = "~37K/4K/10K"
+    unit = "clips"
 
     def __init__(self, config: FSD50KConfig):
         super().__init__(config)
@@ -166,7 +169,7 @@ class FSD50K(NB360Task):
         if (extracted / "chunks" / "tr.csv").exists():
             return AudioSource(open_members(extracted), "")
         if not archive.exists():
-            raise common.missing(self.name, archive, FILES, f"{FILES[0].description}, or its extracted folder {extracted}")
+            raise missing(self.name, archive, FILES, f"{FILES[0].description}, or its extracted folder {extracted}")
         members = open_members(archive)
         found = members.find("chunks/tr.csv")
         if found is None:
@@ -196,7 +199,7 @@ class FSD50K(NB360Task):
         return TaskData(*splits, self.data_source(), {"files": [str(source.members.path)], "noise_files": len(noise)})
 
     def _first_clips(self, m: Manifest, n: int | None, part: str) -> Manifest:
-        keep = m.clips < common.first_n(n, int(m.clips.max()) + 1, f"{part} clips", self._source.members.path)
+        keep = m.clips < first_n(n, int(m.clips.max()) + 1, f"{part} clips", self._source.members.path)
         return Manifest([ch for ch, k in zip(m.chunks, keep) if k], m.labels[keep], m.clips[keep])
 
     def _features_of(self, member: str, rng: np.random.Generator | None) -> np.ndarray:
@@ -250,7 +253,7 @@ class FSD50K(NB360Task):
         """The official ``audio.zip``: 1 s chunks (some shorter) of tones, one frequency per label
         (6 of the 200 labels used), plus noise; manifests with absolute-looking paths; 2 noise files."""
         write_audio_fixture(root / FILES[0].name, np.random.default_rng(seed), clips)
-        common.write_fixture_marker(root, self.name)
+        mark_fixture(root, self.name)
 
 
 TONES = (330.0, 550.0, 880.0, 1320.0, 2090.0, 3300.0)
