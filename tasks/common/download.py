@@ -11,17 +11,15 @@ from __future__ import annotations
 
 import hashlib
 import os
-import sys
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
-from tqdm import tqdm
-
 from nasbench.contracts import DataFile
 from nasbench.errors import CorruptDataError, DataError, MissingDataError
+from nasbench.tasks.common.progress import byte_bar
 from nasbench.tasks.common.provenance import source_of
 
 CHUNK = 1 << 20
@@ -139,16 +137,10 @@ def _fetch_remaining(url: str, part: Path, log: Callable[[str], None], timeout: 
 def _copy_with_progress(response, part: Path, resumed: bool, start: int) -> None:
     length = response.headers.get("Content-Length")
     total = start + int(length) if length and length.isdigit() else None
-    with open(part, "ab" if resumed else "wb") as out, progress_bar(total, part.name[:-5], start) as bar:
+    with open(part, "ab" if resumed else "wb") as out, byte_bar(total, part.name[:-5], start) as bar:
         while block := response.read(CHUNK):
             out.write(block)
             bar.update(len(block))
-
-
-def progress_bar(total: int | None, what: str, initial: int = 0) -> tqdm:
-    """A byte counter on stderr; silent when stderr is not a terminal (logs, tests, Ray workers)."""
-    return tqdm(total=total, initial=initial, desc=what, unit="B", unit_scale=True, unit_divisor=1024,
-                file=sys.stderr, disable=not sys.stderr.isatty(), leave=False)
 
 
 def download_all(task: str, files: Sequence[OfficialFile], folder: Path,

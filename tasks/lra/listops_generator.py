@@ -27,6 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Union
 
+from nasbench.tasks.common.progress import progress
+
 MIN, MAX, MED, SUM_MOD = "[MIN", "[MAX", "[MED", "[SM"
 FIRST, LAST = "[FIRST", "[LAST"  # defined by the reference, not used (commented out of OPERATORS)
 END = "]"
@@ -121,7 +123,7 @@ def generate_splits(counts: dict[str, int], seeds: dict[str, int], settings: Lis
 
 
 def _counted(rows: Iterator[tuple[str, int]], count: int, split: str, log: Callable[[str], None]):
-    for i in range(count):
+    for i in progress(range(count), count, f"listops {split}"):
         yield next(rows)
         if (i + 1) % 10000 == 0:
             log(f"listops: {split} {i + 1}/{count}")

@@ -39,6 +39,7 @@ from nasbench.data import atomic_write_bytes, atomic_write_text
 from nasbench.errors import ConfigError, CorruptDataError, MissingDataError
 from nasbench.tasks.lra import pathfinder_generator as gen
 from nasbench.tasks.common.classification import ClassificationTask
+from nasbench.tasks.common.progress import progress
 from nasbench.tasks.common.provenance import folder_lock, mark_fixture, source_of
 from nasbench.tasks.common.splits import LazySplit, check_counts, random_split_indices
 
@@ -162,7 +163,8 @@ class Pathfinder(ClassificationTask):
         an interrupted generation resumes where it stopped."""
         draw = partial(gen.draw_image, self.params(), info["seed"])
         with multiprocessing.get_context("fork").Pool(self.config.generate_workers) as pool:
-            for batch in range(info["count"] // IMAGES_PER_BATCH, -(-total // IMAGES_PER_BATCH)):
+            batches = range(info["count"] // IMAGES_PER_BATCH, -(-total // IMAGES_PER_BATCH))
+            for batch in progress(batches, len(batches), f"{self.name} batches"):
                 first = batch * IMAGES_PER_BATCH
                 start, stop = max(info["count"], first), min(total, first + IMAGES_PER_BATCH)
                 drawn = pool.map(draw, range(start, stop), chunksize=8)

@@ -26,6 +26,8 @@ import scipy.sparse as sparse
 import scipy.sparse.linalg as sparse_linalg
 from scipy.interpolate import CubicSpline
 
+from nasbench.tasks.common.progress import progress
+
 FNO_RESOLUTION = 421  # grid of the released .mat files
 NB360_SUBSAMPLE = 5  # NAS-Bench-360 ``sub: 5`` -> 85 x 85
 APPROX_RESOLUTION = 85  # the approximate mode solves directly on the NAS-Bench-360 grid
@@ -211,8 +213,8 @@ def generate_darcy(n: int, seed: int, approx: bool = False, workers: int = 1,
     if workers > 1 and n > 1:
         # fork: workers start from the parent's loaded modules and cached spline matrices
         with multiprocessing.get_context("fork").Pool(min(workers, n)) as pool:
-            samples = pool.map(one, children, chunksize=1)
+            samples = list(progress(pool.imap(one, children, chunksize=1), n, "darcy samples"))  # in order
     else:
-        samples = [one(child) for child in children]
+        samples = [one(child) for child in progress(children, n, "darcy samples")]
     coeff, sol = zip(*samples)
     return np.stack(coeff), np.stack(sol)

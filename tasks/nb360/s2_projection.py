@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from nasbench.tasks.common.progress import progress
+
 NORTHPOLE_EPSILON = 1e-3
 
 
@@ -79,7 +81,7 @@ def project_images(images: np.ndarray, rng: np.random.Generator, bandwidth: int 
     grid = driscoll_healy_grid(bandwidth)
     n, c = images.shape[:2]
     out = np.empty((n, c, 2 * bandwidth, 2 * bandwidth), dtype=np.uint8)
-    for start in range(0, n, chunk):
+    for start in progress(range(0, n, chunk), -(-n // chunk), "spherical projection"):
         rotated = np.einsum("ij,jab->iab", random_rotation(rng.uniform(size=3)), grid)
         block = images[start: start + chunk]
         flat = block.reshape(-1, *block.shape[2:])  # every channel is its own signal
