@@ -7,7 +7,8 @@ columns ``label`` (a float, 0 or 1), ``id1``, ``id2``, ``text1``, ``text2``; 147
 pairs. Budgets below ``paper`` read the first rows of each file.
 
 Preprocessing (S4 ``AAN``): characters, ``l_max`` 4000 per document, vocabulary of every character of
-the training documents read (both columns) plus ``<pad>``, ``<unk>``, ``<eos>`` (97 tokens per the
+the training documents read (both columns), counted over what is kept of each document after
+truncation to ``l_max - 1`` characters (as S4) plus ``<pad>``, ``<unk>``, ``<eos>`` (97 tokens per the
 DNArch paper, 98 per S4; capacity 100, S4's ``max_vocab``). Inputs are (N, 2, 4000) token ids and the
 shape declares ``pair_inputs``: a method encodes both documents with one backbone and classifies
 [X1, X2, X1 * X2, X1 - X2] with a two-layer MLP (``nasbench.encoder_pair``). Two classes,
@@ -104,8 +105,9 @@ class Retrieval(ClassificationTask):
     def load(self, allow_generate: bool = True, log: Callable[[str], None] = print) -> TaskData:
         self.verify()  # presence: no checksums are published for the release
         rows = {s: read_pairs(self.data_dir() / FILES[s], n) for s, n in self.config.counts().items()}
-        vocab = Vocabulary.build([*rows["train"][0], *rows["train"][1]], capacity=VOCAB_CAPACITY)
         length = self.config.max_length
+        kept = (t[: length - 1] for t in (*rows["train"][0], *rows["train"][1]))  # S4: truncate, then count
+        vocab = Vocabulary.build(kept, capacity=VOCAB_CAPACITY)
 
         def split(name: str) -> Split:
             text1, text2, labels = rows[name]

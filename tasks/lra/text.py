@@ -12,7 +12,8 @@ instead [A]. Budgets below ``paper`` read seeded random subsets (the folders are
 
 Preprocessing (S4 ``IMDB``): characters, ``l_max`` 4096 (the DNArch paper; LRA's released config uses
 1000 bytes), vocabulary of the characters seen at least 15 times in the training reviews read
-(``min_freq=15``) plus ``<pad>``, ``<unk>``, ``<eos>`` (129 tokens on the full data per the DNArch
+(``min_freq=15``), counted over what is kept of each review after truncation to ``l_max - 1``
+characters (S4 tokenizes, truncates, then builds the vocabulary) plus ``<pad>``, ``<unk>``, ``<eos>`` (129 tokens on the full data per the DNArch
 paper; capacity 135, S4's ``max_vocab``). Two classes, cross-entropy, accuracy.
 """
 from __future__ import annotations
@@ -115,7 +116,8 @@ class Text(ClassificationTask):
         train_idx, val_idx, val_from = self._indices(len(listing["train"]), len(listing["test"]))
         test_idx = seeded_subset(len(listing["test"]), c.n_test)
         texts, labels = read_reviews(listing["train"], train_idx)
-        vocab = Vocabulary.build(texts, capacity=VOCAB_CAPACITY, min_freq=c.min_freq)
+        kept = (t[: c.max_length - 1] for t in texts)  # S4 counts the text left after truncation (l_max - <eos>)
+        vocab = Vocabulary.build(kept, capacity=VOCAB_CAPACITY, min_freq=c.min_freq)
         val_texts, val_labels = read_reviews(listing[val_from], val_idx)
         test_texts, test_labels = read_reviews(listing["test"], test_idx)
         splits = [Split(name, vocab.encode_chars(t, c.max_length), y) for name, t, y in

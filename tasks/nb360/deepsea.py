@@ -1,18 +1,21 @@
-"""NAS-Bench-360 DeepSEA (filtered, 36 chromatin features) (spec/datasets.md 2.10; Zhou & Troyanskaya 2015).
+"""NAS-Bench-360 DeepSEA (filtered, 36 chromatin features) (Tu et al., NAS-Bench-360, NeurIPS 2022 Datasets
+and Benchmarks, arXiv:2110.05668; data: Zhou & Troyanskaya, Nature Methods 2015).
 
 File: ``deepsea_filtered.npz`` with ``x_train`` (71753, 1000, 4), ``y_train`` (71753, 36),
 ``x_val`` (2490, 1000, 4), ``y_val``, ``x_test`` (149400, 1000, 4), ``y_test``; x one-hot DNA,
 one byte per element [inferred from the 860 MB size].
 Reading: each array is streamed from its zip member and only the first n rows a budget uses are
-read (the archive is not extracted and unused rows never reach memory).
+read (the archive is not extracted and unused rows never reach memory). Arrays the official loader's
+``np.load`` also reads but that cannot be cut as a stream (Fortran order, ``.npy`` format 3.0) are
+read whole, then cut.
 Splits: the file's train / val / test.
 Preprocessing: permute to (N, 4, 1000); inputs stay one byte per base in memory and become
 float32 batch by batch; labels float for the loss.
 Loss: ``BCEWithLogitsLoss`` (NAS-Bench-360 backbone; ``pos_weight=None``); ORCA/DASH weight
 positives by 4 (``--set task.pos_weight=4.0``).
 Metric: mean over the 36 labels of the per-label ROC AUC of sigmoid outputs (``test_mAUC``);
-error form 1-AUROC. A label without both classes in a split is left out of the mean (ORCA's
-``nanmean``; NAS-Bench-360's scikit-learn call would raise).
+error form 1-AUROC (scikit-learn ``roc_auc_score`` per label). A label without both classes in a
+split is left out of the mean (ORCA's ``nanmean``; NAS-Bench-360's scikit-learn call is undefined there).
 """
 from __future__ import annotations
 
@@ -54,22 +57,28 @@ class DeepSEAConfig:
 
 
 def read_npz_rows(path: Path, key: str, n: int | None) -> np.ndarray:
-    """The first ``n`` rows (all when None) of array ``key`` in an npz, streamed from its member."""
+    """The first ``n`` rows (all when None) of array ``key`` in an npz, C-ordered. A C-ordered array
+    in format 1.0 or 2.0 is streamed from its member and only those rows are read; any other array
+    ``np.load`` reads (Fortran order, format 3.0) is read whole, as ``np.load`` does, then cut."""
     fix = "run `nasbench data deepsea --download` again"
     with zipfile.ZipFile(path) as archive:
         if f"{key}.npy" not in archive.namelist():
             raise CorruptDataError(path, f"array {key!r} not found (has {sorted(archive.namelist())})", fix)
         with archive.open(f"{key}.npy") as member:
             version = np.lib.format.read_magic(member)
-            if version not in HEADER_READERS:
-                raise CorruptDataError(path, f"{key} has .npy format version {version}", fix)
-            shape, fortran, dtype = HEADER_READERS[version](member)
-            if fortran or dtype.hasobject:
-                raise CorruptDataError(path, f"{key} is Fortran-ordered or holds objects", fix)
-            rows = first_n(n, shape[0], f"rows of {key}", path)
-            count = rows * int(np.prod(shape[1:], dtype=np.int64))
-            data = np.frombuffer(bytearray(member.read(count * dtype.itemsize)), dtype=dtype, count=count)
-    return data.reshape(rows, *shape[1:])
+            if version in HEADER_READERS:
+                shape, fortran, dtype = HEADER_READERS[version](member)
+                if not fortran and not dtype.hasobject:
+                    rows = first_n(n, shape[0], f"rows of {key}", path)
+                    count = rows * int(np.prod(shape[1:], dtype=np.int64))
+                    data = np.frombuffer(bytearray(member.read(count * dtype.itemsize)), dtype=dtype, count=count)
+                    return data.reshape(rows, *shape[1:])
+        with archive.open(f"{key}.npy") as member:
+            try:
+                whole = np.lib.format.read_array(member, allow_pickle=False)
+            except ValueError as exc:  # object arrays (pickles) are not data this task reads
+                raise CorruptDataError(path, f"{key} cannot be read without pickle ({exc})", fix) from exc
+    return np.ascontiguousarray(whole[: first_n(n, len(whole), f"rows of {key}", path)])
 
 
 def sequence_split(name: str, x: np.ndarray, y: np.ndarray) -> LazySplit:

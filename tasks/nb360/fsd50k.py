@@ -1,11 +1,21 @@
-"""NAS-Bench-360 FSD50K, multi-label audio tagging (spec/datasets.md 2.4; Fonseca et al. 2022).
+"""NAS-Bench-360 FSD50K, multi-label audio tagging (Tu et al., NAS-Bench-360, NeurIPS 2022 Datasets and
+Benchmarks, arXiv:2110.05668; data: Fonseca et al., FSD50K, IEEE/ACM TASLP 2022, arXiv:2010.00475).
 
 File: ``audio.zip`` (24 GB), read as it is or extracted to ``data/`` (``download_datasets.sh``
 unzips it there): ``chunks/{tr,val,eval}.csv`` with columns ``files`` (chunk WAV path), ``labels``
 (comma-separated names), ``ext`` (the clip a chunk belongs to); ``chunks/lbl_map.json`` (name ->
 index, 200 labels); chunk WAVs at 22,050 Hz; background noise WAVs in ``noise_22050/``. Zip
-members are streamed, never extracted. A manifest path is resolved against the archive by its
-longest matching tail, since the ``files`` column may hold the authors' absolute paths [unverified].
+members are streamed, never extracted.
+Manifest paths: the manifests come from the FSD50K baseline's ``make_chunks_manifests.py`` (shipped
+in NAS-Bench-360 under ``expert/FSD50k``), whose ``files`` column is ``glob(<chunks dir>/*.wav)``:
+paths on the machine that wrote them (its README: "This will store absolute file paths"), e.g.
+``/<somewhere>/dev_22050_chunks/<clip id>_<k>.wav`` with ``ext`` the clip id; NAS-Bench-360's loader
+passes them to ``soundfile`` unchanged, so they hold only there. Each path is therefore resolved
+against the archive (or ``data/``) by its longest tail that exists there, and a chunk that is not
+found is reported with every member name that was tried. The first rows of the released
+``tr.csv`` could not be checked here; the resolution accepts any prefix.
+Audio is read with ``soundfile`` as ``load_audio`` does (any encoding libsndfile reads; the MUSAN
+noise files need not be 16-bit PCM).
 Features (``audio``): 1 s chunks (shorter ones tiled) -> log-mel 96 x 101 with NAS-Bench-360's
 exact settings; input (1, 96, 101).
 Splits: train = one item per clip of ``tr.csv`` (~37K), each epoch a random chunk of it; val and
@@ -82,14 +92,18 @@ class AudioSource:
         self.members, self.prefix = members, prefix
 
     def resolve(self, path: str, manifest: str) -> str:
-        """The member for a manifest path: its longest tail that exists under the archive root."""
+        """The member for a manifest path: its longest tail that exists under the archive root (the
+        manifests hold paths of the machine that wrote them; see the module docstring)."""
         parts = [p for p in path.replace("\\", "/").split("/") if p not in ("", ".")]
-        for start in range(len(parts)):
-            name = self.prefix + "/".join(parts[start:])
+        tried = [self.prefix + "/".join(parts[start:]) for start in range(len(parts))]
+        for name in tried:
             if self.members.exists(name):
                 return name
-        raise MissingDataError(self.members.where(self.prefix + "/".join(parts[-2:])), f"audio chunk listed in {manifest}",
-                               "the archive is incomplete: run `nasbench data fsd50k --download` again")
+        raise MissingDataError(self.members.where(tried[-1] if tried else self.prefix),
+                               f"audio chunk {path!r} listed in {manifest}; looked for these members of "
+                               f"{self.members.path}: {', '.join(repr(t) for t in tried)}",
+                               "the archive is incomplete or laid out differently: run `nasbench data fsd50k "
+                               "--download` again, or extract audio.zip into data/ so the chunks sit below it")
 
     def read_manifest(self, part: str, label_map: dict[str, int]) -> Manifest:
         name = self.prefix + "chunks/" + MANIFESTS[part]
@@ -177,7 +191,11 @@ class FSD50K(NB360Task):
         return AudioSource(members, found[: -len("chunks/tr.csv")])
 
     def _compute_features(self, member: str) -> np.ndarray:
-        samples, rate = audio.read_wav(self._source.members.read(member))
+        try:
+            samples, rate = audio.read_wav(self._source.members.read(member))
+        except (RuntimeError, ValueError) as exc:  # soundfile's LibsndfileError is a RuntimeError
+            raise CorruptDataError(self._source.members.where(member), f"not audio libsndfile reads ({exc})",
+                                   "use the official NAS-Bench-360 audio.zip") from exc
         if rate != audio.SAMPLE_RATE:
             raise CorruptDataError(self._source.members.where(member), f"sample rate {rate}, expected 22050",
                                    "use the official NAS-Bench-360 audio.zip")
