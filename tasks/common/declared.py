@@ -53,7 +53,8 @@ class DeclaredTask(Task):
     def budget_notes(cls, budget: str) -> str:
         sizes = cls.budgets[budget]
         if not any(k in sizes for k in SIZE_FIELDS):
-            return f"{cls.paper_sizes} train/val/test {cls.unit}" + (f" ({cls.paper_protocol})" if cls.paper_protocol else "")
+            protocol = f" ({cls.paper_protocol})" if cls.paper_protocol else ""
+            return f"{cls.paper_sizes} train/val/test {cls.unit}{protocol}"
         defaults = cls.Config()
         counts = "/".join(str(sizes.get(k, getattr(defaults, k, None))) for k in SIZE_FIELDS)
         remark = f"; {cls.budget_remark}" if cls.budget_remark else ""

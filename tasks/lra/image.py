@@ -1,8 +1,9 @@
-"""LRA Image: sequential grey-scale CIFAR-10 (Tay et al., Long Range Arena, ICLR 2021, arXiv:2011.04006;
-the DNArch paper's Appendix D.1, arXiv:2302.05400).
+"""LRA Image: sequential grey-scale CIFAR-10 (Tay et al., Long Range Arena, ICLR 2021, arXiv:2011.04006; the
+DNArch paper's Appendix D.1, arXiv:2302.05400).
 
-Files: the CIFAR-10 python pickles, read by the suite's CIFAR reader (``tasks.common.cifar``) from the same folder as the
-``cifar10`` tasks (``<data root>/cifar``: ``cifar-10-python.tar.gz`` or ``cifar-10-batches-py/``).
+Files: the CIFAR-10 python pickles, read by the suite's CIFAR reader (``tasks.common.cifar``) from the
+same folder as the ``cifar10`` tasks (``<data root>/cifar``: ``cifar-10-python.tar.gz`` or
+``cifar-10-batches-py/``).
 
 Preprocessing (S4 ``CIFAR10(grayscale=True)``, which the DNArch paper follows): PIL's ``convert("L")``
 (ITU-R 601-2 luma in fixed point, as ``torchvision.transforms.Grayscale``), raster scan to a sequence

@@ -1,4 +1,5 @@
-"""LRA ListOps (spec/datasets.md 2.11 and 3.2; DNArch paper Appendix D.1).
+"""LRA ListOps (Tay et al., Long Range Arena, ICLR 2021, arXiv:2011.04006; the DNArch paper, Romero &
+Zeghidour, arXiv:2302.05400, Appendix D.1).
 
 Official files: ``basic_{train,val,test}.tsv`` of the LRA release's ``listops-1000`` folder (put them in
 the task's data folder, or point ``task.data_dir`` at that folder): tab-separated, header

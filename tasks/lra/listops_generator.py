@@ -1,6 +1,7 @@
-"""The ListOps generator of Long Range Arena, re-implemented from its description (spec/datasets.md 3.2;
-google-research/long-range-arena ``lra_benchmarks/data/listops.py``, Apache-2.0; its constants are
-facts, the code here is the suite's own).
+"""The ListOps generator of Long Range Arena, re-implemented from its description (Tay et al., Long Range
+Arena, ICLR 2021, arXiv:2011.04006; Nangia & Bowman, ListOps, NAACL SRW 2018, arXiv:1804.06028;
+google-research/long-range-arena ``lra_benchmarks/data/listops.py``, Apache-2.0; its constants are facts,
+the code here is the suite's own).
 
 A tree is a digit (a leaf) or an operator applied to 2..``max_args`` sub-trees. Below ``max_depth`` a
 node is a leaf with probability 1 - VALUE_P and an operator with probability VALUE_P; at ``max_depth``

@@ -1,5 +1,5 @@
-"""LRA Pathfinder (32 x 32) and Path-X (128 x 128) (spec/datasets.md 2.15 and 3.3; DNArch paper
-Appendix D.1).
+"""LRA Pathfinder (32 x 32) and Path-X (128 x 128) (Tay et al., Long Range Arena, ICLR 2021,
+arXiv:2011.04006; the DNArch paper, Romero & Zeghidour, arXiv:2302.05400, Appendix D.1).
 
 Official layout (the LRA release, ``lra_release/lra_release/pathfinder{32,128}/``), in the task's data
 folder: ``pathfinder<res>/<difficulty>/imgs/<batch>/sample_<i>.png`` (8-bit grey) and
@@ -10,13 +10,13 @@ LRA uses the hard difficulty, ``curv_contour_length_14``. S4's blacklisted empty
 
 Splits (S4 ``PathFinder``): every listed row in metadata order (files by batch number), split by
 ``random_split`` with seed 42 into 80 / 10 / 10 % (160,000 / 20,000 / 20,000 of the release's 200,000
-images); budgets below ``paper`` take the first ``n_train`` / ``n_val`` / ``n_test`` rows of those
-same splits, so a small run reads a subset of S4's own train, validation and test images.
-[A] Generated data and fixtures are drawn image by image as far as a run needs: there the first
-``n_train + n_val + n_test`` images are the data set and ``random_split`` (seed 42) cuts them into
-exactly those counts (at the ``paper`` budget, 200,000 images: S4's split). Preprocessing: ToTensor then Normalize(0.5, 0.5),
-so pixels lie in [-1, 1], raster-scanned to (1, 1024) or (1, 16384); images stay uint8 in memory and
-are normalised batch by batch. Two classes, cross-entropy, accuracy.
+images); budgets below ``paper`` take the first ``n_train`` / ``n_val`` / ``n_test`` rows of those same
+splits, so a small run reads a subset of S4's own train, validation and test images. [A] Generated data
+and fixtures are drawn image by image as far as a run needs: there the first ``n_train + n_val + n_test``
+images are the data set and ``random_split`` (seed 42) cuts them into exactly those counts (at the
+``paper`` budget, 200,000 images: S4's split). Preprocessing: ToTensor then Normalize(0.5, 0.5), so
+pixels lie in [-1, 1], raster-scanned to (1, 1024) or (1, 16384); images stay uint8 in memory and are
+normalised batch by batch. Two classes, cross-entropy, accuracy.
 
 Without official files the snakes generator (``pathfinder_generator``, LRA's settings) writes the same
 layout into ``<data dir>/generated/``, 1,000 images per batch, metadata as text rows; each image is

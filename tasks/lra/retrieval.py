@@ -1,5 +1,5 @@
-"""LRA Retrieval: ACL Anthology Network citation pairs at character level (spec/datasets.md 2.13; DNArch
-paper Appendix D.1).
+"""LRA Retrieval: ACL Anthology Network citation pairs at character level (Tay et al., Long Range Arena,
+ICLR 2021, arXiv:2011.04006; the DNArch paper, Romero & Zeghidour, arXiv:2302.05400, Appendix D.1).
 
 Official files: ``new_aan_pairs.{train,eval,test}.tsv`` of the LRA release's ``tsv_data`` folder, in
 the task's data folder: tab-separated, no header, no quoting (LRA ``use_quote_delim=False``), five

@@ -1,4 +1,5 @@
-"""LRA Text: IMDB sentiment at character level (spec/datasets.md 2.12; DNArch paper Appendix D.1).
+"""LRA Text: IMDB sentiment at character level (Tay et al., Long Range Arena, ICLR 2021, arXiv:2011.04006;
+the DNArch paper, Romero & Zeghidour, arXiv:2302.05400, Appendix D.1).
 
 Official files: the extracted ``aclImdb_v1.tar.gz`` (Maas et al., 2011), ``aclImdb/{train,test}/{pos,neg}/
 <id>_<rating>.txt``, 12,500 reviews per folder, in the task's data folder. LRA reads the same reviews
@@ -12,9 +13,10 @@ instead [A]. Budgets below ``paper`` read seeded random subsets (the folders are
 
 Preprocessing (S4 ``IMDB``): characters, ``l_max`` 4096 (the DNArch paper; LRA's released config uses
 1000 bytes), vocabulary of the characters seen at least 15 times in the training reviews read
-(``min_freq=15``), counted over what is kept of each review after truncation to ``l_max - 1``
-characters (S4 tokenizes, truncates, then builds the vocabulary) plus ``<pad>``, ``<unk>``, ``<eos>`` (129 tokens on the full data per the DNArch
-paper; capacity 135, S4's ``max_vocab``). Two classes, cross-entropy, accuracy.
+(``min_freq=15``), counted over what is kept of each review after truncation to ``l_max - 1`` characters
+(S4 tokenizes, truncates, then builds the vocabulary) plus ``<pad>``, ``<unk>``, ``<eos>`` (129 tokens on
+the full data per the DNArch paper; capacity 135, S4's ``max_vocab``). Two classes, cross-entropy,
+accuracy.
 """
 from __future__ import annotations
 

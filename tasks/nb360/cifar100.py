@@ -77,7 +77,8 @@ class Cifar100(ClassificationTask, NB360Task):
             if source_of(self.data_dir()) == "fixture":
                 lines.append(f"fixture  {path}  (synthetic test data; official checksums do not apply)")
             elif (actual := file_digest(path, "md5")) != md5:
-                raise CorruptDataError(path, f"md5 is {actual}, expected {md5}", f"run `nasbench data {self.name} --download`")
+                raise CorruptDataError(path, f"md5 is {actual}, expected {md5}",
+                                       f"run `nasbench data {self.name} --download`")
             else:
                 lines.append(f"ok  {path}  md5={md5}")
         return lines

@@ -1,5 +1,5 @@
-"""NAS-Bench-360 Cosmic: cosmic-ray masks of HST ACS/WFC images (spec/datasets.md 2.7; Zhang &
-Bloom 2020, deepCR).
+"""NAS-Bench-360 Cosmic: cosmic-ray masks of HST ACS/WFC images (Tu et al., NAS-Bench-360, NeurIPS 2022
+Datasets and Benchmarks, arXiv:2110.05668; data: Zhang & Bloom 2020, deepCR).
 
 Files: ``deepCR.ACS-WFC.train.tar`` (6.5 GB) and ``deepCR.ACS-WFC.test.tar`` (2.0 GB), read as
 they are (members streamed) or extracted (``npy_train/``, ``npy_test/``, also under ``data/``):

@@ -5,7 +5,8 @@ field a ~ N(0, (-Laplacian + 9 I)^-2) is thresholded to the piecewise-constant c
 {3, 12}, and -div(a grad u) = f with f = 1 and u = 0 on the boundary of the unit square is solved
 by second-order finite differences on a 421 x 421 grid. NAS-Bench-360 keeps every 5th point
 (85 x 85). The recipe, including the cell-centred/nodal grid round trip of the original solver,
-is in ``spec/datasets.md`` section 3.1.
+follows the released FNO data-generation scripts (Li et al., Fourier Neural Operator for
+Parametric PDEs, ICLR 2021, arXiv:2010.08895).
 
 Two modes:
 

@@ -1,4 +1,6 @@
-"""NAS-Bench-360 Darcy Flow (spec/datasets.md 2.5 and 3.1).
+"""NAS-Bench-360 Darcy Flow (Tu et al., NAS-Bench-360, NeurIPS 2022 Datasets and Benchmarks,
+arXiv:2110.05668; data of Li et al., Fourier Neural Operator for Parametric PDEs, ICLR 2021,
+arXiv:2010.08895).
 
 Official files ``piececonst_r421_N1024_smooth{1,2}.mat`` (MAT v5 via scipy, v7.3 via h5py; only
 ``coeff`` and ``sol`` are read), subsampled every ``sub``-th point (421 -> 85); train =

@@ -1,5 +1,6 @@
-"""NAS-Bench-360 ECG, PhysioNet/CinC Challenge 2017 AF classification (spec/datasets.md 2.8;
-Clifford et al. 2017; Hong et al. 2020 for the windowing).
+"""NAS-Bench-360 ECG, PhysioNet/CinC Challenge 2017 AF classification (Tu et al., NAS-Bench-360,
+NeurIPS 2022 Datasets and Benchmarks, arXiv:2110.05668; data: Clifford et al. 2017; Hong et al. 2020
+for the windowing).
 
 File: ``challenge2017.pkl``, a pickled dict ``{'data': 8,528 single-lead records (1-D arrays,
 300 Hz, 9-60 s), 'label': 'N' | 'A' | 'O' | '~'}`` (list or object array; int16 samples

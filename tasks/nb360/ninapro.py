@@ -1,4 +1,5 @@
-"""NAS-Bench-360 NinaPro DB5 (spec/datasets.md 2.3; Atzori et al. 2014, Côté-Allard et al. 2019).
+"""NAS-Bench-360 NinaPro DB5 (Tu et al., NAS-Bench-360, NeurIPS 2022 Datasets and Benchmarks,
+arXiv:2110.05668; data: Atzori et al. 2014, Côté-Allard et al. 2019).
 
 Files: ``ninapro_{train,val,test}.npy`` (sEMG windows (N, 52, 16): 52 samples at 200 Hz x 16
 channels of two Myo armbands; float64 [inferred from size]) and ``label_{train,val,test}.npy``

@@ -1,5 +1,6 @@
-"""NAS-Bench-360 PSICOV: protein distance maps, DeepCov train, PSICOV test (spec/datasets.md 2.6;
-Adhikari 2020 PDNET; Jones & Kandathil 2018 DeepCov).
+"""NAS-Bench-360 PSICOV: protein distance maps, DeepCov train, PSICOV test (Tu et al., NAS-Bench-360,
+NeurIPS 2022 Datasets and Benchmarks, arXiv:2110.05668; Adhikari 2020 PDNET; Jones & Kandathil 2018
+DeepCov).
 
 File: ``protein.zip`` (1.1 GB), read as it is or extracted: ``deepcov.lst`` (3,456 ids),
 ``psicov.lst`` (150 ids), ``{deepcov,psicov}/features/<id>.pkl`` (dict: ``seq`` str of length L,

@@ -1,4 +1,5 @@
-"""The Spherical CIFAR-100 projection (spec/datasets.md 3.4), re-implemented from its description.
+"""The Spherical CIFAR-100 projection (Cohen et al., Spherical CNNs, ICLR 2018,
+arXiv:1801.10130; NAS-Bench-360's data sheet), re-implemented from its description.
 
 NAS-Bench-360 made Spherical CIFAR-100 with s2cnn's ``gendata.py`` "modified to project signals
 from all three channels": each image channel is a planar signal that is projected onto a

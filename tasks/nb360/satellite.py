@@ -1,4 +1,5 @@
-"""NAS-Bench-360 Satellite image time series (spec/datasets.md 2.9; Petitjean et al. 2012).
+"""NAS-Bench-360 Satellite image time series (Tu et al., NAS-Bench-360, NeurIPS 2022 Datasets and
+Benchmarks, arXiv:2110.05668; data: Petitjean et al. 2012).
 
 Files: ``satellite_train.npy`` and ``satellite_test.npy``, each a pickled dict read with
 ``np.load(allow_pickle=True)[()]``: ``'data'`` (N, 46) float64 and ``'label'`` (N,) 1-24
