@@ -20,11 +20,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from nasbench.contracts import DataFile, TaskData, TaskShape
+from nasbench.contracts import TaskData, TaskShape
 from nasbench.errors import CorruptDataError
 from nasbench.tasks.common.cifar import CIFAR100, image_split, locate, read_cifar, write_cifar_fixture
 from nasbench.tasks.common.classification import ClassificationTask
-from nasbench.tasks.common.download import download_all, file_digest, missing, verify_official
+from nasbench.tasks.common.download import file_digest, missing, verify_official
 from nasbench.tasks.common.provenance import mark_fixture, source_of
 from nasbench.tasks.common.splits import check_counts, first_n
 from nasbench.tasks.nb360.base import NB360Task
@@ -62,9 +62,6 @@ class Cifar100(ClassificationTask, NB360Task):
     def shape(self) -> TaskShape:
         return TaskShape(dims=2, in_channels=3, input_size=(32, 32), output="classes", num_outputs=100)
 
-    def data_files(self) -> list[DataFile]:
-        return [ARCHIVE.data_file(self.data_dir())]
-
     def verify(self) -> list[str]:
         folder = self.data_dir() / FOLDER
         if not folder.is_dir():
@@ -82,9 +79,6 @@ class Cifar100(ClassificationTask, NB360Task):
             else:
                 lines.append(f"ok  {path}  md5={md5}")
         return lines
-
-    def download(self, log: Callable[[str], None] = print) -> None:
-        download_all(self.name, [ARCHIVE], self.data_dir(), log)
 
     def locate(self) -> Path:
         """The extracted folder when present, else the archive; MissingDataError when neither."""

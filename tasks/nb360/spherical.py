@@ -32,7 +32,7 @@ from nasbench.data import atomic_write_bytes, atomic_write_text, data_root, sha2
 from nasbench.errors import CorruptDataError, MissingDataError
 from nasbench.tasks.common.cifar import read_cifar_pickles, synthetic_images
 from nasbench.tasks.common.classification import ClassificationTask
-from nasbench.tasks.common.download import OfficialFile, download_all, download_fix, verify_official
+from nasbench.tasks.common.download import OfficialFile, download_fix, verify_official
 from nasbench.tasks.common.provenance import mark_fixture, source_of
 from nasbench.tasks.common.splits import LazySplit, check_counts, first_n
 from nasbench.tasks.nb360.base import S3, NB360Task
@@ -100,9 +100,6 @@ class Spherical(ClassificationTask, NB360Task):
         return TaskShape(dims=2, in_channels=3, input_size=(60, 60), output="classes", num_outputs=100)
 
     # -- files -----------------------------------------------------------------------------------
-    def data_files(self):
-        return [OFFICIAL.data_file(self.data_dir())]
-
     def official_path(self) -> Path | None:
         for name in (OFFICIAL.name, GUNZIPPED):
             if (self.data_dir() / name).exists():
@@ -118,9 +115,6 @@ class Spherical(ClassificationTask, NB360Task):
                 f"ok  {self.official_path()}  (gunzipped copy; no checksum published)"]
         sidecar = self._check_generated()
         return [f"ok  {self.generated_path()}  sha256={sidecar['sha256'][:12]}…  (generated from {sidecar['cifar']})"]
-
-    def download(self, log: Callable[[str], None] = print) -> None:
-        download_all(self.name, [OFFICIAL], self.data_dir(), log)
 
     def can_generate(self) -> bool:
         return True
