@@ -32,9 +32,9 @@ from nasbench.contracts import RunContext, SearchMethod, TaskShape, TaskView
 from nasbench.errors import ConfigError
 from nasbench.methods.backbones.ccnn import CCNN as CCNNBackbone
 from nasbench.methods.backbones.ccnn import POOLINGS, max_kernel_size, unsupported_reason
-from nasbench.methods.dnarch.budget import budget_notes as scaled_budget_notes
-from nasbench.methods.dnarch.budget import pooling_for, scale_for_budget
-from nasbench.methods.dnarch.hparams import paper_recipe, paper_row
+from nasbench.methods.backbones.ccnn_recipes import budget_notes as scaled_budget_notes
+from nasbench.methods.backbones.ccnn_recipes import paper_recipe, paper_row, pooling_for, scale_for_budget
+from nasbench.methods.backbones.encoder_pair import pair_network
 from nasbench.training import TrainConfig, fit
 
 
@@ -76,6 +76,8 @@ class CCNN(SearchMethod):
     citation = ("Knigge, Romero et al., Modelling Long Range Dependencies in ND: From Task-Specific to a "
                 "General Purpose CNN, ICLR 2023; Romero & Zeghidour, DNArch, 2023 (global-kernel baseline)")
     Config = CCNNConfig
+    supports_pair_inputs = True  # LRA Retrieval: one CCNN encodes both documents (DNArch Table 1)
+    description = "the plain Continuous CNN with global kernels (DNArch's base network), trained once"
 
     @classmethod
     def default_config(cls, budget: str, task: TaskView) -> CCNNConfig:
@@ -100,8 +102,9 @@ class CCNN(SearchMethod):
                 "choices": {"depth": c.depth, "width": c.width, "kernel": "global", "blocks": blocks}}
 
     def retrain(self, ctx: RunContext, arch: dict[str, Any], hparams: dict[str, Any]) -> nn.Module:
-        model = build_ccnn(ctx.task.shape, self.config)
-        fit(model, ctx, self.config.train)
+        c = self.config
+        model = pair_network(ctx.task.shape, c.width, lambda shape: build_ccnn(shape, c))
+        fit(model, ctx, c.train)
         return model
 
 

@@ -31,22 +31,9 @@ from torch import nn
 
 from nasbench.contracts import RunContext, SearchMethod, TaskShape, TaskView
 from nasbench.errors import ConfigError
-from nasbench.methods.backbones.wrn import WideResNet1D, WideResNet2D
+from nasbench.methods.backbones.wrn import build_wrn
+from nasbench.methods.backbones.wrn_recipes import DEFAULT_RECIPE, nb360_dropout, nb360_milestones, nb360_recipe
 from nasbench.training import TrainConfig, fit
-
-
-def nb360_milestones(epochs: int) -> tuple[int, ...]:
-    """Epochs at which the NAS-Bench-360 schedule multiplies the lr by 0.2."""
-    if epochs == 200:
-        return (60, 120, 160)
-    return (int(0.3 * epochs), int(0.6 * epochs) + 1, int(0.8 * epochs) + 1)
-
-
-DENSE_RECIPE = TrainConfig(epochs=200, batch_size=4, lr=0.040978885541880554, momentum=0.9,
-                           weight_decay=6.942729492430138e-05, nesterov=True, milestones=(60, 120, 160),
-                           eval_batch_size=16)
-DEFAULT_RECIPE = TrainConfig(epochs=200, batch_size=128, lr=0.1, momentum=0.9, weight_decay=5e-4,
-                             nesterov=True, milestones=(60, 120, 160), eval_batch_size=256)
 
 
 @dataclass(frozen=True)
@@ -72,14 +59,6 @@ SCALE = {  # budget -> (depth, widen, epochs)
 }
 
 
-def build_wrn(shape: TaskShape, config: WRNConfig, kernels=None, conv_factory=None) -> nn.Module:
-    if shape.dims == 2:
-        return WideResNet2D(shape.in_channels, shape.num_outputs, config.depth, config.widen, config.dropout,
-                            dense=shape.dense, kernels=kernels, conv_factory=conv_factory)
-    return WideResNet1D(shape.in_channels, shape.num_outputs, config.mid_channels, config.dropout, dense=shape.dense,
-                        kernels=kernels, causal=config.causal, conv_factory=conv_factory)
-
-
 class WRN(SearchMethod):
     name = "wrn"
     citation = "Zagoruyko & Komodakis, Wide Residual Networks, BMVC 2016; Tu et al., NAS-Bench-360, 2022"
@@ -87,9 +66,8 @@ class WRN(SearchMethod):
 
     @classmethod
     def default_config(cls, budget: str, task: TaskView) -> WRNConfig:
-        dense2d = task.shape.dense and task.shape.dims == 2
-        recipe = DENSE_RECIPE if dense2d else DEFAULT_RECIPE
-        config = WRNConfig(dropout=0.3 if dense2d else 0.0, train=recipe)
+        recipe = nb360_recipe(task.shape)
+        config = WRNConfig(dropout=nb360_dropout(task.shape), train=recipe)
         if budget in SCALE:
             depth, widen, epochs = SCALE[budget]
             config = replace(config, depth=depth, widen=widen, dropout=0.0,
@@ -117,6 +95,7 @@ class WRN(SearchMethod):
                 "choices": {"depth": c.depth, "widen": c.widen, "dims": shape.dims, "dense": shape.dense}}
 
     def retrain(self, ctx: RunContext, arch: dict[str, Any], hparams: dict[str, Any]) -> nn.Module:
-        model = build_wrn(ctx.task.shape, self.config)
+        c = self.config
+        model = build_wrn(ctx.task.shape, c.depth, c.widen, c.dropout, c.mid_channels, c.causal)
         fit(model, ctx, self.config.train)
         return model

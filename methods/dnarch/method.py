@@ -13,10 +13,10 @@ from torch import nn
 from nasbench.contracts import RunContext, SearchMethod, TaskShape, TaskView
 from nasbench.errors import ConfigError
 from nasbench.methods.backbones.ccnn import POOLINGS, unsupported_reason
-from nasbench.methods.dnarch.budget import budget_notes as scaled_budget_notes
-from nasbench.methods.dnarch.budget import pooling_for, scale_for_budget
+from nasbench.methods.backbones.ccnn_recipes import budget_notes as scaled_budget_notes
+from nasbench.methods.backbones.ccnn_recipes import paper_recipe, paper_row, pooling_for, scale_for_budget
+from nasbench.methods.backbones.encoder_pair import pair_network
 from nasbench.methods.dnarch.complexity import ComplexityModel, complexity_loss
-from nasbench.methods.dnarch.hparams import paper_recipe, paper_row
 from nasbench.methods.dnarch.network import VARIANTS, DNArchCCNN, MaskSettings
 from nasbench.methods.dnarch.record import architecture_record
 from nasbench.training import TrainConfig, fit, make_optimizer
@@ -81,6 +81,7 @@ def build_supernet(shape: TaskShape, c: DNArchConfig) -> DNArchCCNN:
 
 
 def complexity_model(shape: TaskShape, c: DNArchConfig, net: DNArchCCNN) -> ComplexityModel:
+    """C of the supernet ``net`` built for ``shape`` (on a paired task: the document encoder's [A])."""
     return ComplexityModel(tuple(shape.input_size), net.encoder.linear.in_features, shape.num_outputs, shape.dense,
                            net.masks.max_width, c.width, c.depth, c.fft_channel_factor)
 
@@ -103,6 +104,8 @@ class DNArch(SearchMethod):
     name = "dnarch"
     citation = "Romero & Zeghidour, DNArch: Learning Convolutional Neural Architectures by Backpropagation, 2023"
     Config = DNArchConfig
+    supports_pair_inputs = True  # LRA Retrieval: one supernet encodes both documents [P, Table 1 and D.1]
+    description = "kernel sizes, resolutions, widths and depth of a CCNN learned by differentiable masks, in one run"
 
     @classmethod
     def default_config(cls, budget: str, task: TaskView) -> DNArchConfig:
@@ -123,35 +126,39 @@ class DNArch(SearchMethod):
 
     def search(self, ctx: RunContext) -> dict[str, Any]:
         c, shape = self.config, ctx.task.shape
-        net = build_supernet(shape, c).to(ctx.device)
-        costs = complexity_model(shape, c, net)
-        fit(net, ctx, c.train, optimizers=[self.optimizer(net)], add_loss=self.loss_hook(costs),
-            after_step=lambda model: model.masks.reset_to_bounds(), epoch_log=lambda model: self.log_row(model, costs))
-        self.network = net
-        ratio = complexity_ratio(net, costs).item()
-        ctx.log(f"dnarch: C_curr/C_target = {ratio:.4f}, depth {net.masks.depth()}")
-        return architecture_record(net, c, costs, ratio)
+        model = pair_network(shape, c.width, lambda single: build_supernet(single, c)).to(ctx.device)
+        supernet: DNArchCCNN = model.encoder if shape.pair_inputs else model
+        costs = complexity_model(supernet.shape, c, supernet)
+        # the hooks read the masks of the supernet, which sits inside the pair network on paired tasks
+        fit(model, ctx, c.train, optimizers=[self.optimizer(model, supernet)], add_loss=self.loss_hook(supernet, costs),
+            after_step=lambda _: supernet.masks.reset_to_bounds(), epoch_log=lambda _: self.log_row(supernet, costs))
+        self.network = model
+        ratio = complexity_ratio(supernet, costs).item()
+        ctx.log(f"dnarch: C_curr/C_target = {ratio:.4f}, depth {supernet.masks.depth()}")
+        return architecture_record(supernet, c, costs, ratio, pair_head=shape.pair_inputs)
 
     def retrain(self, ctx: RunContext, arch: dict[str, Any], hparams: dict[str, Any]) -> nn.Module:
         """No retraining: the network trained by the search is the result [P]."""
         return self.network
 
-    def optimizer(self, net: DNArchCCNN) -> torch.optim.Optimizer:
-        """AdamW with the weights and the mask parameters in two groups [A: lr ratio, no decay on masks]."""
+    def optimizer(self, model: nn.Module, supernet: DNArchCCNN) -> torch.optim.Optimizer:
+        """AdamW with the weights (of ``model``: the supernet and any pair head) and the mask
+        parameters in two groups [A: lr ratio, no decay on masks]."""
         c = self.config
-        groups = [{"params": net.weight_parameters()},
-                  {"params": net.architecture_parameters(), "lr": c.train.lr * c.mask_lr_ratio,
-                   "weight_decay": c.mask_weight_decay}]
+        masks = supernet.architecture_parameters()
+        ids = {id(p) for p in masks}
+        groups = [{"params": [p for p in model.parameters() if id(p) not in ids]},
+                  {"params": masks, "lr": c.train.lr * c.mask_lr_ratio, "weight_decay": c.mask_weight_decay}]
         return make_optimizer(groups, c.train)
 
-    def loss_hook(self, costs: ComplexityModel):
+    def loss_hook(self, supernet: DNArchCCNN, costs: ComplexityModel):
         """L = L_obj + lambda L_comp (Eq. 8), the complexity term only when it is on."""
         weight = self.config.complexity_weight if self.config.uses_complexity_loss else 0.0
 
-        def add_loss(model: DNArchCCNN, task_loss: torch.Tensor) -> torch.Tensor:
+        def add_loss(model: nn.Module, task_loss: torch.Tensor) -> torch.Tensor:
             if weight == 0.0:
                 return task_loss
-            return task_loss + weight * complexity_loss(complexity_ratio(model, costs))
+            return task_loss + weight * complexity_loss(complexity_ratio(supernet, costs))
 
         return add_loss
 

@@ -31,7 +31,7 @@ from torch import nn
 
 from nasbench.contracts import RunContext, SearchMethod, TaskShape, TaskView
 from nasbench.errors import ConfigError, TrainingDiverged
-from nasbench.methods.wrn import DEFAULT_RECIPE, DENSE_RECIPE, nb360_milestones
+from nasbench.methods.backbones.wrn_recipes import DEFAULT_RECIPE, nb360_dropout, nb360_milestones, nb360_recipe
 from nasbench.training import TrainConfig, fit
 from nasbench_randomsearch.space import (D_2D, K_2D, Backbone, Kernels, build_network, default_space,
                                          receptive_field, sample_kernels, searchable_layers)
@@ -91,10 +91,9 @@ SCALES = {
 
 def paper_config(task: TaskView) -> RandomSearchConfig:
     """Defaults for ``task``: DASH's K and D for its dimension, the WRN recipe for its output kind."""
-    dense2d = task.shape.dense and task.shape.dims == 2
-    recipe = DENSE_RECIPE if dense2d else DEFAULT_RECIPE
+    recipe = nb360_recipe(task.shape)
     kernel_sizes, dilations = default_space(task.shape.dims)
-    return RandomSearchConfig(kernel_sizes=kernel_sizes, dilations=dilations, dropout=0.3 if dense2d else 0.0,
+    return RandomSearchConfig(kernel_sizes=kernel_sizes, dilations=dilations, dropout=nb360_dropout(task.shape),
                               candidate_train=replace(recipe, epochs=20, milestones=()), retrain=recipe)
 
 
