@@ -35,6 +35,7 @@ from nasbench.methods.backbones.ccnn import POOLINGS, max_kernel_size, unsupport
 from nasbench.methods.backbones.ccnn_recipes import budget_notes as scaled_budget_notes
 from nasbench.methods.backbones.ccnn_recipes import paper_recipe, paper_row, pooling_for, scale_for_budget
 from nasbench.methods.backbones.encoder_pair import pair_network
+from nasbench.methods.backbones.records import blocks_frame, blocks_row, draw_blocks
 from nasbench.training import TrainConfig, fit
 
 
@@ -93,6 +94,14 @@ class CCNN(SearchMethod):
     @classmethod
     def unsupported_reason(cls, shape: TaskShape) -> str | None:
         return unsupported_reason(shape)
+
+    @classmethod
+    def describe_record(cls, record: dict[str, Any]) -> dict[str, Any]:
+        return {"backbone": record.get("backbone"), **blocks_row(record["choices"]["blocks"])}
+
+    @classmethod
+    def draw_record(cls, record: dict[str, Any], ax: Any) -> bool:
+        return draw_blocks(blocks_frame(record["choices"]["blocks"]), ax, title="Global kernels at full resolution")
 
     def search(self, ctx: RunContext) -> dict[str, Any]:
         c, shape = self.config, ctx.task.shape

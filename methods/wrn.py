@@ -31,7 +31,8 @@ from torch import nn
 
 from nasbench.contracts import RunContext, SearchMethod, TaskShape, TaskView
 from nasbench.errors import ConfigError
-from nasbench.methods.backbones.wrn import build_wrn
+from nasbench.methods.backbones.records import draw_kernel_dilation, kernel_dilation_frame
+from nasbench.methods.backbones.wrn import build_wrn, wrn_kernels
 from nasbench.methods.backbones.wrn_recipes import DEFAULT_RECIPE, nb360_dropout, nb360_milestones, nb360_recipe
 from nasbench.training import TrainConfig, fit
 
@@ -63,6 +64,7 @@ class WRN(SearchMethod):
     name = "wrn"
     citation = "Zagoruyko & Komodakis, Wide Residual Networks, BMVC 2016; Tu et al., NAS-Bench-360, 2022"
     Config = WRNConfig
+    description = "the plain Wide-ResNet of NAS-Bench-360 (WRN-16-4 in 2D, the 1D WRN), trained once"
 
     @classmethod
     def default_config(cls, budget: str, task: TaskView) -> WRNConfig:
@@ -87,6 +89,19 @@ class WRN(SearchMethod):
         if shape.vocab_size is not None:
             return "the WRN backbones take real-valued inputs, not token ids"
         return None
+
+    @classmethod
+    def describe_record(cls, record: dict[str, Any]) -> dict[str, Any]:
+        choices = record["choices"]
+        layers = len(wrn_kernels(choices["dims"], choices["depth"]))
+        return {"backbone": record.get("backbone"), "searchable convolutions": layers, "kernels": "fixed"}
+
+    @classmethod
+    def draw_record(cls, record: dict[str, Any], ax: Any) -> bool:
+        """The fixed kernel sizes of the backbone, on the same axes as a searched (k, d) record."""
+        choices = record["choices"]
+        frame = kernel_dilation_frame(wrn_kernels(choices["dims"], choices["depth"]))
+        return draw_kernel_dilation(frame, ax, title="Fixed kernel size and dilation per layer")
 
     def search(self, ctx: RunContext) -> dict[str, Any]:
         shape, c = ctx.task.shape, self.config

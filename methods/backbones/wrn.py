@@ -69,7 +69,7 @@ class WideResNet2D(nn.Module):
         widths = [16, 16 * widen, 32 * widen, 64 * widen]
         strides = [1, 1, 1] if dense else [1, 2, 2]
         self.num_searchable = 1 + 2 * 3 * n
-        kernels = list(kernels or [(3, 1)] * self.num_searchable)
+        kernels = list(kernels or wrn_kernels(2, depth))
         factory = conv_factory or (lambda i, cin, cout, s: same_conv2d(cin, cout, *kernels[i], s))
         self.stem = factory(0, in_channels, widths[0], 1)
         blocks, index, in_ch = [], 1, widths[0]
@@ -144,7 +144,7 @@ class WideResNet1D(nn.Module):
         mid = mid_channels or wrn1d_mid_channels(num_outputs)
         widths = [in_channels, mid, 2 * mid, 2 * mid]
         self.num_searchable = 9
-        kernels = list(kernels or [(8, 1), (5, 1), (3, 1)] * 3)
+        kernels = list(kernels or wrn_kernels(1))
         factory = conv_factory or (lambda i, cin, cout, s: causal_conv1d(cin, cout, *kernels[i], causal=causal))
         blocks = []
         for b in range(3):
@@ -160,6 +160,13 @@ class WideResNet1D(nn.Module):
         if self.dense:
             return self.head(out.transpose(1, 2)).transpose(1, 2)
         return self.head(out.mean(dim=-1))
+
+
+def wrn_kernels(dims: int, depth: int = 16) -> list[tuple[int, int]]:
+    """The (kernel, dilation) of every searchable convolution of the plain backbone, stem first."""
+    if dims == 2:
+        return [(3, 1)] * (1 + 6 * ((depth - 4) // 6))
+    return [(8, 1), (5, 1), (3, 1)] * 3
 
 
 def build_wrn(shape: TaskShape, depth: int = 16, widen: int = 4, dropout: float = 0.0, mid_channels: int | None = None,

@@ -16,6 +16,7 @@ from nasbench.methods.backbones.ccnn import POOLINGS, unsupported_reason
 from nasbench.methods.backbones.ccnn_recipes import budget_notes as scaled_budget_notes
 from nasbench.methods.backbones.ccnn_recipes import paper_recipe, paper_row, pooling_for, scale_for_budget
 from nasbench.methods.backbones.encoder_pair import pair_network
+from nasbench.methods.backbones.records import blocks_frame, blocks_row, draw_blocks
 from nasbench.methods.dnarch.complexity import ComplexityModel, complexity_loss
 from nasbench.methods.dnarch.network import VARIANTS, DNArchCCNN, MaskSettings
 from nasbench.methods.dnarch.record import architecture_record
@@ -123,6 +124,17 @@ class DNArch(SearchMethod):
     @classmethod
     def unsupported_reason(cls, shape: TaskShape) -> str | None:
         return unsupported_reason(shape)
+
+    @classmethod
+    def describe_record(cls, record: dict[str, Any]) -> dict[str, Any]:
+        """The found blocks in the form of the paper's Tables 4-6, and C_curr / C_target."""
+        choices = record["choices"]
+        return {**blocks_row(choices["blocks"]), "C_curr/C_target": round(float(choices["complexity_ratio"]), 3)}
+
+    @classmethod
+    def draw_record(cls, record: dict[str, Any], ax: Any) -> bool:
+        return draw_blocks(blocks_frame(record["choices"]["blocks"]), ax,
+                           title="Found kernel size, resolution and widths per block")
 
     def search(self, ctx: RunContext) -> dict[str, Any]:
         c, shape = self.config, ctx.task.shape

@@ -1,10 +1,17 @@
-"""Published numbers: imported from ``shared/reference/`` into ``results/reference/`` (committed),
-read back with every value in the suite's error form and labelled with its source table.
+"""Published numbers: the suite's own copy lives in ``results/reference/`` (committed), read back
+with every value in the suite's error form and labelled with its source table. ``nasbench reference
+--import SRC`` refreshes it from a folder of transcribed tables.
 
 The imported CSVs are byte-for-byte copies (``IMPORTED.json`` records their checksums and origin);
 ``methods.csv`` is the suite's own file: for each published method of a table, its kind in the
 paper's words (DASH Section 4.1: expert, hand-designed, automated, general-purpose, ablation) and
 the suite method it corresponds to, if any.
+
+Ranking ground truths, by one naming convention: every ``*_ground_truth.csv`` in the folder is the
+stand-alone test accuracy of the candidate architectures of one search space, one row per candidate,
+with the columns ``config`` (the candidate as ``[a b c]``, see ``archs.config_key``) and
+``test_accuracy`` (higher is better). A report ranks any run's ``details.supernet_scores`` against
+every ground truth whose candidates it scored (ranking fidelity).
 """
 from __future__ import annotations
 
@@ -20,28 +27,36 @@ import pandas as pd
 from nasbench.analysis.table import ReportError
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_SOURCE = REPO_ROOT.parent / "shared" / "reference"
+DEFAULT_SOURCE = None  # no default folder: the published tables are imported from a folder the user names
 DEFAULT_REFERENCE_DIR = Path("results") / "reference"
 PUBLISHED = "published_results.csv"
-IMPORTED_FILES = (PUBLISHED, "search_method_results.csv", "bms_resnet20_cifar10_pooling_ground_truth.csv",
-                  "README.md")
+IMPORTED_FILES = (PUBLISHED, "README.md")  # required; every other CSV of the source folder comes along
+GROUND_TRUTH_SUFFIX = "_ground_truth.csv"
+GROUND_TRUTH_COLUMNS = ("config", "test_accuracy")
 METHODS = "methods.csv"
 MANIFEST = "IMPORTED.json"
 REQUIRED = ("source", "table", "benchmark", "method", "task", "metric", "direction", "value", "std")
 COST_MARK = "GPU hours"
 
 
-def import_reference(source: Path | str = DEFAULT_SOURCE, dest: Path | str = DEFAULT_REFERENCE_DIR) -> list[Path]:
-    """Copy the published tables into ``dest`` and record their checksums; returns the copies."""
+def import_reference(source: Path | str | None, dest: Path | str = DEFAULT_REFERENCE_DIR) -> list[Path]:
+    """Copy the published tables (``IMPORTED_FILES`` and every other CSV of ``source``, but never over
+    the suite's own ``methods.csv``) into ``dest`` and record their checksums; returns the copies."""
+    if source is None:
+        raise ReportError("no folder of published tables given\n"
+                          f"  expected: a folder holding {', '.join(IMPORTED_FILES)}\n"
+                          "  to fix: `nasbench reference --import FOLDER`")
     source, dest = Path(source), Path(dest)
     missing = [name for name in IMPORTED_FILES if not (source / name).is_file()]
     if missing:
         raise ReportError(f"published tables not found in {source}: missing {', '.join(missing)}\n"
-                          f"  expected: {', '.join(IMPORTED_FILES)} (the shared/reference folder)\n"
-                          f"  to fix: pass the folder that holds them, e.g. `nasbench reference --import ../shared/reference`")
+                          f"  expected: {', '.join(IMPORTED_FILES)} and any further tables as CSV\n"
+                          f"  to fix: pass the folder that holds them, `nasbench reference --import FOLDER`")
     _check_columns(pd.read_csv(source / PUBLISHED), source / PUBLISHED)
     dest.mkdir(parents=True, exist_ok=True)
-    copies = [Path(shutil.copyfile(source / name, dest / name)) for name in IMPORTED_FILES]
+    others = sorted(p.name for p in source.glob("*.csv") if p.name not in (*IMPORTED_FILES, METHODS))
+    names = list(IMPORTED_FILES) + others
+    copies = [Path(shutil.copyfile(source / name, dest / name)) for name in names]
     record = {"from": _relative(source), "files": {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in copies}}
     (dest / MANIFEST).write_text(json.dumps(record, indent=2) + "\n")
     return copies
@@ -82,7 +97,7 @@ def load_published(reference_dir: Path | str) -> pd.DataFrame:
     path = Path(reference_dir) / PUBLISHED
     if not path.is_file():
         raise ReportError(f"published numbers not found: {path}\n"
-                          f"  to fix: `nasbench reference --import ../shared/reference` (writes {reference_dir})")
+                          f"  to fix: `nasbench reference --import FOLDER` (writes {reference_dir})")
     table = pd.read_csv(path)
     _check_columns(table, path)
     table["is_cost"] = table["metric"].str.contains(COST_MARK, regex=False)
@@ -140,6 +155,21 @@ def win_counts(best: pd.DataFrame) -> pd.Series:
     """How many tasks each method wins in a ``best_of_kind`` table (a shared win counts for each)."""
     winners = best["best"].str.split(", ").explode()
     return winners.value_counts().rename("tasks_won")
+
+
+def ranking_ground_truths(reference_dir: Path | str | None) -> dict[str, pd.DataFrame]:
+    """Every ``*_ground_truth.csv`` of the folder (module docstring), by file name, as
+    ``config`` (normalised ``[a b c]``) and ``test_accuracy``; files without the columns are skipped."""
+    from nasbench.analysis.archs import config_key
+
+    found: dict[str, pd.DataFrame] = {}
+    if reference_dir is None:
+        return found
+    for path in sorted(Path(reference_dir).glob(f"*{GROUND_TRUTH_SUFFIX}")):
+        table = pd.read_csv(path)
+        if set(GROUND_TRUTH_COLUMNS) <= set(table.columns):
+            found[path.name] = table.assign(config=table["config"].map(config_key))[list(GROUND_TRUTH_COLUMNS)]
+    return found
 
 
 def _relative(path: Path) -> str:

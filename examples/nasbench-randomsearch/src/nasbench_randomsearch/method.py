@@ -31,6 +31,7 @@ from torch import nn
 
 from nasbench.contracts import RunContext, SearchMethod, TaskShape, TaskView
 from nasbench.errors import ConfigError, TrainingDiverged
+from nasbench.methods.backbones.records import draw_kernel_dilation, kernel_dilation_frame, kernels_text
 from nasbench.methods.backbones.wrn_recipes import DEFAULT_RECIPE, nb360_dropout, nb360_milestones, nb360_recipe
 from nasbench.training import TrainConfig, fit
 from nasbench_randomsearch.space import (D_2D, K_2D, Backbone, Kernels, build_network, default_space,
@@ -124,6 +125,7 @@ class RandomSearch(SearchMethod):
                 "search space of Shen, Khodak & Talwalkar, Efficient Architecture Search for Diverse Tasks "
                 "(DASH), NeurIPS 2022")
     Config = RandomSearchConfig
+    description = "random search over DASH's kernel/dilation space: N sampled WRNs, the best retrained"
 
     @classmethod
     def default_config(cls, budget: str, task: TaskView) -> RandomSearchConfig:
@@ -148,6 +150,18 @@ class RandomSearch(SearchMethod):
         if shape.dims not in (1, 2):
             return f"the WRN backbones are 1D or 2D, the task is {shape.dims}D"
         return None
+
+    @classmethod
+    def describe_record(cls, record: dict[str, Any]) -> dict[str, Any]:
+        """The winner's k x d per convolution and which of the sampled candidates it was."""
+        details = record.get("details") or {}
+        return {"backbone": record.get("backbone"), "kernels (k x d)": kernels_text(record["choices"]["kernels"]),
+                "best candidate": f"{details.get('best')} of {details.get('sampled')}"}
+
+    @classmethod
+    def draw_record(cls, record: dict[str, Any], ax: Any) -> bool:
+        frame = kernel_dilation_frame(record["choices"]["kernels"])
+        return draw_kernel_dilation(frame, ax, title="Best sampled kernel size and dilation per layer")
 
     def backbone(self, widen: int) -> Backbone:
         c = self.config
