@@ -1,4 +1,7 @@
-"""WRN: the plain Wide-ResNet baseline of NAS-Bench-360 (Tu et al., 2022), the "WRN" row of its tables.
+"""WRN: the plain Wide-ResNet baseline of NAS-Bench-360 (Tu et al., "NAS-Bench-360: Benchmarking Neural
+Architecture Search on Diverse Tasks", NeurIPS 2022 Datasets and Benchmarks, arXiv:2110.05668), the
+"WRN" row of its tables; the network of Zagoruyko & Komodakis, "Wide Residual Networks", BMVC 2016
+(arXiv:1605.07146).
 
 2D tasks: WRN-16-4 (``WideResNet2D``; all strides 1 and a per-pixel head for dense outputs). 1D tasks:
 the 1D WRN of DASH/NAS-Bench-360 (``WideResNet1D``). No search: the architecture is fixed, and the
@@ -17,10 +20,10 @@ train split only, so the validation split stays held out for every method alike.
 ``smoke`` scale depth/width and epochs down (``budget_notes``); with fewer than 200 epochs the
 milestones follow the reference's own rule for other lengths: 0.3, 0.6 and 0.8 of the epochs. They
 also turn the dense recipe's dropout 0.3 off: it regularises a 200-epoch schedule, and in a short one
-it only slows fitting (Darcy Flow, WRN-16-1, 400 generated training samples, seed 0: test
-relative L2 0.121 after 12 epochs with dropout 0.3, 0.087 after 16 epochs with none; `nasbench run
-wrn darcyflow --budget small --set dropout=0.3 --set train.epochs=12 --set 'train.milestones=(3,8,10)'`
-reproduces the first).
+it only slows fitting (the Darcy Flow runs are in ``docs/measurements.md``).
+
+Recipes and network: ``nasbench.methods.backbones.wrn`` and ``backbones.wrn_recipes``, shared with
+DASH's retraining.
 """
 from __future__ import annotations
 

@@ -104,8 +104,7 @@ SCALES = {
     "smoke": Scale(depth=2, width=8, kernel_hidden=16, kernel_frequencies=8, epochs=1, warmup_epochs=0,
                    batch_size=4, lr=None, omega_0=10.0, batches_per_epoch=2),
     # omega_0 = 10: on an 85-point axis in [-1, 1] the grid's Nyquist frequency is 21 cycles per unit;
-    # the paper's 24.5k aliases to noise-like kernels (test rel. L2 0.086 vs 0.082 with 10, ccnn,
-    # 12 epochs, approximate Darcy data)
+    # the paper's 24.5k aliases to noise-like kernels, and fits Darcy Flow worse (docs/measurements.md)
     "small": Scale(depth=4, width=32, kernel_hidden=32, kernel_frequencies=32, epochs=15, warmup_epochs=1,
                    batch_size=8, lr=None, omega_0=10.0),
 }

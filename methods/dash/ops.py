@@ -73,7 +73,7 @@ def receptive_field(k: int, d: int) -> int:
 
 # -- relaxation and kernel construction -------------------------------------------------------------
 def gumbel_softmax(logits: torch.Tensor, tau: float = 1.0, generator: torch.Generator | None = None) -> torch.Tensor:
-    """Soft Gumbel-softmax of log_softmax(logits), as the reference (spec 0.3); noise from ``generator``."""
+    """Soft Gumbel-softmax of log_softmax(logits), as the reference (relax/nas.py); noise from ``generator``."""
     uniform = torch.rand(logits.shape, generator=generator, dtype=logits.dtype).to(logits.device)
     tiny = torch.finfo(logits.dtype).tiny
     gumbel = -torch.log(-torch.log(uniform.clamp(tiny, 1.0 - 1e-7)))

@@ -1,5 +1,5 @@
 """The DNArch supernet: a CCNN at its largest size whose kernel sizes, resolutions, widths and depth
-are set by differentiable masks (paper Secs. 2.4-2.5; spec/methods.md 1.1-1.3).
+are set by differentiable masks (paper Secs. 2.4-2.5).
 
 Largest size: kernels as large as the input, width N_max = 2 x base (variants with W), depth
 D_max = 2 x base (variants with D). The identity branch carries N_max channels at full resolution;
