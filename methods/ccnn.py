@@ -4,8 +4,9 @@ Backpropagation", 2023, arXiv:2302.05400, Tables 1-3), and DNArch's base network
 
 Backbone: ``nasbench.methods.backbones.ccnn`` (Knigge, Romero et al., "Modelling long range
 dependencies in ND: from task-specific to a general purpose CNN", ICLR 2023,
-https://openreview.net/forum?id=ZW5aK4yCRqU; reference implementation github.com/david-knigge/ccnn). Kernels as large as the input, full resolution,
-no masks; one shared kernel network as in DNArch, so the baseline and DNArch differ only by the masks.
+https://openreview.net/forum?id=ZW5aK4yCRqU; reference implementation github.com/david-knigge/ccnn).
+Kernels as large as the input, full resolution, no masks; one shared kernel network as in DNArch, so
+the baseline and DNArch differ only by the masks.
 No search: the run trains the network once and reports the last-epoch test metric. LRA Retrieval
 (paired documents) as in the paper's Table 1: one CCNN encodes both documents and the two-tower head
 of ``backbones.encoder_pair`` compares them.
@@ -32,10 +33,14 @@ from torch import nn
 
 from nasbench.contracts import RunContext, SearchMethod, TaskShape, TaskView
 from nasbench.errors import ConfigError
-from nasbench.methods.backbones.ccnn import CCNN as CCNNBackbone
-from nasbench.methods.backbones.ccnn import POOLINGS, max_kernel_size, unsupported_reason
-from nasbench.methods.backbones.ccnn_recipes import budget_notes as scaled_budget_notes
-from nasbench.methods.backbones.ccnn_recipes import paper_recipe, paper_row, pooling_for, scale_for_budget
+from nasbench.methods.backbones.ccnn import CCNN as CCNNBackbone, POOLINGS, max_kernel_size, unsupported_reason
+from nasbench.methods.backbones.ccnn_recipes import (
+    budget_notes as scaled_budget_notes,
+    paper_recipe,
+    paper_row,
+    pooling_for,
+    scale_for_budget,
+)
 from nasbench.methods.backbones.encoder_pair import pair_network
 from nasbench.methods.backbones.records import blocks_frame, blocks_row, draw_blocks
 from nasbench.training import TrainConfig, fit

@@ -27,10 +27,24 @@ from nasbench.analysis.aggregate import aggregate, cube_means, seed_error_cube
 from nasbench.analysis.archs import NOTE, describe, draw, read_record, supernet_scores
 from nasbench.analysis.document import Document, to_html, to_markdown
 from nasbench.analysis.profiles import ZERO_SHIFT, performance_profile, profile_summary
-from nasbench.analysis.ranks import (TAU_VARIANT, average_ranks, rank_table, ranking_fidelity, tau_against,
-                                     tau_between_tasks)
-from nasbench.analysis.reference import (MANIFEST as IMPORTED, best_of_kind, find_reference_dir, load_published,
-                                         published_matrix, published_tables, ranking_ground_truths, win_counts)
+from nasbench.analysis.ranks import (
+    TAU_VARIANT,
+    average_ranks,
+    rank_table,
+    ranking_fidelity,
+    tau_against,
+    tau_between_tasks,
+)
+from nasbench.analysis.reference import (
+    MANIFEST as IMPORTED,
+    best_of_kind,
+    find_reference_dir,
+    load_published,
+    published_matrix,
+    published_tables,
+    ranking_ground_truths,
+    win_counts,
+)
 from nasbench.analysis.table import FIXTURE, ReportError, benchmark_runs, completeness, runs_table
 
 REPORT_MD, REPORT_HTML, FIGURES = "report.md", "report.html", "figures"
@@ -60,7 +74,7 @@ def build_report(request: ReportRequest) -> dict[str, Path]:
     published = load_published(reference) if reference is not None else None
     if table is None and published is None:
         raise ReportError("nothing to report: no results folder was given and no published numbers were found "
-                          "in results/reference\n  to fix: `nasbench reference --import FOLDER` (a folder of published tables)")
+                          "in results/reference\n  to fix: `nasbench reference --import DIR`")
     doc = Document(request.out_dir / FIGURES)
     _header(doc, request, table, reference)
     if table is not None:
@@ -117,7 +131,7 @@ def _header(doc: Document, request: ReportRequest, table: pd.DataFrame | None, r
 
 def _reference_origin(reference: Path | None) -> str:
     if reference is None:
-        return "not found (run `nasbench reference --import FOLDER`)"
+        return "not found (run `nasbench reference --import DIR`)"
     try:
         origin = json.loads((reference / IMPORTED).read_text()).get("from", "?")
     except (OSError, ValueError):
@@ -212,7 +226,8 @@ def _results_section(doc: Document, shown: pd.DataFrame, pub: pd.DataFrame | Non
     if not extra.empty:
         extra = extra.assign(source=extra["label"] + " (" + extra["role"] + ")", mean=extra["error"],
                              std=extra["error_std"], sem=np.nan, n="published", data_source="published", budget="paper")
-        extra["method"] = extra["method"] + np.where(extra["suite_method"] != "", " (= " + extra["suite_method"] + ")", "")
+        same = np.where(extra["suite_method"] != "", " (= " + extra["suite_method"] + ")", "")
+        extra["method"] = extra["method"] + same
         rows = pd.concat([rows, extra[rows.columns]], ignore_index=True)
     rows["order"] = rows["source"] != "suite"
     rows = rows.sort_values(["task", "order"], kind="stable").drop(columns="order")
@@ -233,7 +248,8 @@ def _task_cells(agg: pd.DataFrame, pub: pd.DataFrame | None, task: str) -> pd.Da
     cells = pd.DataFrame({"label": suite["method"], "mean": suite["mean"], "std": suite["std"], "published": False})
     if pub is not None:
         rows = pub[pub["task"] == task]
-        labels = [f"{m.split(' (= ')[0]} [{_short_label(s, t)}]" for m, s, t in zip(rows["method"], rows["source"], rows["table"])]
+        labels = [f"{m.split(' (= ')[0]} [{_short_label(s, t)}]"
+                  for m, s, t in zip(rows["method"], rows["source"], rows["table"])]
         cells = pd.concat([cells, pd.DataFrame({"label": labels, "mean": rows["error"].to_numpy(),
                                                 "std": rows["error_std"].to_numpy(), "published": True})])
     return cells.reset_index(drop=True)
@@ -330,7 +346,8 @@ def _tau_section(doc: Document, errors: pd.DataFrame, pub: pd.DataFrame | None) 
         rows.append(against.assign(published=f"{source}, {table}"))
     if rows:
         doc.table(pd.concat(rows, ignore_index=True),
-                  "tau-b between the suite's ranking of methods on a task and the published ranking of the same methods")
+                  "tau-b between the suite's ranking of methods on a task and the published ranking of the same "
+                  "methods")
     else:
         doc.para("No published table ranks the suite's methods on these tasks.")
 

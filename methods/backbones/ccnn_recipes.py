@@ -143,6 +143,7 @@ def budget_notes(budget: str, extra: str = "") -> str:
     return (f"CCNN_{{{s.depth},{s.width}}} (paper CCNN_{{4,140}}), kernel network {s.kernel_hidden} hidden units and "
             f"{s.kernel_frequencies} Fourier frequencies (paper 128, 128), omega_0 {s.omega_0:g} (paper: the table's, "
             f"24.5k on Darcy Flow), {s.epochs} epochs with {s.warmup_epochs} warm-up (paper 310 with 10 on Darcy "
-            f"Flow), batch {s.batch_size}" + (f", {s.batches_per_epoch} batches per epoch" if s.batches_per_epoch else "")
+            f"Flow), batch {s.batch_size}"
+            + (f", {s.batches_per_epoch} batches per epoch" if s.batches_per_epoch else "")
             + f"; {', '.join(sorted(FIRST_POSITION_TASKS))}: decoder reads the first position, not the mean pool"
             + (f"; {extra}" if extra else ""))

@@ -20,7 +20,8 @@ def receptive_field(kernel: int, dilation: int) -> int:
 
 def kernel_dilation_frame(kernels: Sequence[Sequence[int]], names: Sequence[str] | None = None) -> pd.DataFrame:
     """Per searchable convolution: name, kernel size k, dilation d, receptive field d(k-1)+1."""
-    names = list(names) if names is not None and len(names) == len(kernels) else [f"conv{i}" for i in range(len(kernels))]
+    if names is None or len(names) != len(kernels):
+        names = [f"conv{i}" for i in range(len(kernels))]
     rows = [{"name": name, "k": int(k), "d": int(d), "receptive_field": receptive_field(int(k), int(d))}
             for name, (k, d) in zip(names, kernels)]
     return pd.DataFrame(rows, columns=["name", "k", "d", "receptive_field"])

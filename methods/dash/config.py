@@ -197,7 +197,8 @@ def budget_notes(budget: str) -> str:
     grid = "x".join(str(n) for n in s.tune_grid)
     cap = f"; batch size at most {s.max_batch_size} in every stage" if s.max_batch_size else ""
     return (f"search: the first {s.search_epochs} of the paper's 100 epochs, on WRN-16-{s.search_widen}; tuning grid: "
-            f"the first {grid} values of lr x dropout x wd x momentum (paper 3x2x2x2), {s.tune_epochs} epochs each (paper 80) on "
+            f"the first {grid} values of lr x dropout x wd x momentum (paper 3x2x2x2), "
+            f"{s.tune_epochs} epochs each (paper 80) on "
             f"{'the reference subsample' if s.tune_subsample is None else f'{s.tune_subsample:.0%} of the batches'}; "
             f"retraining {s.retrain_epochs} epochs (paper 200, milestones at the same fractions) of "
             f"WRN-16-{s.retrain_widen} (paper WRN-16-4; the 1D WRN is unchanged); supernet validated on "

@@ -14,8 +14,8 @@ from torch import nn
 
 from nasbench.contracts import RunContext, TaskShape
 from nasbench.errors import TrainingDiverged
-from nasbench.methods.dash.config import DASHConfig, TuneConfig
 from nasbench.methods.backbones.wrn import build_wrn
+from nasbench.methods.dash.config import DASHConfig, TuneConfig
 from nasbench.training import TrainConfig, fit
 
 HP_KEYS = ("lr", "dropout", "weight_decay", "momentum")

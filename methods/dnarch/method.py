@@ -13,8 +13,13 @@ from torch import nn
 from nasbench.contracts import RunContext, SearchMethod, TaskShape, TaskView
 from nasbench.errors import ConfigError
 from nasbench.methods.backbones.ccnn import POOLINGS, unsupported_reason
-from nasbench.methods.backbones.ccnn_recipes import budget_notes as scaled_budget_notes
-from nasbench.methods.backbones.ccnn_recipes import paper_recipe, paper_row, pooling_for, scale_for_budget
+from nasbench.methods.backbones.ccnn_recipes import (
+    budget_notes as scaled_budget_notes,
+    paper_recipe,
+    paper_row,
+    pooling_for,
+    scale_for_budget,
+)
 from nasbench.methods.backbones.encoder_pair import pair_network
 from nasbench.methods.backbones.records import blocks_frame, blocks_row, draw_blocks
 from nasbench.methods.dnarch.complexity import ComplexityModel, complexity_loss
@@ -62,7 +67,8 @@ class DNArchConfig:
         if self.pooling not in POOLINGS:
             raise ConfigError(f"dnarch: pooling must be one of {POOLINGS}, got {self.pooling!r}")
         if not 0 <= self.dropout < 1 or self.mask_lr_ratio < 0:
-            raise ConfigError(f"dnarch: dropout in [0, 1) and mask_lr_ratio >= 0, got {self.dropout}, {self.mask_lr_ratio}")
+            raise ConfigError(f"dnarch: dropout in [0, 1) and mask_lr_ratio >= 0, got {self.dropout}, "
+                              f"{self.mask_lr_ratio}")
         self.train.validate()
 
     @property

@@ -1,6 +1,6 @@
-"""Published numbers: the suite's own copy lives in ``results/reference/`` (committed), read back
-with every value in the suite's error form and labelled with its source table. ``nasbench reference
---import SRC`` refreshes it from a folder of transcribed tables.
+"""Published numbers: ``results/reference/`` is the suite's own, committed copy of the published tables
+(imported once with ``nasbench reference --import DIR`` from a folder that holds them), read back with
+every value in the suite's error form and labelled with its source table.
 
 The imported CSVs are byte-for-byte copies (``IMPORTED.json`` records their checksums and origin);
 ``methods.csv`` is the suite's own file: for each published method of a table, its kind in the
@@ -27,36 +27,30 @@ import pandas as pd
 from nasbench.analysis.table import ReportError
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_SOURCE = None  # no default folder: the published tables are imported from a folder the user names
 DEFAULT_REFERENCE_DIR = Path("results") / "reference"
 PUBLISHED = "published_results.csv"
-IMPORTED_FILES = (PUBLISHED, "README.md")  # required; every other CSV of the source folder comes along
-GROUND_TRUTH_SUFFIX = "_ground_truth.csv"
-GROUND_TRUTH_COLUMNS = ("config", "test_accuracy")
+IMPORTED_FILES = (PUBLISHED, "search_method_results.csv", "bms_resnet20_cifar10_pooling_ground_truth.csv",
+                  "README.md")
 METHODS = "methods.csv"
 MANIFEST = "IMPORTED.json"
 REQUIRED = ("source", "table", "benchmark", "method", "task", "metric", "direction", "value", "std")
 COST_MARK = "GPU hours"
+GROUND_TRUTH_SUFFIX = "_ground_truth.csv"
+GROUND_TRUTH_COLUMNS = ("config", "test_accuracy")
 
 
-def import_reference(source: Path | str | None, dest: Path | str = DEFAULT_REFERENCE_DIR) -> list[Path]:
-    """Copy the published tables (``IMPORTED_FILES`` and every other CSV of ``source``, but never over
-    the suite's own ``methods.csv``) into ``dest`` and record their checksums; returns the copies."""
-    if source is None:
-        raise ReportError("no folder of published tables given\n"
-                          f"  expected: a folder holding {', '.join(IMPORTED_FILES)}\n"
-                          "  to fix: `nasbench reference --import FOLDER`")
+def import_reference(source: Path | str, dest: Path | str = DEFAULT_REFERENCE_DIR) -> list[Path]:
+    """Copy the published tables from ``source`` (a folder that holds ``IMPORTED_FILES``) into ``dest``
+    and record their checksums; returns the copies."""
     source, dest = Path(source), Path(dest)
     missing = [name for name in IMPORTED_FILES if not (source / name).is_file()]
     if missing:
         raise ReportError(f"published tables not found in {source}: missing {', '.join(missing)}\n"
-                          f"  expected: {', '.join(IMPORTED_FILES)} and any further tables as CSV\n"
-                          f"  to fix: pass the folder that holds them, `nasbench reference --import FOLDER`")
+                          f"  expected: {', '.join(IMPORTED_FILES)}\n"
+                          f"  to fix: pass the folder that holds them: `nasbench reference --import DIR`")
     _check_columns(pd.read_csv(source / PUBLISHED), source / PUBLISHED)
     dest.mkdir(parents=True, exist_ok=True)
-    others = sorted(p.name for p in source.glob("*.csv") if p.name not in (*IMPORTED_FILES, METHODS))
-    names = list(IMPORTED_FILES) + others
-    copies = [Path(shutil.copyfile(source / name, dest / name)) for name in names]
+    copies = [Path(shutil.copyfile(source / name, dest / name)) for name in IMPORTED_FILES]
     record = {"from": _relative(source), "files": {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in copies}}
     (dest / MANIFEST).write_text(json.dumps(record, indent=2) + "\n")
     return copies
@@ -97,7 +91,9 @@ def load_published(reference_dir: Path | str) -> pd.DataFrame:
     path = Path(reference_dir) / PUBLISHED
     if not path.is_file():
         raise ReportError(f"published numbers not found: {path}\n"
-                          f"  to fix: `nasbench reference --import FOLDER` (writes {reference_dir})")
+                          f"  to fix: build the report from the suite's checkout (its results/reference), pass "
+                          f"--reference DIR, or import the tables: `nasbench reference --import DIR` (writes "
+                          f"results/reference)")
     table = pd.read_csv(path)
     _check_columns(table, path)
     table["is_cost"] = table["metric"].str.contains(COST_MARK, regex=False)

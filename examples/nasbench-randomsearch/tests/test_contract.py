@@ -5,11 +5,11 @@ Run with ``pytest examples/nasbench-randomsearch/tests`` once the package is ins
 from dataclasses import replace
 
 import numpy as np
+from nasbench_randomsearch.method import best_index
+from nasbench_randomsearch.space import D_1D, K_1D, sample_kernels
+from nasbench_randomsearch.tones import Tones, generate_tones
 
 from nasbench.testing import check_method, check_task
-from nasbench_randomsearch.method import best_index
-from nasbench_randomsearch.space import K_1D, D_1D, sample_kernels
-from nasbench_randomsearch.tones import Tones, generate_tones
 
 
 def test_method_keeps_the_contract_on_its_own_task_and_on_a_builtin_fixture():
@@ -44,7 +44,6 @@ def test_tone_periods_follow_the_labels():
 
 def test_the_record_describes_and_draws_itself():
     from matplotlib.figure import Figure
-
     from nasbench_randomsearch.method import RandomSearch
 
     record = {"backbone": "wrn1d", "choices": {"kernels": [[3, 1], [7, 3], [19, 15]]},
