@@ -85,6 +85,7 @@ class CCNN(SearchMethod):
                 "General Purpose CNN, ICLR 2023; Romero & Zeghidour, DNArch, 2023 (global-kernel baseline)")
     Config = CCNNConfig
     supports_pair_inputs = True  # LRA Retrieval: one CCNN encodes both documents (DNArch Table 1)
+    baseline = True  # a plain backbone: no search
     description = "the plain Continuous CNN with global kernels (DNArch's base network), trained once"
 
     @classmethod

@@ -67,6 +67,7 @@ class WRN(SearchMethod):
     name = "wrn"
     citation = "Zagoruyko & Komodakis, Wide Residual Networks, BMVC 2016; Tu et al., NAS-Bench-360, 2022"
     Config = WRNConfig
+    baseline = True  # a plain backbone: no search
     description = "the plain Wide-ResNet of NAS-Bench-360 (WRN-16-4 in 2D, the 1D WRN), trained once"
 
     @classmethod
