@@ -11,8 +11,9 @@ Both read for facts and constants only; no code was copied.
 Modules: ``config`` (defaults, budgets), ``architect`` (first- and second-order architecture
 gradient, finite-difference Hessian-vector product, Adam or exponentiated-gradient update),
 ``search`` (halves of the training split, supernet, search signal, record), ``method`` (the
-``darts`` SearchMethod and its retraining hooks), ``drawing`` (table row and cell figures),
-``benchmark`` (``nasbench perf darts``). The network is ``nasbench.methods.backbones.darts_cells``.
+``darts`` SearchMethod and its retraining hooks), ``benchmark`` (``nasbench perf darts``). The
+network is ``nasbench.methods.backbones.darts_cells``; the record's table row and cell figures are
+``nasbench.methods.backbones.darts_records``.
 
 What follows the paper and the reference:
 - search space: 8 operations, normal and reduction cells of 4 intermediate nodes and 14 edges, output

@@ -1,4 +1,5 @@
-"""How a DARTS record is shown: a table row of the two cells, and the cells as small graphs."""
+"""How a DARTS-space record is shown (DARTS, and any method or control that finds DARTS cells): a
+table row of the two cells, and the cells as small graphs drawn on a given matplotlib axis."""
 from __future__ import annotations
 
 from typing import Any
