@@ -67,8 +67,8 @@ Budgets (``budget_notes`` records them in each manifest): ``paper`` is the proto
 paper's second order. ``small`` (``make bench``) and ``smoke`` (tests) shrink the search to a few
 dozen steps on a smaller supernet (first order) and retrain a smaller network for a few epochs. The
 rule for the search: the architecture learning rates are scaled so that lr x steps equals the
-paper's (3e-4 x 19,550 Adam steps; 0.1 x 19,550 EG steps), since Adam's and EG's steps are about
-lr each whatever the gradient's size: with the paper's lr, 40 steps move alpha by at most 0.012 and
+paper's (3e-4 x 19,550 Adam steps; 0.1 x 19,550 EG steps), since Adam's steps are about lr each
+whatever the gradient's size (EG's are lr times the gradient, in log alpha): with the paper's lr, 40 steps move alpha by at most 0.012 and
 the mixing weights stay uniform to three decimals; with the scaled lr they travel as far as in the
 paper's search. Both the edge-distribution entropy and the argmax changes are in the curves.
 """

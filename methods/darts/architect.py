@@ -28,7 +28,8 @@ Loss = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 class ExponentiatedGradient(torch.optim.Optimizer):
     """GAEA's update on the simplex (Li et al., "Geometry-Aware Gradient Algorithms for Neural
     Architecture Search", ICLR 2021, arXiv:2004.07802): alpha <- alpha exp(-lr g), each row (edge)
-    renormalised to sum 1."""
+    renormalised to sum 1; computed as softmax(log alpha - lr g) so that a large step cannot
+    overflow or divide 0 by 0 (a weight that underflows to 0 stays 0, as the exact update's limit)."""
 
     def __init__(self, params, lr: float):
         super().__init__(params, {"lr": lr})
@@ -38,8 +39,7 @@ class ExponentiatedGradient(torch.optim.Optimizer):
         for group in self.param_groups:
             for p in group["params"]:
                 if p.grad is not None:
-                    p.mul_(torch.exp(-group["lr"] * p.grad))
-                    p.div_(p.sum(dim=-1, keepdim=True))
+                    p.copy_(torch.softmax(p.log() - group["lr"] * p.grad, dim=-1))
 
 
 def arch_optimizer(net: SearchNetwork, c: DARTSConfig) -> torch.optim.Optimizer:

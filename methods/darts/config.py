@@ -101,7 +101,9 @@ DENSE_SCALES = {
 
 def scaled_arch_lr(paper_lr: float, steps: int) -> float:
     """The rule that shrinks the paper's search: the same total step length lr x steps as the paper's
-    19,550 architecture steps, spread over ``steps`` (Adam's and EG's steps are about lr each)."""
+    19,550 architecture steps, spread over ``steps``. Adam's steps are about lr each whatever the
+    gradient's size; EG's move log alpha by lr times the gradient, so for gradients of the paper's
+    size the same scaling keeps its total too."""
     return paper_lr * PAPER_ARCH_STEPS / max(steps, 1)
 
 
