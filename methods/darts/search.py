@@ -119,7 +119,9 @@ def arch_record(net: SearchNetwork, shape: TaskShape, c: DARTSConfig, stats: dic
         "choices": choices,
         "details": {"order": c.order, "update": c.update, "mixing_weights": weights, "edges": edges,
                     "search_network": {"C": c.C, "layers": c.layers}, "search": stats},
-        "cost": {"eval_params": count_eval_parameters(eval_net),
+        # the paper's count (Table 1), without the auxiliary head that only training runs; it stands
+        # for the record's parameters, the count with the head beside it
+        "cost": {"params": count_eval_parameters(eval_net), "eval_params": count_eval_parameters(eval_net),
                  "eval_params_with_auxiliary": sum(p.numel() for p in eval_net.parameters()),
                  "eval_macs": count_macs(eval_net, example_input(shape))},
     }
