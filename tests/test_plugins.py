@@ -29,8 +29,8 @@ from nasbench.contracts import MetricSpec, SearchMethod, Task, TaskShape
 from nasbench.errors import NasBenchError, PluginError
 from nasbench.registry import Registry
 from nasbench.testing import (METHOD_CHECKS, METHOD_HOOKS, ContractError, SmokeTask, Watch, WatchedRun, check_method,
-                              check_task, missing_hooks)
-from nasbench.testing import _device as device_check  # the one check a CPU-only machine cannot trigger in a run
+                              check_task, missing_hooks, shape_kind, smoke_task, smoke_tasks)
+from nasbench.testing.runs import device_ok as device_check  # the one check a CPU-only machine cannot trigger in a run
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "nasbench-randomsearch"
@@ -135,7 +135,7 @@ def test_example_passes_the_checks_on_the_darcy_flow_fixture(example_site, tmp_p
     out = run_with(example_site, "-c", "from nasbench.testing import check_method; print(check_method('randomsearch'))",
                    data=tmp_path)
     assert out.returncode == 0, out.stdout + out.stderr
-    assert "on darcyflow (smoke)" in out.stdout and "fixture data" in out.stdout
+    assert f"on {smoke_tasks()[0][0].name} (smoke)" in out.stdout and "fixture data" in out.stdout
 
 
 def guide_block(first_line: str) -> str:
@@ -394,9 +394,12 @@ def test_a_task_with_a_wrong_data_source_and_shape_is_caught(toy_plugins):
 
 
 def test_builtins_pass_on_the_default_fixtures(isolated_data):
+    first = smoke_tasks()[0]  # the registry's cheapest 2D dense task, with its own smoke settings
+    assert shape_kind(first[1]) == "2d-dense" and first[0].fixture
     method = check_method("wrn", skip=("determinism",))
-    assert "on darcyflow (smoke)" in method.subject and "fixture data" in str(method)
-    task = check_task("satellite", skip=("determinism",))  # its default fixture settings
-    assert "fixture data, train/val/test 64/32/32" in str(task) and task.status("smoke") == "ok"
+    assert f"on {first[0].name} (smoke)" in method.subject and "fixture data" in str(method)
+    assert smoke_task("satellite").fixture
+    task = check_task("satellite", skip=("determinism",))  # its own smoke_overrides and fixture
+    assert "fixture data, train/val/test" in str(task) and task.status("smoke") == "ok"
     with pytest.raises(PluginError, match="runs on none of the smoke tasks"):
         check_method("wrn", task=SmokeTask("listops"), skip=("determinism",))
