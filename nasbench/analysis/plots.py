@@ -59,7 +59,8 @@ def plot_ranks(ranks: pd.DataFrame, ax: Axes | None = None, published: pd.DataFr
     ax = new_axes(ax)
     y = np.arange(len(ranks))
     err = np.vstack([ranks["mean_rank"] - ranks["ci_low"], ranks["ci_high"] - ranks["mean_rank"]]).clip(min=0)
-    ax.errorbar(ranks["mean_rank"], y, xerr=err, fmt="o", color=SUITE_COLOR, capsize=4, label="suite (95% bootstrap CI)")
+    ax.errorbar(ranks["mean_rank"], y, xerr=err, fmt="o", color=SUITE_COLOR, capsize=4,
+                label="suite (95% bootstrap CI)")
     if published is not None and not published.empty:
         where = {m: i for i, m in enumerate(ranks["method"])}
         shown = published[published["method"].isin(where)]

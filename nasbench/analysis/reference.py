@@ -1,5 +1,6 @@
-"""Published numbers: imported from ``shared/reference/`` into ``results/reference/`` (committed),
-read back with every value in the suite's error form and labelled with its source table.
+"""Published numbers: ``results/reference/`` is the suite's own, committed copy of the published tables
+(imported once with ``nasbench reference --import DIR`` from a folder that holds them), read back with
+every value in the suite's error form and labelled with its source table.
 
 The imported CSVs are byte-for-byte copies (``IMPORTED.json`` records their checksums and origin);
 ``methods.csv`` is the suite's own file: for each published method of a table, its kind in the
@@ -20,7 +21,6 @@ import pandas as pd
 from nasbench.analysis.table import ReportError
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_SOURCE = REPO_ROOT.parent / "shared" / "reference"
 DEFAULT_REFERENCE_DIR = Path("results") / "reference"
 PUBLISHED = "published_results.csv"
 IMPORTED_FILES = (PUBLISHED, "search_method_results.csv", "bms_resnet20_cifar10_pooling_ground_truth.csv",
@@ -31,14 +31,15 @@ REQUIRED = ("source", "table", "benchmark", "method", "task", "metric", "directi
 COST_MARK = "GPU hours"
 
 
-def import_reference(source: Path | str = DEFAULT_SOURCE, dest: Path | str = DEFAULT_REFERENCE_DIR) -> list[Path]:
-    """Copy the published tables into ``dest`` and record their checksums; returns the copies."""
+def import_reference(source: Path | str, dest: Path | str = DEFAULT_REFERENCE_DIR) -> list[Path]:
+    """Copy the published tables from ``source`` (a folder that holds ``IMPORTED_FILES``) into ``dest``
+    and record their checksums; returns the copies."""
     source, dest = Path(source), Path(dest)
     missing = [name for name in IMPORTED_FILES if not (source / name).is_file()]
     if missing:
         raise ReportError(f"published tables not found in {source}: missing {', '.join(missing)}\n"
-                          f"  expected: {', '.join(IMPORTED_FILES)} (the shared/reference folder)\n"
-                          f"  to fix: pass the folder that holds them, e.g. `nasbench reference --import ../shared/reference`")
+                          f"  expected: {', '.join(IMPORTED_FILES)}\n"
+                          f"  to fix: pass the folder that holds them: `nasbench reference --import DIR`")
     _check_columns(pd.read_csv(source / PUBLISHED), source / PUBLISHED)
     dest.mkdir(parents=True, exist_ok=True)
     copies = [Path(shutil.copyfile(source / name, dest / name)) for name in IMPORTED_FILES]
@@ -82,7 +83,9 @@ def load_published(reference_dir: Path | str) -> pd.DataFrame:
     path = Path(reference_dir) / PUBLISHED
     if not path.is_file():
         raise ReportError(f"published numbers not found: {path}\n"
-                          f"  to fix: `nasbench reference --import ../shared/reference` (writes {reference_dir})")
+                          f"  to fix: build the report from the suite's checkout (its results/reference), pass "
+                          f"--reference DIR, or import the tables: `nasbench reference --import DIR` (writes "
+                          f"results/reference)")
     table = pd.read_csv(path)
     _check_columns(table, path)
     table["is_cost"] = table["metric"].str.contains(COST_MARK, regex=False)

@@ -9,7 +9,7 @@ import pytest
 
 from nasbench.analysis.profiles import performance_profile
 from nasbench.analysis.ranks import average_ranks
-from nasbench.analysis.reference import (DEFAULT_SOURCE, IMPORTED_FILES, best_of_kind, import_reference,
+from nasbench.analysis.reference import (IMPORTED_FILES, best_of_kind, import_reference,
                                          load_published, published_matrix, win_counts)
 from nasbench.analysis.table import ReportError
 
@@ -29,11 +29,11 @@ def table2_by_hand() -> dict[str, dict[str, float]]:
     return table
 
 
-def test_committed_copies_match_the_shared_tables():
-    if not DEFAULT_SOURCE.is_dir():
-        pytest.skip(f"shared/reference is not beside this checkout ({DEFAULT_SOURCE})")
+def test_committed_copies_match_their_recorded_checksums():
+    record = json.loads((REFERENCE / "IMPORTED.json").read_text())
+    assert sorted(record["files"]) == sorted(IMPORTED_FILES)
     for name in IMPORTED_FILES:
-        assert (REFERENCE / name).read_bytes() == (DEFAULT_SOURCE / name).read_bytes(), name
+        assert hashlib.sha256((REFERENCE / name).read_bytes()).hexdigest() == record["files"][name], name
 
 
 def test_import_copies_and_records_checksums(tmp_path):
