@@ -190,7 +190,8 @@ def _run_stages(run: PreparedRun, device, manifest, files, curves: CurveLog, log
 
 
 def _arch_record(run: PreparedRun, arch, hparams, model, data: TaskData, manifest) -> dict[str, Any]:
-    """The common envelope of spec/methods.md 0.1 around the method's own choices."""
+    """The common envelope of every architecture record (docs/plugins.md, "The architecture record") around
+    the method's own choices."""
     req = run.request
     example = data.val.inputs[:1].to(next(model.parameters()).device)
     return {
