@@ -98,10 +98,15 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def cmd_list(args) -> int:
+    """Names, sources and one-line descriptions; the descriptions are read from the plugins' source
+    files (``Registry.description``), so listing imports no plugin and a broken plugin is still listed."""
     for title, registry in (("methods", methods), ("tasks", tasks), ("benchmarks", benchmarks)):
         print(f"{title}:")
         for name, source in sorted(registry.sources().items()):
-            print(f"  {name:<14} {source.target}  [{source.origin}]")
+            print(f"  {name:<16} {source.target}  [{source.origin}]")
+            description = registry.description(name)
+            if description:
+                print(f"  {'':<16} {description}")
     return 0
 
 
@@ -113,8 +118,9 @@ def cmd_run(args) -> int:
 
     run = prepare(RunRequest(args.method, args.task, args.budget, args.seed, tuple(args.overrides)))
     device = torch.device(args.device) if args.device else None
-    outcome = execute(run, RunStore(args.results), study=args.results.name, force=args.force, device=device,
-                      on_row=print_curve_row)
+    with EpochProgress() as progress:
+        outcome = execute(run, RunStore(args.results), study=args.results.name, force=args.force, device=device,
+                          on_row=progress.row)
     metric = outcome.manifest.get("metric") or {}
     if outcome.status == "cached":
         print(f"already finished (use --force to recompute): {outcome.run_dir}")
@@ -128,11 +134,42 @@ def cmd_run(args) -> int:
     return 1 if outcome.manifest.get("status") == "failed" else 0
 
 
-def print_curve_row(row: dict) -> None:
+def curve_line(row: dict) -> str:
     """One line per epoch: stage, epoch, elapsed seconds and the recorded values."""
     values = "  ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()
                        if k not in ("stage", "epoch", "elapsed_s"))
-    print(f"[{row['stage']} {row['epoch']:>3}  {row['elapsed_s']:7.1f}s]  {values}", flush=True)
+    return f"[{row['stage']} {row['epoch']:>3}  {row['elapsed_s']:7.1f}s]  {values}"
+
+
+class EpochProgress:
+    """Progress of a single run's stages: the curve line of every epoch on stdout (it stays in logs and
+    pipes, and is the record a user reads), and below it a tqdm counter of the current stage's epochs
+    and seconds per epoch on stderr, shown only when stderr is a terminal. A study reports through its
+    backend's progress lines instead (nasbench.execution.progress). The counter has no total: a method
+    may call the training loop several times per stage (candidates, phases), so only it knows."""
+
+    def __init__(self):
+        self._bar, self._stage = None, None
+
+    def __enter__(self) -> "EpochProgress":
+        return self
+
+    def row(self, row: dict) -> None:
+        from tqdm import tqdm
+
+        if row["stage"] != self._stage:
+            self._close()
+            self._stage = row["stage"]
+            self._bar = tqdm(desc=f"{self._stage} epochs", unit="epoch", file=sys.stderr, disable=None, leave=False)
+        tqdm.write(curve_line(row), file=sys.stdout)
+        self._bar.update(1)
+
+    def _close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+
+    def __exit__(self, *exc) -> None:
+        self._close()
 
 
 def cmd_data(args) -> int:
@@ -191,6 +228,10 @@ def cmd_check(args) -> int:
         print(task_name.ljust(width) + "".join(cells))
     if reasons:
         print("skipped pairs:\n" + "\n".join(reasons))
+    for title, registry, names in (("methods", methods, method_names), ("tasks", tasks, task_names)):
+        print(f"{title}:")
+        for name in names:
+            print(f"  {name:<16} {registry.get(name).description or '(no description)'}")
     return 0
 
 
