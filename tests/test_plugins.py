@@ -28,8 +28,20 @@ from nasbench import cli, runner, schema
 from nasbench.contracts import MetricSpec, SearchMethod, Task, TaskShape
 from nasbench.errors import NasBenchError, PluginError
 from nasbench.registry import Registry
-from nasbench.testing import (METHOD_CHECKS, METHOD_HOOKS, ContractError, SmokeTask, Watch, WatchedRun, check_method,
-                              check_task, missing_hooks, shape_kind, smoke_task, smoke_tasks)
+from nasbench.testing import (
+    METHOD_CHECKS,
+    METHOD_HOOKS,
+    ContractError,
+    SmokeTask,
+    Watch,
+    WatchedRun,
+    check_method,
+    check_task,
+    missing_hooks,
+    shape_kind,
+    smoke_task,
+    smoke_tasks,
+)
 from nasbench.testing.runs import device_ok as device_check  # the one check a CPU-only machine cannot trigger in a run
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -78,7 +90,8 @@ def manifests(results: Path) -> dict[str, dict]:
 def test_installed_example_is_listed_with_its_distribution(example_site, tmp_path):
     out = run_with(example_site, "-m", "nasbench", "list", data=tmp_path)
     assert out.returncode == 0, out.stderr
-    assert re.search(r"randomsearch\s+nasbench_randomsearch\.method:RandomSearch\s+\[nasbench-randomsearch\]", out.stdout)
+    listed = r"randomsearch\s+nasbench_randomsearch\.method:RandomSearch\s+\[nasbench-randomsearch\]"
+    assert re.search(listed, out.stdout)
     assert re.search(r"tones\s+nasbench_randomsearch\.tones:Tones\s+\[nasbench-randomsearch\]", out.stdout)
     assert (example_site / "nasbench_randomsearch-0.1.0.dist-info" / "entry_points.txt").is_file()
 
@@ -221,7 +234,8 @@ def test_two_distributions_declaring_one_name_is_an_error_naming_both(plugin_sit
 
 def test_an_entry_point_name_differing_from_the_class_name_is_refused_with_both(plugin_site, tmp_path, capsys):
     fake_distribution(plugin_site, "nasbench-alias", {"nasbench.methods": {"alias": "nb_fake_alias:Named"}},
-                      {"nb_fake_alias": "from nasbench.methods.wrn import WRN\n\n\nclass Named(WRN):\n    name = 'named'\n"})
+                      {"nb_fake_alias": "from nasbench.methods.wrn import WRN\n\n\n"
+                                        "class Named(WRN):\n    name = 'named'\n"})
     code, _, err = cli_main(capsys, "run", "alias", "darcyflow", "--results", str(tmp_path / "r"))
     assert code == 2 and "entry point 'alias'" in err and "name is 'named'" in err and "must be equal" in err
 

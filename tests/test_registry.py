@@ -21,7 +21,8 @@ def test_descriptions_are_read_without_importing_the_plugin(tmp_path, monkeypatc
     (tmp_path / "nb_described" / "__init__.py").write_text("raise ImportError('a parent package is never run')\n")
     (tmp_path / "nb_described" / "plugin.py").write_text(
         "raise ImportError('never imported')\n\n\nclass Described:\n    name = 'described'\n"
-        "    description = ('Searches a space '\n                   'in one line.')\n\n\nclass Bare:\n    name = 'bare'\n")
+        "    description = ('Searches a space '\n                   'in one line.')\n\n\n"
+        "class Bare:\n    name = 'bare'\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     reg = Registry("method", "nasbench.test-none")
     reg._sources = {"described": Source("nb_described.plugin:Described", "test"),

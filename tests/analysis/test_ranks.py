@@ -7,8 +7,16 @@ import pandas as pd
 import pytest
 from scipy.stats import kendalltau
 
-from nasbench.analysis.ranks import (average_ranks, bootstrap_ranks, kendall_tau_b, rank_table, ranking_fidelity,
-                                     tau_against, tau_between_tasks, task_ranks)
+from nasbench.analysis.ranks import (
+    average_ranks,
+    bootstrap_ranks,
+    kendall_tau_b,
+    rank_table,
+    ranking_fidelity,
+    task_ranks,
+    tau_against,
+    tau_between_tasks,
+)
 from nasbench.analysis.table import ReportError
 
 INF = math.inf

@@ -9,8 +9,14 @@ import pytest
 
 from nasbench.analysis.profiles import performance_profile
 from nasbench.analysis.ranks import average_ranks
-from nasbench.analysis.reference import (IMPORTED_FILES, best_of_kind, import_reference,
-                                         load_published, published_matrix, win_counts)
+from nasbench.analysis.reference import (
+    IMPORTED_FILES,
+    best_of_kind,
+    import_reference,
+    load_published,
+    published_matrix,
+    win_counts,
+)
 from nasbench.analysis.table import ReportError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -73,7 +79,8 @@ def test_dash_has_the_lowest_error_among_automated_methods_on_7_of_10_tasks():
 def test_profile_and_ranks_over_table_2_match_an_independent_computation():
     by_hand = table2_by_hand()
     methods = sorted({m for row in by_hand.values() for m in row})
-    ratio = {(t, m): row[m] / min(row.values()) if m in row else float("inf") for t, row in by_hand.items() for m in methods}
+    ratio = {(t, m): row[m] / min(row.values()) if m in row else float("inf")
+             for t, row in by_hand.items() for m in methods}
     matrix = published_matrix(load_published(REFERENCE), DASH, TABLE2)
     # every breakpoint, nudged up so that rounding (percent vs fraction) cannot flip a comparison
     taus = sorted({r * (1 + 1e-9) for r in ratio.values() if r != float("inf")} | {float("inf")})
