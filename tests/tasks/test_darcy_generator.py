@@ -1,4 +1,4 @@
-"""Tests of the FNO Darcy-flow generator (spec/datasets.md section 3.1)."""
+"""Tests of the FNO Darcy-flow generator (the FNO process, arXiv:2010.08895)."""
 from __future__ import annotations
 
 

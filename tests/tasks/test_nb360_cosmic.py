@@ -8,7 +8,7 @@ import torch
 
 from nasbench.errors import CorruptDataError
 from nasbench.tasks.nb360.cosmic import deepcr_parts, selected_patches
-from nasbench.tasks.nb360.members import open_members
+from nasbench.tasks.common.members import open_members
 
 from nb360_helpers import fixture_task
 
