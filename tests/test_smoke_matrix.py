@@ -5,8 +5,8 @@ the fixture its ``write_fixture`` writes in the official format.
 
 A compatible pair finishes ``ok`` on fixture data with a finite test metric, its error form and a valid
 architecture record; an incompatible pair is ``skipped`` with the method's reason. The quick suite runs
-each method on the first task it supports of each shape kind (the cheapest 2D dense, 1D and 2D
-classification task, chosen by shape, not by name) and every skip; the rest is marked ``slow``.
+each method on the first task it supports of each shape kind (the cheapest 2D dense, 1D, 2D
+classification and token task, chosen by shape, not by name) and every skip; the rest is marked ``slow``.
 """
 from __future__ import annotations
 

@@ -2,9 +2,10 @@
 
 A task's smoke settings are its own: ``Task.smoke_overrides`` (task config keys) and ``Task.write_fixture``
 (a small data set in the official format). Every registered task that writes a fixture is a smoke task.
-Smoke tasks are ordered by the kind of their shape (``SHAPE_KINDS``: 2D dense, then 1D, then 2D
-classification, so that a method meets the hardest output first) and, within a kind, by the size of one
-smoke input (channels x positions), then by name: the first of a kind is the cheapest of that kind.
+Smoke tasks are ordered by the kind of their shape (``SHAPE_KINDS``: 2D dense, then 1D real-valued
+sequences, then 2D classification, then token sequences, so that a method meets the hardest output
+first) and, within a kind, by the size of one smoke input (channels x positions), then by name: the
+first of a kind is the cheapest of that kind.
 
 ``check_task`` runs a method on the task: the first registered method that runs on the task's shape,
 plain backbones (``SearchMethod.baseline``) before search methods, then by name.
@@ -23,13 +24,14 @@ from nasbench.registry import methods, tasks
 from nasbench.runner import TASK_PREFIX
 from nasbench.testing.report import CheckFailed
 
-SHAPE_KINDS = ("2d-dense", "1d", "2d-classes")
+SHAPE_KINDS = ("2d-dense", "1d", "2d-classes", "1d-tokens")
 
 
 def shape_kind(shape: TaskShape) -> str:
-    """``2d-dense`` (fields, segmentation), ``1d`` (sequences of any output) or ``2d-classes``."""
+    """``2d-dense`` (fields, segmentation), ``1d`` (real-valued sequences of any output), ``2d-classes``
+    (classes or labels of an image) or ``1d-tokens`` (token sequences, which need an embedding)."""
     if shape.dims == 1:
-        return "1d"
+        return "1d-tokens" if shape.vocab_size is not None else "1d"
     return "2d-dense" if shape.dense else "2d-classes"
 
 
@@ -149,8 +151,8 @@ class SmokePair:
 
 def smoke_matrix(budget: str = "smoke") -> Iterator[SmokePair]:
     """Every registered method x every smoke task. Fast: each method on the first task it runs on of
-    each shape kind (the cheapest 2D dense, 1D and 2D classification task), and every pair it skips
-    (a skip costs nothing)."""
+    each shape kind (the cheapest 2D dense, 1D, 2D classification and token task), and every pair it
+    skips (a skip costs nothing)."""
     candidates = smoke_tasks(budget)
     for cls in smoke_methods():
         first_of_kind: set[str] = set()
