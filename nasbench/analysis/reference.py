@@ -6,6 +6,12 @@ The imported CSVs are byte-for-byte copies (``IMPORTED.json`` records their chec
 ``methods.csv`` is the suite's own file: for each published method of a table, its kind in the
 paper's words (DASH Section 4.1: expert, hand-designed, automated, general-purpose, ablation) and
 the suite method it corresponds to, if any.
+
+Ranking ground truths, by one naming convention: every ``*_ground_truth.csv`` in the folder is the
+stand-alone test accuracy of the candidate architectures of one search space, one row per candidate,
+with the columns ``config`` (the candidate as ``[a b c]``, see ``archs.config_key``) and
+``test_accuracy`` (higher is better). A report ranks any run's ``details.supernet_scores`` against
+every ground truth whose candidates it scored (ranking fidelity).
 """
 from __future__ import annotations
 
@@ -29,6 +35,8 @@ METHODS = "methods.csv"
 MANIFEST = "IMPORTED.json"
 REQUIRED = ("source", "table", "benchmark", "method", "task", "metric", "direction", "value", "std")
 COST_MARK = "GPU hours"
+GROUND_TRUTH_SUFFIX = "_ground_truth.csv"
+GROUND_TRUTH_COLUMNS = ("config", "test_accuracy")
 
 
 def import_reference(source: Path | str, dest: Path | str = DEFAULT_REFERENCE_DIR) -> list[Path]:
@@ -143,6 +151,21 @@ def win_counts(best: pd.DataFrame) -> pd.Series:
     """How many tasks each method wins in a ``best_of_kind`` table (a shared win counts for each)."""
     winners = best["best"].str.split(", ").explode()
     return winners.value_counts().rename("tasks_won")
+
+
+def ranking_ground_truths(reference_dir: Path | str | None) -> dict[str, pd.DataFrame]:
+    """Every ``*_ground_truth.csv`` of the folder (module docstring), by file name, as
+    ``config`` (normalised ``[a b c]``) and ``test_accuracy``; files without the columns are skipped."""
+    from nasbench.analysis.archs import config_key
+
+    found: dict[str, pd.DataFrame] = {}
+    if reference_dir is None:
+        return found
+    for path in sorted(Path(reference_dir).glob(f"*{GROUND_TRUTH_SUFFIX}")):
+        table = pd.read_csv(path)
+        if set(GROUND_TRUTH_COLUMNS) <= set(table.columns):
+            found[path.name] = table.assign(config=table["config"].map(config_key))[list(GROUND_TRUTH_COLUMNS)]
+    return found
 
 
 def _relative(path: Path) -> str:

@@ -97,3 +97,15 @@ def test_profile_and_ranks_over_table_2_match_an_independent_computation():
             others = [row.get(o, float("inf")) for o in methods]
             ranks[m] += sum(v < mine for v in others) + (sum(v == mine for v in others) + 1) / 2
     assert average_ranks(matrix).to_dict() == pytest.approx({m: r / len(by_hand) for m, r in ranks.items()})
+
+
+def test_ranking_ground_truths_follow_the_naming_convention(tmp_path):
+    from nasbench.analysis.reference import ranking_ground_truths
+
+    (tmp_path / "space_a_ground_truth.csv").write_text("config,test_accuracy,std\n\"[1, 2, 3]\",90.5,0.1\n")
+    (tmp_path / "space_b_ground_truth.csv").write_text("arch,accuracy\nx,1\n")  # lacks the columns: skipped
+    (tmp_path / "other.csv").write_text("config,test_accuracy\n[1 1 1],50\n")  # not a ground truth by its name
+    truths = ranking_ground_truths(tmp_path)
+    assert list(truths) == ["space_a_ground_truth.csv"]
+    assert truths["space_a_ground_truth.csv"].to_dict("records") == [{"config": "[1 2 3]", "test_accuracy": 90.5}]
+    assert "bms_resnet20_cifar10_pooling_ground_truth.csv" in ranking_ground_truths(REFERENCE)
