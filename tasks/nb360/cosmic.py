@@ -130,7 +130,7 @@ def patch_split(name: str, patches: list[tuple], sky_range: tuple[float, float],
 class Cosmic(NB360Task):
     name = "cosmic"
     description = "NAS-Bench-360 Cosmic: cosmic-ray pixel masks in HST images, 1-AUROC"
-    smoke_overrides = ()
+    smoke_overrides = ("n_train=4", "n_val=2", "n_test=2")
     citation = ("Tu et al., NAS-Bench-360, NeurIPS Datasets and Benchmarks 2022; "
                 "Zhang & Bloom, deepCR, ApJ 2020 (data)")
     Config = CosmicConfig

@@ -90,7 +90,7 @@ def sequence_split(name: str, x: np.ndarray, y: np.ndarray) -> LazySplit:
 class DeepSEA(NB360Task):
     name = "deepsea"
     description = "NAS-Bench-360 DeepSEA: 1D one-hot DNA (1000 bp), 36 chromatin labels, 1-AUROC"
-    smoke_overrides = ("n_train=96",)
+    smoke_overrides = ("n_train=32", "n_val=16", "n_test=16")
     citation = ("Tu et al., NAS-Bench-360, NeurIPS Datasets and Benchmarks 2022; "
                 "Zhou & Troyanskaya, Nature Methods 2015 (DeepSEA)")
     Config = DeepSEAConfig

@@ -119,7 +119,7 @@ def window_split(name: str, records: list[np.ndarray], labels: np.ndarray, windo
 class ECG(NB360Task):
     name = "ecg"
     description = "NAS-Bench-360 ECG: 1D single-lead ECG windows, 4 rhythm classes, 1-F1"
-    smoke_overrides = ("n_train=24",)
+    smoke_overrides = ("n_train=12", "n_val=6", "n_test=6")
     citation = ("Tu et al., NAS-Bench-360, NeurIPS Datasets and Benchmarks 2022; "
                 "Clifford et al., PhysioNet/CinC Challenge 2017 (data); Hong et al., 2020 (windows)")
     Config = ECGConfig
