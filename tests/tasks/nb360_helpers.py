@@ -17,10 +17,13 @@ from nasbench.testing import smoke_task
 
 NB360_TASKS = ("cifar100", "spherical", "ninapro", "fsd50k", "psicov", "cosmic", "ecg", "satellite", "deepsea")
 
-# Task overrides of the learning check beyond the task's smoke settings: Satellite's 24 classes need
-# more training series than its smoke run reads to beat chance.
+# Task settings of the learning check where the task's smoke settings (sized for seconds per method,
+# not for learning) read too few examples to beat chance: these replace them (each on top of the
+# task's smoke-budget defaults). Satellite's 24 classes need 512 training series.
 LEARNING_TASK_SETTINGS = {
     "satellite": ("task.n_train=512",),
+    "ecg": ("task.n_train=24",),
+    "deepsea": ("task.n_train=96",),
 }
 # Method overrides of the WRN baseline per task (its smoke network, WRN-10-1 / a 1-D WRN): a
 # constant learning rate (the smoke milestones are set for 2 epochs) and a few small-batch epochs,
