@@ -29,8 +29,16 @@ from typing import Any, Callable, ClassVar
 import numpy as np
 
 from nasbench.contracts import TaskData, TaskShape
-from nasbench.tasks.common.cifar import (CIFAR10, CIFAR100, CifarFiles, CifarSource, image_split, locate, read_cifar,
-                                         write_cifar_fixture)
+from nasbench.tasks.common.cifar import (
+    CIFAR10,
+    CIFAR100,
+    CifarFiles,
+    CifarSource,
+    image_split,
+    locate,
+    read_cifar,
+    write_cifar_fixture,
+)
 from nasbench.tasks.common.classification import ClassificationTask
 from nasbench.tasks.common.provenance import mark_fixture, source_of
 from nasbench.tasks.common.splits import check_counts, random_split_indices, split_lengths, take_first

@@ -29,11 +29,11 @@ import torch
 from nasbench.contracts import DataFile, Split, TaskData, TaskShape
 from nasbench.data import atomic_write_text, sha256_file, verify_files
 from nasbench.errors import ConfigError, CorruptDataError, MissingDataError
-from nasbench.tasks.lra import listops_generator as gen
-from nasbench.tasks.lra.common import Vocabulary
 from nasbench.tasks.common.classification import ClassificationTask
 from nasbench.tasks.common.provenance import folder_lock, mark_fixture, source_of
 from nasbench.tasks.common.splits import check_counts
+from nasbench.tasks.lra import listops_generator as gen
+from nasbench.tasks.lra.common import Vocabulary
 
 SPLITS = ("train", "val", "test")
 GENERATED_SEEDS = {"train": 1, "val": 2, "test": 3}

@@ -40,11 +40,11 @@ import torch
 from nasbench.contracts import DataFile, TaskData, TaskShape
 from nasbench.data import atomic_write_bytes, atomic_write_text
 from nasbench.errors import ConfigError, CorruptDataError, MissingDataError
-from nasbench.tasks.lra import pathfinder_generator as gen
 from nasbench.tasks.common.classification import ClassificationTask
 from nasbench.tasks.common.progress import progress
 from nasbench.tasks.common.provenance import folder_lock, mark_fixture, source_of
 from nasbench.tasks.common.splits import LazySplit, check_counts, random_split_indices, split_lengths, take_first
+from nasbench.tasks.lra import pathfinder_generator as gen
 
 BLACKLIST = {"pathfinder32/curv_baseline/imgs/0/sample_172.png"}  # an empty image in the release (S4)
 IMAGES_PER_BATCH = 1000

@@ -28,10 +28,10 @@ import torch
 from nasbench.contracts import DataFile, Split, TaskData, TaskShape
 from nasbench.data import verify_files
 from nasbench.errors import ConfigError, CorruptDataError
-from nasbench.tasks.lra.common import Vocabulary
 from nasbench.tasks.common.classification import ClassificationTask
 from nasbench.tasks.common.provenance import mark_fixture, source_of
 from nasbench.tasks.common.splits import check_counts
+from nasbench.tasks.lra.common import Vocabulary
 
 FILES = {"train": "new_aan_pairs.train.tsv", "val": "new_aan_pairs.eval.tsv", "test": "new_aan_pairs.test.tsv"}
 VOCAB_CAPACITY = 100

@@ -30,11 +30,11 @@ import torch
 
 from nasbench.contracts import DataFile, Split, TaskData, TaskShape
 from nasbench.errors import ConfigError, CorruptDataError, MissingDataError
-from nasbench.tasks.lra.common import Vocabulary
 from nasbench.tasks.common.classification import ClassificationTask
 from nasbench.tasks.common.download import OfficialFile, download_all
 from nasbench.tasks.common.provenance import mark_fixture, source_of
 from nasbench.tasks.common.splits import check_counts, random_split_indices, seeded_subset, split_lengths
+from nasbench.tasks.lra.common import Vocabulary
 
 LABELS = ("neg", "pos")  # TFDS imdb_reviews label names: 0 = neg, 1 = pos
 VOCAB_CAPACITY = 135

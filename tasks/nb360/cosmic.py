@@ -32,14 +32,13 @@ import torch
 
 from nasbench.contracts import MetricSpec, Split, TaskData, TaskShape
 from nasbench.errors import CorruptDataError
-from nasbench.tasks.nb360 import metrics
-from nasbench.tasks.nb360.base import NB360Task
-from nasbench.tasks.nb360.losses import masked_bce
 from nasbench.tasks.common.download import OfficialFile, missing
 from nasbench.tasks.common.members import Members, open_members
 from nasbench.tasks.common.provenance import mark_fixture
 from nasbench.tasks.common.splits import LazySplit, check_counts, first_n, generator_rng
-from nasbench.tasks.nb360.base import S3
+from nasbench.tasks.nb360 import metrics
+from nasbench.tasks.nb360.base import S3, NB360Task
+from nasbench.tasks.nb360.losses import masked_bce
 
 FILES = (OfficialFile("deepCR.ACS-WFC.train.tar", f"{S3}/cosmic/deepCR.ACS-WFC.train.tar",
                       "deepCR ACS/WFC training patches npy_train/<filter>/<prop>/<visit>/*.npy (6.5 GB); or npy_train/ "
@@ -184,7 +183,8 @@ class Cosmic(NB360Task):
     def score(self, outputs: torch.Tensor, split: Split) -> float:
         return metrics.thresholded_auroc(split.targets[:, 0].numpy(), outputs[:, 0].numpy(), self.config.threshold)
 
-    def write_fixture(self, root: Path, seed: int = 0, counts: tuple[int, int] = (20, 4), extracted: bool = False) -> None:
+    def write_fixture(self, root: Path, seed: int = 0, counts: tuple[int, int] = (20, 4),
+                      extracted: bool = False) -> None:
         """The official tars (or their extracted trees): 256 x 256 patches of sky, Gaussian stars
         and thin bright cosmic-ray streaks (the mask), in two GAL visits, plus a GC visit and an
         f814w folder that the selection must skip."""

@@ -54,7 +54,8 @@ class DarcyConfig:
         if min(self.n_train, self.n_val, self.n_test) < 1:
             raise ConfigError(f"darcyflow: n_train, n_val and n_test must be >= 1, got {self}")
         if (self.resolution - 1) % self.sub:
-            raise ConfigError(f"darcyflow: (resolution - 1) must be divisible by sub, got {self.resolution}, {self.sub}")
+            raise ConfigError(f"darcyflow: (resolution - 1) must be divisible by sub, "
+                              f"got {self.resolution}, {self.sub}")
 
     @property
     def size(self) -> int:
@@ -162,7 +163,8 @@ class DarcyFlow(DeclaredTask):
                 log(f"darcyflow: {part} with >= {n} samples already generated")
                 continue
             path = self.generated_path(part, n)
-            log(f"darcyflow: generating {n} {part} samples ({'approximate 85x85' if approx else 'FNO process at 421x421'}) -> {path}")
+            process = 'approximate 85x85' if approx else 'FNO process at 421x421'
+            log(f"darcyflow: generating {n} {part} samples ({process}) -> {path}")
             coeff, sol = darcy_generator.generate_darcy(n, GENERATED_SEEDS[part], approx=approx,
                                                         workers=self.config.generate_workers)
             _save_generated(path, coeff, sol, {"part": part, "n": n, "seed": GENERATED_SEEDS[part],

@@ -29,13 +29,12 @@ import torch
 
 from nasbench.contracts import MetricSpec, Split, TaskData, TaskShape
 from nasbench.errors import CorruptDataError
-from nasbench.tasks.nb360 import metrics
-from nasbench.tasks.nb360.base import NB360Task
-from nasbench.tasks.nb360.losses import weighted_bce
 from nasbench.tasks.common.download import OfficialFile
 from nasbench.tasks.common.provenance import mark_fixture
 from nasbench.tasks.common.splits import LazySplit, check_counts, first_n
-from nasbench.tasks.nb360.base import S3
+from nasbench.tasks.nb360 import metrics
+from nasbench.tasks.nb360.base import S3, NB360Task
+from nasbench.tasks.nb360.losses import weighted_bce
 
 FILES = (OfficialFile("deepsea_filtered.npz", f"{S3}/deepsea/deepsea_filtered.npz",
                       "npz with x_{train,val,test} one-hot (N, 1000, 4) and y_{train,val,test} (N, 36) (860 MB)"),)

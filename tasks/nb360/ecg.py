@@ -36,12 +36,11 @@ import torch.nn.functional as F
 
 from nasbench.contracts import MetricSpec, Split, TaskData, TaskShape
 from nasbench.errors import CorruptDataError
-from nasbench.tasks.nb360 import metrics
-from nasbench.tasks.nb360.base import NB360Task
 from nasbench.tasks.common.download import OfficialFile
 from nasbench.tasks.common.provenance import mark_fixture
 from nasbench.tasks.common.splits import LazySplit, check_counts, first_n
-from nasbench.tasks.nb360.base import S3
+from nasbench.tasks.nb360 import metrics
+from nasbench.tasks.nb360.base import S3, NB360Task
 
 FILES = (OfficialFile("challenge2017.pkl", f"{S3}/ECG/challenge2017.pkl",
                       "pickled dict {'data': 8,528 single-lead ECG records, 'label': 'N'|'A'|'O'|'~'} (150 MB)"),)

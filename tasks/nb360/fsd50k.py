@@ -47,17 +47,17 @@ import torch
 
 from nasbench.contracts import MetricSpec, Split, TaskData, TaskShape
 from nasbench.errors import CorruptDataError, MissingDataError
-from nasbench.tasks.nb360 import audio, metrics
-from nasbench.tasks.nb360.base import NB360Task
-from nasbench.tasks.nb360.losses import weighted_bce
 from nasbench.tasks.common.download import OfficialFile, missing
 from nasbench.tasks.common.members import Members, open_members
 from nasbench.tasks.common.provenance import mark_fixture
 from nasbench.tasks.common.splits import LazySplit, check_counts, first_n, generator_rng
-from nasbench.tasks.nb360.base import S3
+from nasbench.tasks.nb360 import audio, metrics
+from nasbench.tasks.nb360.base import S3, NB360Task
+from nasbench.tasks.nb360.losses import weighted_bce
 
 FILES = (OfficialFile("audio.zip", f"{S3}/audio/audio.zip",
-                      "FSD50K chunks, manifests (chunks/{tr,val,eval}.csv, lbl_map.json) and noise_22050/ (24 GB); or the same extracted into data/"),)
+                      "FSD50K chunks, manifests (chunks/{tr,val,eval}.csv, lbl_map.json) and noise_22050/ (24 GB); "
+                      "or the same extracted into data/"),)
 MANIFESTS = {"train": "tr.csv", "val": "val.csv", "test": "eval.csv"}
 LABELS = 200
 
@@ -205,7 +205,8 @@ class FSD50K(NB360Task):
         self._source = source = self.locate()
         label_map = json.loads(source.members.read(source.prefix + "chunks/lbl_map.json"))
         if len(label_map) != LABELS:
-            raise CorruptDataError(source.members.where("chunks/lbl_map.json"), f"{len(label_map)} labels, expected 200",
+            raise CorruptDataError(source.members.where("chunks/lbl_map.json"),
+                                   f"{len(label_map)} labels, expected 200",
                                    "run `nasbench data fsd50k --download` again")
         c = self.config
         counts = {"train": c.n_train, "val": c.n_val, "test": c.n_test}
@@ -253,7 +254,8 @@ class FSD50K(NB360Task):
         targets = torch.from_numpy(m.labels)
 
         def fetch(idx: np.ndarray, generator):
-            return torch.from_numpy(np.stack([self._features_of(m.chunks[i], None) for i in idx])[:, None]), targets[idx]
+            features = np.stack([self._features_of(m.chunks[i], None) for i in idx])
+            return torch.from_numpy(features[:, None]), targets[idx]
 
         return LazySplit(name, len(m.chunks), fetch, targets=targets, meta={"clip": m.clips}, per_example=("clip",))
 

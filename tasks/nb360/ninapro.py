@@ -22,13 +22,12 @@ import torch.nn.functional as F
 
 from nasbench.contracts import MetricSpec, Split, TaskData, TaskShape
 from nasbench.errors import CorruptDataError
-from nasbench.tasks.nb360 import metrics
-from nasbench.tasks.nb360.base import NB360Task
-from nasbench.tasks.nb360.losses import focal_loss
 from nasbench.tasks.common.download import OfficialFile
 from nasbench.tasks.common.provenance import mark_fixture
 from nasbench.tasks.common.splits import check_counts, first_n, tensor_split
-from nasbench.tasks.nb360.base import S3
+from nasbench.tasks.nb360 import metrics
+from nasbench.tasks.nb360.base import S3, NB360Task
+from nasbench.tasks.nb360.losses import focal_loss
 
 PARTS = ("train", "val", "test")
 FILES = tuple(

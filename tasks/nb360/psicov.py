@@ -42,13 +42,12 @@ import torch.nn.functional as F
 
 from nasbench.contracts import MetricSpec, Split, TaskData, TaskShape
 from nasbench.errors import ConfigError, CorruptDataError
-from nasbench.tasks.nb360 import metrics
-from nasbench.tasks.nb360.base import NB360Task
 from nasbench.tasks.common.download import OfficialFile, missing
 from nasbench.tasks.common.members import Members, open_members
 from nasbench.tasks.common.provenance import mark_fixture
 from nasbench.tasks.common.splits import LazySplit, check_counts, first_n, generator_rng
-from nasbench.tasks.nb360.base import S3
+from nasbench.tasks.nb360 import metrics
+from nasbench.tasks.nb360.base import S3, NB360Task
 
 FILES = (OfficialFile("protein.zip", f"{S3}/protein.zip",
                       "deepcov.lst, psicov.lst, {deepcov,psicov}/features/*.pkl and distance/*-cb.npy (1.1 GB); "
@@ -136,7 +135,8 @@ def padded(x: np.ndarray, y: np.ndarray, size: int) -> tuple[np.ndarray, np.ndar
     return xc, yc
 
 
-def training_sample(x: np.ndarray, y: np.ndarray, crop: int, rng: np.random.Generator | None) -> tuple[np.ndarray, np.ndarray]:
+def training_sample(x: np.ndarray, y: np.ndarray, crop: int,
+                    rng: np.random.Generator | None) -> tuple[np.ndarray, np.ndarray]:
     """``get_input_output_dist`` + ``PDNetDataset``: (57, crop, crop), (1, crop, crop)."""
     full = len(y) + PAD
     xp, yp = padded(x, y, max(full, crop))

@@ -24,12 +24,11 @@ import torch.nn.functional as F
 
 from nasbench.contracts import MetricSpec, Split, TaskData, TaskShape
 from nasbench.errors import CorruptDataError
-from nasbench.tasks.nb360 import metrics
-from nasbench.tasks.nb360.base import NB360Task
 from nasbench.tasks.common.download import OfficialFile
 from nasbench.tasks.common.provenance import mark_fixture
 from nasbench.tasks.common.splits import check_counts, first_n, tensor_split
-from nasbench.tasks.nb360.base import S3
+from nasbench.tasks.nb360 import metrics
+from nasbench.tasks.nb360.base import S3, NB360Task
 
 FILES = (OfficialFile("satellite_train.npy", f"{S3}/satellite/satellite_train.npy",
                       "pickled dict {'data': (900000, 46), 'label': 1-24} (322 MB)"),
@@ -94,7 +93,8 @@ class Satellite(NB360Task):
         n_tr = first_n(c.n_train, cut, "training series", train_path)
         n_va = first_n(c.n_val, len(tx), "validation series", train_path)
         n_te = first_n(c.n_test, len(tx), "test series", test_path)
-        splits = (series_split("train", x[:n_tr], y[:n_tr]), series_split("val", x[cut: cut + n_va], y[cut: cut + n_va]),
+        splits = (series_split("train", x[:n_tr], y[:n_tr]),
+                  series_split("val", x[cut: cut + n_va], y[cut: cut + n_va]),
                   series_split("test", tx[:n_te], ty[:n_te]))
         return TaskData(*splits, self.data_source(), {"files": [str(train_path), str(test_path)]})
 
@@ -108,7 +108,8 @@ class Satellite(NB360Task):
             labels = rng.integers(1, CLASSES + 1, n)
             phase, harmonic = ((labels - 1) % 6) * np.pi / 3, ((labels - 1) // 6) * 0.45
             curve = np.sin(t[None] + phase[:, None]) + harmonic[:, None] * np.sin(2 * t[None] + phase[:, None])
-            data = rng.uniform(500, 3000, (n, 1)) + rng.uniform(200, 800, (n, 1)) * (curve + rng.normal(0, 0.15, (n, STEPS)))
+            noisy = curve + rng.normal(0, 0.15, (n, STEPS))
+            data = rng.uniform(500, 3000, (n, 1)) + rng.uniform(200, 800, (n, 1)) * noisy
             np.save(root / name, {"data": data.astype(np.float64), "label": labels.astype(np.int64)}, allow_pickle=True)
         mark_fixture(root, self.name)
 

@@ -175,7 +175,8 @@ class Spherical(ClassificationTask, NB360Task):
         data, c = read_s2_pickle(path), self.config
         (train_x, train_y), (test_x, test_y) = ((data[p]["images"], data[p]["labels"]) for p in ("train", "test"))
         if train_x.shape[1:] != (3, 60, 60) or train_x.dtype != np.uint8:
-            raise CorruptDataError(path, f"train images are {train_x.dtype} {train_x.shape}, expected uint8 (N, 3, 60, 60)",
+            raise CorruptDataError(path, f"train images are {train_x.dtype} {train_x.shape}, "
+                                         f"expected uint8 (N, 3, 60, 60)",
                                    "download or generate the file again")
         cut = int((1 - c.val_fraction) * len(train_y))
         n_tr = first_n(c.n_train, cut, "training images", path)

@@ -11,7 +11,7 @@ import torch
 from PIL import Image as PILImage
 
 from nasbench.errors import CorruptDataError, MissingDataError
-from nasbench.tasks.cifar.cifar import CIFAR10, CIFAR100, CifarConfig, Cifar10, Cifar10DNArch, Cifar100DNArch
+from nasbench.tasks.cifar.cifar import CIFAR10, CIFAR100, Cifar10, Cifar10DNArch, Cifar100DNArch, CifarConfig
 from nasbench.tasks.lra.image import Image, ImageConfig, rgb_to_grey
 
 

@@ -5,14 +5,13 @@ import http.server
 import threading
 
 import pytest
+from nb360_helpers import NB360_TASKS, fixture_task
 
 from nasbench.cli import main
 from nasbench.errors import CorruptDataError, DataError, MissingDataError
 from nasbench.registry import tasks
-from nasbench.tasks.nb360 import ecg
 from nasbench.tasks.common.download import OfficialFile, download
-
-from nb360_helpers import NB360_TASKS, fixture_task
+from nasbench.tasks.nb360 import ecg
 
 PAYLOAD = bytes(range(256)) * 4096  # 1 MiB
 

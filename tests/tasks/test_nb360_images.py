@@ -6,12 +6,11 @@ import tarfile
 import numpy as np
 import pytest
 import torch
+from nb360_helpers import fixture_task
 
 from nasbench.errors import CorruptDataError
-from nasbench.tasks.nb360 import s2_projection
 from nasbench.tasks.common.cifar import CIFAR100, cutout, random_crop_flip, read_cifar_pickles, write_cifar_pickle
-
-from nb360_helpers import fixture_task
+from nasbench.tasks.nb360 import s2_projection
 
 
 def raw_cifar(folder, member):
