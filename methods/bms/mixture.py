@@ -54,7 +54,8 @@ class BalancedSampler:
         self.models, self.total_steps, self.rng, self.beta = models, total_steps, rng, beta
         self.tau_start, self.tau_end_factor = tau_start, tau_end_factor
         self.tolerance, self.max_sweeps = tolerance, max_sweeps
-        self.step = 0
+        self.step, self.updates = 0, 0
+        self._balanced_at: tuple[float, int] | None = None
         self.balanced = self.balance()
 
     @property
@@ -62,27 +63,30 @@ class BalancedSampler:
         return temperature(self.step, self.total_steps, self.models, self.tau_start, self.tau_end_factor)
 
     def balance(self) -> Balanced:
-        """The balanced joint at the current temperature."""
-        return balanced_conditional(self.accuracy, self.tau, self.tolerance, self.max_sweeps)
+        """The balanced joint at the current temperature (recomputed only when tau or a moved)."""
+        key = (self.tau, self.updates)
+        if key != self._balanced_at:
+            self.balanced = balanced_conditional(self.accuracy, self.tau, self.tolerance, self.max_sweeps)
+            self._balanced_at = key
+        return self.balanced
 
     def __call__(self) -> tuple[int, int]:
         """This step's path: c ~ U(C), m ~ p(m | c)."""
         c = int(self.rng.integers(len(self.accuracy)))
         m = 0
         if self.models > 1:
-            self.balanced = self.balance()
-            m = int(self.rng.choice(self.models, p=self.balanced.conditional[c]))
+            m = int(self.rng.choice(self.models, p=self.balance().conditional[c]))
         self.counts[c, m] += 1
         self.step += 1
         return c, m
 
     def update(self, c: int, m: int, accuracy: float) -> None:
         ema_update(self.accuracy, c, m, accuracy, self.beta)
+        self.updates += 1
 
     def best_models(self) -> np.ndarray:
         """m*(c) = argmax_m p(m | c) at the current temperature."""
-        self.balanced = self.balance()
-        return self.balanced.conditional.argmax(axis=1)
+        return self.balance().conditional.argmax(axis=1)
 
 
 class ValidationStream:
