@@ -26,6 +26,7 @@ from nasbench.analysis import plots
 from nasbench.analysis.aggregate import aggregate, cube_means, seed_error_cube
 from nasbench.analysis.archs import config_key, found_architecture, read_record, supernet_scores
 from nasbench.analysis.document import Document, to_html, to_markdown
+from nasbench.analysis.fidelity import write_fidelity_study
 from nasbench.analysis.profiles import ZERO_SHIFT, performance_profile, profile_summary
 from nasbench.analysis.ranks import (TAU_VARIANT, average_ranks, rank_table, ranking_fidelity, tau_against,
                                      tau_between_tasks)
@@ -163,7 +164,7 @@ def _suite_sections(doc: Document, request: ReportRequest, table: pd.DataFrame, 
     _profile_section(doc, errors, pub)
     _rank_section(doc, cube, tasks, methods, pub, request.n_boot)
     _tau_section(doc, errors, pub)
-    _fidelity_section(doc, shown, request.reference_dir)
+    _fidelity_section(doc, shown, request.reference_dir, request.n_boot)
     _cost_section(doc, shown, published)
     _architecture_section(doc, shown)
 
@@ -344,7 +345,7 @@ def _ground_truth(reference: Path | None) -> pd.DataFrame | None:
     return truth.assign(config=truth["config"].map(config_key))[["config", "test_accuracy"]]
 
 
-def _fidelity_section(doc: Document, shown: pd.DataFrame, reference_dir: Path | None) -> None:
+def _fidelity_section(doc: Document, shown: pd.DataFrame, reference_dir: Path | None, n_boot: int = 1000) -> None:
     doc.heading(2, "Ranking fidelity of supernets")
     truth = _ground_truth(find_reference_dir(reference_dir))
     rows = []
@@ -360,6 +361,7 @@ def _fidelity_section(doc: Document, shown: pd.DataFrame, reference_dir: Path | 
     else:
         doc.para("No run recorded supernet scores of candidate architectures (`details.supernet_scores` in "
                  "`arch.json`, as `[{config, score}]`), so ranking fidelity is not computed here.")
+    write_fidelity_study(doc, shown, truth, n_boot)
 
 
 def _cost_section(doc: Document, shown: pd.DataFrame, published: pd.DataFrame | None) -> None:
