@@ -239,3 +239,11 @@ def test_dense_and_token_tasks_are_skipped_with_a_reason():
     assert "token" in BMS.unsupported_reason(TaskShape(1, 1, (100,), "classes", 10, vocab_size=20))
     assert BMS.unsupported_reason(TaskShape(1, 4, (1000,), "classes", 4)) is None
     assert tasks.get("fashionmnist") is not None
+
+
+@pytest.mark.slow
+def test_bms_passes_the_method_contract_checks(tmp_path, isolated_data):
+    from nasbench.testing import check_method
+
+    report = check_method("bms", workdir=tmp_path)  # satellite fixture (1D classes): two runs, same seed
+    assert {r.name for r in report.results if r.status == "ok"} >= {"record", "test-split", "determinism"}
