@@ -83,9 +83,12 @@ class BMS(SearchMethod):
 
     @classmethod
     def unsupported_reason(cls, shape: TaskShape) -> str | None:
-        if shape.output != "classes":
-            return (f"the pooling ResNets classify (one output per example); {shape.output} outputs would need "
+        if shape.dense:
+            return (f"the pooling ResNets give one output per example; {shape.output} outputs would need "
                     "upsampling, which the paper's search space excludes")
+        if shape.output != "classes":
+            return (f"the paper searches single-label classifiers (accuracy on a minibatch drives p(m | c)); "
+                    f"{shape.output} outputs are not supported")
         if shape.vocab_size is not None:
             return "the pooling ResNets take real-valued inputs, not token ids"
         if shape.dims not in (1, 2):
