@@ -28,7 +28,7 @@ def temperature(step: int, total_steps: int, models: int, start: float = 1.0, en
     """tau falls linearly from ``start`` at step 0 to end_factor / M (the paper's 1/(100 M)) at the
     last step of training."""
     end = end_factor / models
-    return start + (end - start) * min(step, total_steps - 1) / max(total_steps - 1, 1)
+    return start + (end - start) * min(max(step, 0), max(total_steps - 1, 0)) / max(total_steps - 1, 1)
 
 
 def joint_kernel(a: np.ndarray, tau: float) -> np.ndarray:
