@@ -25,7 +25,7 @@ from matplotlib.figure import Figure
 
 from nasbench import schema
 from nasbench.analysis.archs import config_key, read_record, supernet_scores
-from nasbench.analysis.ranks import TAU_VARIANT, kendall_tau_b
+from nasbench.analysis.ranks import TAU_VARIANT, kendall_tau_b, ranking_fidelity
 
 TOP_K = 5
 N_BOOT = 1000
@@ -140,7 +140,8 @@ def fidelity_table(pred: pd.DataFrame, truth: pd.DataFrame, k: int = TOP_K, n_bo
         common, p, t = _aligned(group, truth[truth["task"] == task])
         if len(common) < 2:
             continue
-        tau, overlap = _statistics(p, t, k)
+        means = pd.DataFrame({"predicted": np.nanmean(p, axis=1), "truth": np.nanmean(t, axis=1)})
+        tau, overlap = ranking_fidelity(means, "predicted", "truth")["tau_b"], _statistics(p, t, k)[1]
         boot = replicates[(task, method)] = bootstrap_fidelity(p, t, k, n_boot)
         per_seed = [_statistics(p[:, [s]], t, k)[0] for s in range(p.shape[1])]
         low, high = np.nanpercentile(boot, [2.5, 97.5], axis=0)
