@@ -213,7 +213,8 @@ def _base_manifest(run: PreparedRun, study: str, device: torch.device) -> dict[s
     req = run.request
     return {
         "schema_version": schema.SCHEMA_VERSION, schema.RUN_ID: run.run_id, schema.STUDY: study,
-        schema.METHOD: req.method, "variant": req.variant or None, schema.TASK: req.task, schema.SEED: req.seed, schema.BUDGET: req.budget,
+        schema.METHOD: req.method, "variant": req.variant or None, schema.TASK: req.task, schema.SEED: req.seed,
+        schema.BUDGET: req.budget,
         schema.STATUS: None, schema.ERROR: None, "overrides": list(req.overrides),
         "method_config": to_dict(run.method_config), "task_config": to_dict(run.task.config),
         "budget_notes": {"method": run.method_cls.budget_notes(req.budget), "task": type(run.task).budget_notes(req.budget)},
