@@ -33,7 +33,8 @@ def test_variants_expand_to_named_runs_of_their_method(tmp_path, toy_plugins):
     assert list(study.methods) == ["toy-method", "toy-wide", "toy-same"]
     assert study.variants == {"toy-wide": "toy-method", "toy-same": "toy-method"}
     requests = study.requests()
-    assert requests[1] == RunRequest("toy-method", "toy-task", "smoke", 0, ("hidden=16", "task.n=48"), variant="toy-wide")
+    expected = RunRequest("toy-method", "toy-task", "smoke", 0, ("hidden=16", "task.n=48"), variant="toy-wide")
+    assert requests[1] == expected
     assert [r.label for r in requests] == ["toy-method", "toy-wide", "toy-same"]
     ids = [p.prepared.run_id for p in plan_study(study)]
     assert ids[0] == ids[2] != ids[1]  # the id hashes the resolved configuration (hidden 8 is the default)

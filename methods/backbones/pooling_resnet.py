@@ -85,7 +85,8 @@ class PoolingSpace:
         config = tuple(int(v) for v in config)
         if len(config) != self.poolings + 1 or min(config) < 1 or sum(config) != self.units:
             raise ConfigError(f"pooling configuration {list(config)} is not in the {self.name} space: need "
-                              f"{self.poolings + 1} counts >= 1 summing to {self.units} units, e.g. {list(self.default)}")
+                              f"{self.poolings + 1} counts >= 1 summing to {self.units} units, "
+                              f"e.g. {list(self.default)}")
         return config
 
 
@@ -99,8 +100,9 @@ SPACES: dict[str, PoolingSpace] = {
                              64, "cifar"),
     "resnet50": PoolingSpace("resnet50", "bottleneck", _repeat([(256, 3), (512, 4), (1024, 6), (2048, 3)]), 3,
                              (4, 4, 6, 3), 64, "cifar"),
-    "resnet50-food101": PoolingSpace("resnet50-food101", "bottleneck", _repeat([(256, 3), (512, 4), (1024, 6), (2048, 3)]),
-                                     3, (3, 4, 6, 3), 64, "imagenet"),
+    "resnet50-food101": PoolingSpace("resnet50-food101", "bottleneck",
+                                     _repeat([(256, 3), (512, 4), (1024, 6), (2048, 3)]), 3, (3, 4, 6, 3), 64,
+                                     "imagenet"),
     "resnet18-imagenet": PoolingSpace("resnet18-imagenet", "basic", _repeat([(64, 2), (128, 2), (256, 2), (512, 2)]),
                                       3, (2, 2, 2, 2), 64, "imagenet"),
 }

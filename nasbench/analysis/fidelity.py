@@ -234,7 +234,8 @@ def _plot_published(ax, means: dict[str, pd.DataFrame], published: tuple[str, pd
     ax.legend(fontsize=7)
 
 
-def matching_published(published: dict[str, pd.DataFrame] | None, truth: pd.DataFrame) -> tuple[str, pd.DataFrame] | None:
+def matching_published(published: dict[str, pd.DataFrame] | None,
+                       truth: pd.DataFrame) -> tuple[str, pd.DataFrame] | None:
     """The published ground truth (name, frame) that scores the most of the suite's configurations, if any."""
     configs = set(truth["config"])
     scored = [(len(configs & set(frame["config"])), name) for name, frame in (published or {}).items()]

@@ -10,8 +10,15 @@ from scipy.stats import kendalltau
 
 from nasbench.analysis.archs import config_key
 from nasbench.analysis.document import Document
-from nasbench.analysis.fidelity import (fidelity_table, growth_verdict, predicted_scores, separability,
-                                        standalone_truth, top_k_overlap, write_fidelity_study)
+from nasbench.analysis.fidelity import (
+    fidelity_table,
+    growth_verdict,
+    predicted_scores,
+    separability,
+    standalone_truth,
+    top_k_overlap,
+    write_fidelity_study,
+)
 from nasbench.analysis.table import runs_table
 from nasbench.methods.backbones.pooling_resnet import pooling_configurations
 

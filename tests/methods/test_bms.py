@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -17,17 +18,21 @@ from nasbench.analysis.archs import config_key, supernet_scores
 from nasbench.config import ConfigError
 from nasbench.contracts import RunContext, TaskView
 from nasbench.curves import CurveLog
-from nasbench.methods.backbones.pooling_resnet import (SPACES, PoolingResNet, pool_after_units,
-                                                       pooling_configurations)
+from nasbench.methods.backbones.pooling_resnet import SPACES, PoolingResNet, pool_after_units, pooling_configurations
 from nasbench.methods.bms import BMS
-from nasbench.methods.bms.balance import (balanced_conditional, ema_update, ipf_balance, joint_distribution,
-                                          kl_to_uniform, temperature)
+from nasbench.methods.bms.balance import (
+    balanced_conditional,
+    ema_update,
+    ipf_balance,
+    joint_distribution,
+    kl_to_uniform,
+    temperature,
+)
 from nasbench.methods.bms.mixture import BalancedSampler, MixtureOfSupernets
 from nasbench.registry import benchmarks, methods, tasks
 from nasbench.runner import RunRequest, execute, prepare
 from nasbench.store import RunStore
 from nasbench.training import SinglePathSampling, TrainConfig, fit
-from pathlib import Path
 
 REFERENCE = Path(__file__).resolve().parents[2] / "results" / "reference"
 
@@ -81,7 +86,8 @@ def test_ipf_reaches_uniform_marginals_and_keeps_cross_ratios(shape):
     rows, cols = shape
     assert np.abs(balanced.joint.sum(axis=1) - 1 / rows).max() < 1e-4 / rows
     assert np.abs(balanced.joint.sum(axis=0) - 1 / cols).max() < 1e-4 / cols
-    i, j, k, m = rng.integers(0, rows, 50), rng.integers(0, rows, 50), rng.integers(0, cols, 50), rng.integers(0, cols, 50)
+    i, j = rng.integers(0, rows, 50), rng.integers(0, rows, 50)
+    k, m = rng.integers(0, cols, 50), rng.integers(0, cols, 50)
 
     def cross(P):
         return P[i, k] * P[j, m] / (P[i, m] * P[j, k])
