@@ -28,7 +28,14 @@ What follows the paper:
   goes through the same loop feature as SPOS (``nasbench.training.SinglePathSampling``).
 
 Where the suite departs or fills a gap, and why:
-- beta (Eq. 2) is not given: 0.9 [A]; a_{c,m} starts at 0, so p(m | c) starts uniform [A];
+- beta (Eq. 2) is not given: 0.9 [A]. Where a_{c,m} starts is not given either: the authors' code starts
+  every entry at 1, so p(m | c) starts uniform and an entry not yet scored looks promising; the suite
+  does the same (``ema_initial``) and lets an entry's first score replace the 1 (``ema_first_replaces``)
+  [A]. Why: with few steps per (c, m) pair (36 x M pairs; at ``small`` a few visits each), a plain EMA
+  from a constant measures how often an entry was visited as much as how accurate it is (from 0, the
+  often-visited look best and are sampled more; from 1, the rarely visited do), and m*(c) would follow
+  the visits. After the first score a_{c,m} is Eq. 2's average of accuracies alone; with many visits
+  (the paper's budgets) the two rules coincide;
 - E_1 and the retraining length of ResNet-20 are not given: 200 epochs each at ``paper`` [A];
 - IPF is capped at 10^4 sweeps [A]; it works on the two Sinkhorn scaling vectors (the same fixed
   point, ``balance`` docstring) and recomputes the balance before every draw (the authors' code

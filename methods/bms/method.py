@@ -30,6 +30,8 @@ class BMSConfig:
     space: str = "resnet20"  # a row of Table 5: resnet20, resnet18, resnet50, resnet50-food101, resnet18-imagenet
     models: int = 4  # M; Tables 1-2 use M = 4, Fig. 3 compares 1, 2, 4, 8
     beta: float = 0.9  # EMA smoothing of Eq. 2: not given in the paper [A]
+    ema_initial: float = 1.0  # a_{c,m} before its first score: not given in the paper; 1 in the authors' code
+    ema_first_replaces: bool = True  # the first score of an entry replaces ema_initial [A] (module docstring)
     tau_start: float = 1.0  # Appendix B.1: tau starts at 1 ...
     tau_end_factor: float = 0.01  # ... and falls linearly to 1 / (100 M) = tau_end_factor / M
     ipf_tolerance: float = 1e-4  # delta on KL(p(m) || U_M), Section 2.3

@@ -48,8 +48,12 @@ class BalancedSampler:
 
     def __init__(self, num_configs: int, models: int, total_steps: int, rng: np.random.Generator, *, beta: float = 0.9,
                  tau_start: float = 1.0, tau_end_factor: float = 0.01, tolerance: float = 1e-4,
-                 max_sweeps: int = 10_000):
-        self.accuracy = np.zeros((num_configs, models))  # a_{c,m}: starts at 0, so p(m | c) starts uniform [A]
+                 max_sweeps: int = 10_000, initial: float = 1.0, first_replaces: bool = True):
+        # a_{c,m} starts equal everywhere (p(m | c) uniform) at ``initial``: 1 in the authors' code, so an
+        # entry not yet scored looks promising; with ``first_replaces`` its first score replaces it
+        self.accuracy = np.full((num_configs, models), float(initial))
+        self.first_replaces = first_replaces
+        self.scored = np.zeros((num_configs, models), dtype=bool)
         self.counts = np.zeros((num_configs, models), dtype=np.int64)
         self.models, self.total_steps, self.rng, self.beta = models, total_steps, rng, beta
         self.tau_start, self.tau_end_factor = tau_start, tau_end_factor
@@ -81,7 +85,10 @@ class BalancedSampler:
         return c, m
 
     def update(self, c: int, m: int, accuracy: float) -> None:
-        ema_update(self.accuracy, c, m, accuracy, self.beta)
+        """Eq. 2 for the sampled entry; its first score replaces the initial value (``first_replaces``)."""
+        first = self.first_replaces and not self.scored[c, m]
+        ema_update(self.accuracy, c, m, accuracy, 0.0 if first else self.beta)
+        self.scored[c, m] = True
         self.updates += 1
 
     def best_models(self) -> np.ndarray:

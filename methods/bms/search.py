@@ -51,7 +51,8 @@ def train_mixture(ctx: RunContext, config: Any, space: PoolingSpace, configs: li
     total = recipe.epochs * steps_per_epoch(ctx.train, recipe.batch_size, recipe.batches_per_epoch)
     sampler = BalancedSampler(len(configs), models, total, ctx.rng, beta=config.beta, tau_start=config.tau_start,
                               tau_end_factor=config.tau_end_factor, tolerance=config.ipf_tolerance,
-                              max_sweeps=config.ipf_max_sweeps)
+                              max_sweeps=config.ipf_max_sweeps, initial=config.ema_initial,
+                              first_replaces=config.ema_first_replaces)
     feature = SinglePathSampling(sampler)
     stream = ValidationStream(ctx.val, config.ema_batch_size, ctx.generator)
     default = configs.index(space.default) if space.default in configs else 0

@@ -154,6 +154,19 @@ def test_ema_update_changes_only_the_sampled_entry_and_matches_eq_2():
     assert changed.tolist() == [[7, 2]]
 
 
+def test_sampler_updates_only_the_scored_entry_and_its_first_score_replaces_the_initial_one():
+    sampler = BalancedSampler(36, 4, 100, np.random.default_rng(0))
+    assert (sampler.accuracy == 1.0).all()  # the authors' code starts every a_{c,m} at 1: p(m | c) uniform
+    np.testing.assert_allclose(sampler.balance().conditional, 0.25)
+    sampler.update(3, 1, 0.6)
+    assert sampler.accuracy[3, 1] == 0.6 and (np.delete(sampler.accuracy.ravel(), 3 * 4 + 1) == 1.0).all()
+    sampler.update(3, 1, 0.8)
+    assert sampler.accuracy[3, 1] == pytest.approx(0.9 * 0.6 + 0.1 * 0.8)  # Eq. 2 from the second score on
+    plain = BalancedSampler(36, 4, 100, np.random.default_rng(0), initial=0.0, first_replaces=False)
+    plain.update(3, 1, 0.6)
+    assert plain.accuracy[3, 1] == pytest.approx(0.1 * 0.6)  # the paper's Eq. 2 from a zero start
+
+
 @pytest.mark.parametrize("models", [1, 2, 4, 8])
 def test_temperature_is_1_at_the_start_and_1_over_100m_at_the_end(models):
     total = 500
@@ -204,7 +217,7 @@ def test_bms_smoke_run_records_the_choice_the_matrices_and_every_configuration_s
     best = max(details["supernet_scores"], key=lambda r: r["score"])
     assert record["choices"]["config"] == best["config"] == details["supernet_scores"][0]["config"]
     assert details["model_index"] == int(np.argmax(details["p_m_given_c"]))
-    assert np.array(details["counts"]).sum() > 0 and (a != 0).sum() > 0  # the sampler ran and a moved
+    assert np.array(details["counts"]).sum() > 0 and (a != 1).sum() > 0  # the sampler ran and a moved
     curves = pd.read_csv(outcome.run_dir / "curves.csv")
     search = curves[curves["stage"] == "search"]
     assert len(search) == 2 and {"tau", "ipf_sweeps", "p_m_given_c_max", "score_spread"} <= set(search.columns)
