@@ -123,28 +123,33 @@ def run_key(request: RunRequest) -> str:
 
 
 # -- loading ----------------------------------------------------------------------------------------
-def load_study(path: Path | str, results: Path | str | None = None) -> Study:
-    """Read and validate a study file; ``results`` (``--results``) replaces the file's folder."""
+def load_study(path: Path | str, results: Path | str | None = None, *, resolve: bool = True) -> Study:
+    """Read and validate a study file; ``results`` (``--results``) replaces the file's folder.
+
+    ``resolve=False`` (reports) checks the file's structure and values but neither looks its method and
+    task names up in the registries nor registers its plugins: a report reads the grid of a study whose
+    plugins need not be installed where the report is built."""
     path = Path(path)
     raw = _read_yaml(path)
     try:
-        return _build(path, raw, results)
+        return _build(path, raw, results, resolve)
     except StudyError:
         raise
     except NasBenchError as exc:
         raise StudyError(f"study file {path}: {exc}") from exc
 
 
-def _build(path: Path, raw: dict[str, Any], results: Path | str | None) -> Study:
+def _build(path: Path, raw: dict[str, Any], results: Path | str | None, resolve: bool = True) -> Study:
     _check_keys(raw, REQUIRED_KEYS + OPTIONAL_KEYS, "the study file", required=REQUIRED_KEYS)
     plugins = _plugins(raw.get("plugins") or {})
-    register_plugins(plugins)
+    if resolve:
+        register_plugins(plugins)
     name = path.resolve().parent.name
     folder = Path(results if results is not None else raw.get("results") or Path("results") / name)
-    method_entries, variants = _method_entries(raw["methods"])
+    method_entries, variants = _method_entries(raw["methods"], resolve)
     return Study(
         name=name, path=path, budget=check_budget(_text(raw["budget"], "budget")), seeds=_seeds(raw["seeds"]),
-        methods=method_entries, variants=variants, tasks=_entries(raw["tasks"], tasks, prefix=TASK_PREFIX),
+        methods=method_entries, variants=variants, tasks=_entries(raw["tasks"], tasks, TASK_PREFIX, resolve),
         resources=_resources(raw.get("resources") or {}), results=folder.expanduser().resolve(),
         plugins=plugins, description=_text(raw.get("description", ""), "description"),
     )
@@ -202,8 +207,8 @@ def _seeds(value: Any) -> tuple[int, ...]:
     return tuple(value)
 
 
-def _entries(value: Any, registry: Registry, prefix: str) -> dict[str, tuple[str, ...]]:
-    """``[a, b]`` or ``{a: {key: value}, b: null}`` -> name -> overrides, each name checked."""
+def _entries(value: Any, registry: Registry, prefix: str, resolve: bool = True) -> dict[str, tuple[str, ...]]:
+    """``[a, b]`` or ``{a: {key: value}, b: null}`` -> name -> overrides, each name checked (``resolve``)."""
     kind = f"{registry.kind}s"
     if isinstance(value, list) and all(isinstance(v, str) for v in value):
         if len(set(value)) != len(value):
@@ -212,35 +217,36 @@ def _entries(value: Any, registry: Registry, prefix: str) -> dict[str, tuple[str
     if not isinstance(value, dict) or not value:
         raise StudyError(f"{kind}: expected a non-empty list of names or a mapping name -> overrides, "
                          f"got {value!r}. Valid {kind}: {', '.join(registry.names())}")
-    for name in value:
+    for name in value if resolve else ():
         registry.get(str(name))  # raises UnknownNameError listing the valid names
     return {str(name): tuple(prefix + o for o in _overrides(sets or {}, f"{kind}.{name}"))
             for name, sets in value.items()}
 
 
-def _method_entries(value: Any) -> tuple[dict[str, tuple[str, ...]], dict[str, str]]:
+def _method_entries(value: Any, resolve: bool = True) -> tuple[dict[str, tuple[str, ...]], dict[str, str]]:
     """The ``methods`` entries, where an entry with a ``method`` key is a variant of that method:
     (name -> overrides, variant name -> method), in the file's order."""
     if not isinstance(value, dict):
-        return _entries(value, methods, prefix=""), {}
-    variants = {str(name): _variant_method(str(name), sets[VARIANT_KEY]) for name, sets in value.items()
+        return _entries(value, methods, "", resolve), {}
+    variants = {str(name): _variant_method(str(name), sets[VARIANT_KEY], resolve) for name, sets in value.items()
                 if isinstance(sets, dict) and VARIANT_KEY in sets}
     plain = {name: sets for name, sets in value.items() if str(name) not in variants}
-    entries = _entries(plain, methods, prefix="") if plain else {}
+    entries = _entries(plain, methods, "", resolve) if plain else {}
     for name in variants:
         sets = {key: v for key, v in value[name].items() if key != VARIANT_KEY}
         entries[name] = tuple(_overrides(sets, f"methods.{name}"))
     return {str(name): entries[str(name)] for name in value}, variants
 
 
-def _variant_method(name: str, method: Any) -> str:
+def _variant_method(name: str, method: Any, resolve: bool = True) -> str:
     if not isinstance(method, str):
         raise StudyError(f"methods.{name}.method: expected a method name such as bms, got {method!r}")
-    methods.get(method)  # raises UnknownNameError listing the valid names
+    if resolve:
+        methods.get(method)  # raises UnknownNameError listing the valid names
     if not VARIANT_NAME.fullmatch(name):
         raise StudyError(f"methods.{name}: a variant's name becomes a folder; use letters, digits, '.', '_' and "
                          f"'-' (starting with a letter or digit), e.g. {method}-m4")
-    if name != method and name in methods.names():
+    if resolve and name != method and name in methods.names():
         raise StudyError(f"methods.{name}: the variant's name is another registered method; rename the variant, "
                          f"e.g. {method}-{name}")
     return method
@@ -321,7 +327,8 @@ def plan_study(study: Study, force: bool = False) -> list[PlannedRun]:
     """Prepare every run (every override checked) and read what the results folder holds for it.
 
     A finished run (ok or skipped) with the same run id is done; a failed or missing one is to run.
-    An ok run with another id is a conflict (the runner would refuse it too): refused before anything runs, unless ``force``."""
+    An ok run with another id is a conflict (the runner would refuse it too): refused before anything runs,
+    unless ``force``."""
     store, planned, conflicts = RunStore(study.results), [], []
     for request in study.requests():
         try:
