@@ -43,6 +43,8 @@ Where the suite departs or fills a gap, and why:
 - the paper's "sum_i p(c_i) = 1/C" is read as p(c) = 1/C for every c;
 - the authors' code uses softmax(a tau) over models per configuration, with tau an inverse temperature;
   the suite follows the paper's Eq. 3 (a joint over (c, m) divided by tau) and its schedule;
+- Acc in Eq. 2 is top-1 accuracy on the minibatch (the paper's) on every task; the final selection
+  scores each configuration with the task's own metric on the whole validation split;
 - the validation minibatch of Eq. 2 is scored in eval mode (BatchNorm running statistics), as the
   authors' code does; there is no BatchNorm recalibration before the final scoring (neither the
   paper nor the code has one);
