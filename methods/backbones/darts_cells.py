@@ -359,7 +359,9 @@ class EvalNetwork(nn.Module):
         s0 = s1 = self.stem(x)
         for i, cell in enumerate(self.cells):
             s0, s1 = s1, cell(s0, s1, self.drop_path_prob, self.generator)
-            if i == self.aux_position and self.auxiliary_head is not None and self.training:
+            # the head's last BatchNorm sees one value per channel and example: a batch of one (the
+            # tail of an epoch) has no batch statistics, so that batch trains without the head
+            if i == self.aux_position and self.auxiliary_head is not None and self.training and len(x) > 1:
                 self.aux_logits = self.auxiliary_head(s1)
         return self.head(s1)
 

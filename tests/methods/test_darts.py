@@ -262,6 +262,7 @@ def test_evaluation_network_forms_and_auxiliary_logits():
     net.drop_path_prob, net.generator = 0.3, torch.Generator().manual_seed(0)
     out = net(torch.randn(4, 3, 28, 28))
     assert out.shape == (4, 10) and net.aux_logits.shape == (4, 10)
+    assert net(torch.randn(1, 3, 28, 28)).shape == (1, 10) and net.aux_logits is None  # no statistics of one
     net.eval()
     assert net(torch.randn(2, 3, 28, 28)).shape == (2, 10) and net.aux_logits is None
     dense = EvalNetwork(Genotype(DARTS_V2.normal), 3, 1, C=4, layers=3, dense=True)
