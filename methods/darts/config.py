@@ -81,13 +81,17 @@ class Scale:
     retrain_layers: int
     retrain_epochs: int
     retrain_batch_size: int
+    # a short retraining fits rather than regularises: no path dropout, a larger lr (None: the paper's)
+    retrain_drop_path: float | None = None
+    retrain_lr: float | None = None
 
 
 SCALES = {
     "smoke": Scale(order=1, C=4, layers=3, search_epochs=1, search_batches=2, search_batch_size=4,
                    search_val_samples=4, retrain_C=4, retrain_layers=3, retrain_epochs=2, retrain_batch_size=8),
     "small": Scale(order=1, C=8, layers=5, search_epochs=2, search_batches=20, search_batch_size=16,
-                   search_val_samples=64, retrain_C=16, retrain_layers=5, retrain_epochs=4, retrain_batch_size=64),
+                   search_val_samples=64, retrain_C=16, retrain_layers=5, retrain_epochs=4, retrain_batch_size=64,
+                   retrain_drop_path=0.0, retrain_lr=0.05),
 }
 # dense tasks keep every cell at the input's resolution (85 x 85 on Darcy Flow): one supernet step
 # costs about 20 times a 28 x 28 one, so the small budget searches 2 cells and retrains 3 narrow ones,
@@ -122,8 +126,10 @@ def scale_config(config: DARTSConfig, budget: str, dense: bool) -> DARTSConfig:
     steps = s.search_epochs * s.search_batches
     search = replace(config.search, epochs=s.search_epochs, batches_per_epoch=s.search_batches,
                      batch_size=s.search_batch_size)
-    retrain = replace(config.retrain, epochs=s.retrain_epochs, batch_size=s.retrain_batch_size)
-    return replace(config, order=s.order, C=s.C, layers=s.layers, search=search,
+    retrain = replace(config.retrain, epochs=s.retrain_epochs, batch_size=s.retrain_batch_size,
+                      lr=s.retrain_lr or config.retrain.lr)
+    drop_path = config.drop_path if s.retrain_drop_path is None else s.retrain_drop_path
+    return replace(config, order=s.order, drop_path=drop_path, C=s.C, layers=s.layers, search=search,
                    search_val_samples=s.search_val_samples, arch_lr=scaled_arch_lr(config.arch_lr, steps),
                    gaea_lr=scaled_arch_lr(config.gaea_lr, steps), retrain_C=s.retrain_C,
                    retrain_layers=s.retrain_layers, retrain=retrain)
@@ -143,4 +149,6 @@ def _scale_note(s: Scale) -> str:
             f"x 391 of 64), {s.layers} cells, C={s.C} (paper 8, 16), order {s.order} (paper 2), architecture lrs "
             f"x {PAPER_ARCH_STEPS}/{steps} (the paper's total step length lr x steps), supernet validated on "
             f"{s.search_val_samples} samples per epoch; retraining {s.retrain_epochs} epochs of {s.retrain_layers} "
-            f"cells, C={s.retrain_C}, batch {s.retrain_batch_size} (paper 600 epochs of 20 cells, C=36, batch 96)")
+            f"cells, C={s.retrain_C}, batch {s.retrain_batch_size} (paper 600 epochs of 20 cells, C=36, batch 96)"
+            + (f", lr {s.retrain_lr} (paper 0.025)" if s.retrain_lr else "")
+            + (f", path dropout {s.retrain_drop_path} (paper 0.2)" if s.retrain_drop_path is not None else ""))
