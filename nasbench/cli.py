@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -14,6 +15,15 @@ from nasbench.registry import benchmarks, methods, tasks
 DEFAULT_RESULTS = Path("results") / "bench"
 
 
+# Exit codes: 0 all done; 1 runs ran and some failed; 2 a user's mistake or a broken environment
+# (one or two lines: what was wrong, what is valid, how to fix); 130 interrupted (Ctrl-C).
+EXIT_FAILED_RUNS, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
+INTERRUPTED = {
+    "run": "the run was not finished and nothing of it was written; run the same command again to compute it",
+    "data": "files are written whole or not at all; run the same command again to finish",
+}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
@@ -21,7 +31,18 @@ def main(argv: list[str] | None = None) -> int:
         return args.handler(args)
     except NasBenchError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print(f"interrupted: {INTERRUPTED.get(args.command, 'run the same command again')}", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:  # the reader went away (`nasbench check | head`): not an error
+        sys.stdout = open(os.devnull, "w")
+        return 0
+    except OSError as exc:  # the environment: a full disk, a permission, a folder removed meanwhile
+        where = f" ({exc.filename})" if exc.filename else ""
+        print(f"error: {exc.strerror or exc}{where}; free space or fix the permissions, then run the same "
+              f"command again", file=sys.stderr)
+        return EXIT_USAGE
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -29,6 +50,7 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("list", help="registered methods and tasks (no plugin is imported)")
+    p.add_argument("--data", action="store_true", help="also the data status of each task (imports the task plugins)")
     p.set_defaults(handler=cmd_list)
 
     p = sub.add_parser("run", help="run one method on one task with one seed")
@@ -89,22 +111,34 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def cmd_list(args) -> int:
+    """Names from entry points, importing no plugin (a broken one cannot break the list); ``--data``
+    imports the task plugins to say where each task's data stands."""
     for title, registry in (("methods", methods), ("tasks", tasks), ("benchmarks", benchmarks)):
         print(f"{title}:")
         for name, source in sorted(registry.sources().items()):
             print(f"  {name:<14} {source.target}  [{source.origin}]")
+    if not args.data:
+        print("data status of each task: `nasbench list --data` or `nasbench check` (these import the plugins)")
+        return 0
+    print("data:")
+    for name in tasks.names():
+        try:
+            task_cls = tasks.get(name)
+            print(_data_line(task_cls(task_cls.default_config(DEFAULT_BUDGET)), 16)[1])
+        except NasBenchError as exc:
+            print(f"  {name.ljust(16)}{'broken'.ljust(21)}{exc}")
     return 0
 
 
 def cmd_run(args) -> int:
-    import torch
-
-    from nasbench.runner import RunRequest, execute, prepare
+    from nasbench.runner import RunRequest, execute, first_line, prepare, resolve_device
     from nasbench.store import RunStore
 
     run = prepare(RunRequest(args.method, args.task, args.budget, args.seed, tuple(args.overrides)))
-    device = torch.device(args.device) if args.device else None
-    outcome = execute(run, RunStore(args.results), study=args.results.name, force=args.force, device=device,
+    device = resolve_device(args.device)
+    store = RunStore(args.results)
+    store.ensure_writable()  # before any work: a run computed into a folder it cannot write is thrown away
+    outcome = execute(run, store, study=args.results.name, force=args.force, device=device,
                       on_row=print_curve_row)
     metric = outcome.manifest.get("metric") or {}
     if outcome.status == "cached":
@@ -114,9 +148,13 @@ def cmd_run(args) -> int:
     print(f"status: {outcome.manifest.get('status')}" + (f"  data: {source}" if source else ""), flush=True)
     if metric:
         print(f"test {metric['name']}: {metric['value']:.6g}  ({metric['error_name']} {metric['error']:.6g})")
-    if outcome.manifest.get("status") in ("failed", "skipped"):
+    if outcome.manifest.get("status") == "skipped":
         print(f"reason: {outcome.manifest.get('error')}", file=sys.stderr)
-    return 1 if outcome.manifest.get("status") == "failed" else 0
+    if outcome.manifest.get("status") == "failed":
+        print(f"run failed: {first_line(outcome.manifest.get('error'))}\n"
+              f"  traceback: {outcome.run_dir / 'manifest.json'} (key 'traceback')", file=sys.stderr)
+        return EXIT_FAILED_RUNS
+    return 0
 
 
 def print_curve_row(row: dict) -> None:
@@ -165,24 +203,65 @@ def cmd_perf(args) -> int:
 
 
 def cmd_check(args) -> int:
+    """The method x task matrix, then each task's data status; a plugin that does not load is one
+    ``broken`` row or column with its reason, and every other pair is still shown."""
     check_budget(args.budget)
-    task_names, method_names = tasks.names(), methods.names()
+    method_classes, broken = _load_each(methods)
+    task_names = tasks.names()
     width = max(map(len, task_names + ["task"])) + 2
-    print("task".ljust(width) + "".join(m.ljust(12) for m in method_names))
-    reasons = []
+    print("task".ljust(width) + "".join(m.ljust(12) for m in method_classes))
+    reasons, data_lines = [], []
     for task_name in task_names:
-        task_cls = tasks.get(task_name)
-        shape = task_cls(task_cls.default_config(args.budget)).shape
+        try:
+            task_cls = tasks.get(task_name)
+            task = task_cls(task_cls.default_config(args.budget))
+            shape = task.shape
+        except NasBenchError as exc:
+            broken.append(f"  task {task_name}: {exc}")
+            print(task_name.ljust(width) + "broken (see below)")
+            continue
+        status, data_line = _data_line(task, width)
+        runnable = "needs data" if status in NO_DATA else "runs"  # runs once the data line's command is run
         cells = []
-        for method_name in method_names:
-            reason = unsupported_reason(methods.get(method_name), shape)
-            cells.append(("runs" if reason is None else "skipped").ljust(12))
-            if reason:
+        for method_name, method_cls in method_classes.items():
+            reason = "broken" if method_cls is None else unsupported_reason(method_cls, shape)
+            cells.append((runnable if reason is None else "broken" if method_cls is None else "skipped").ljust(12))
+            if reason and method_cls is not None:
                 reasons.append(f"  {method_name} x {task_name}: {reason}")
         print(task_name.ljust(width) + "".join(cells))
+        data_lines.append(data_line)
     if reasons:
         print("skipped pairs:\n" + "\n".join(reasons))
+    if broken:
+        print("broken plugins (they cannot run; every other pair above can):\n" + "\n".join(broken))
+    print("data (a pair marked 'needs data' runs once the command below has fetched it):\n" + "\n".join(data_lines))
     return 0
+
+
+def _load_each(registry) -> tuple[dict, list[str]]:
+    """name -> class, or None for a plugin that does not load; and one line per broken plugin."""
+    classes, broken = {}, []
+    for name in registry.names():
+        try:
+            classes[name] = registry.get(name)
+        except NasBenchError as exc:
+            classes[name] = None
+            broken.append(f"  {registry.kind} {name}: {exc}")
+    return classes, broken
+
+
+NO_DATA = ("needs download", "needs files", "unknown")  # data statuses under which a run would fail
+
+
+def _data_line(task, width: int) -> tuple[str, str]:
+    """The task's data status and its line: status, then what to do."""
+    from nasbench.data import data_status
+
+    try:
+        status, action = data_status(task)
+    except Exception as exc:  # a plugin's data_files() that raises is the plugin's problem, shown here
+        status, action = "unknown", f"{type(exc).__name__}: {exc}"
+    return status, f"  {task.name.ljust(width)}{status.ljust(21)}{action}"
 
 
 def cmd_study(args) -> int:

@@ -10,6 +10,7 @@ from typing import Any, Callable, Iterable, TextIO
 
 from nasbench import schema
 from nasbench.execution.trial import TrialOutcome
+from nasbench.runner import first_line
 
 REFRESH_S = 0.5  # at most two redraws a second from per-epoch rows
 
@@ -58,7 +59,8 @@ class Progress:
         if self.on_finished is not None:
             self.on_finished(outcome)
         if outcome.status == schema.STATUS_FAILED:
-            self.log(f"failed: {outcome.key}: {outcome.error}")
+            where = f" (traceback in {outcome.run_dir}/manifest.json)" if outcome.run_dir else ""
+            self.log(f"failed: {outcome.key}: {first_line(outcome.error)}{where}")
         self.refresh(force=True)
 
     def log(self, message: str) -> None:
