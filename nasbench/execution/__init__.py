@@ -76,9 +76,9 @@ def run_study(study: Study, backend: str = DEFAULT_BACKEND, *, address: str | No
 
     The wall time counts from here: importing the backend, starting and stopping Ray included."""
     start, interrupted = time.perf_counter(), False
+    execute_runs = _backend(backend, address)
     store = RunStore(study.results)
     store.ensure_writable()  # before Ray starts or any run computes: nothing is computed to be thrown away
-    execute_runs = _backend(backend, address)
     store.clean_partial()
     planned = plan_study(study, force)
     progress = Progress(study.name, len(planned), [cached_outcome(p, study.results) for p in planned if p.done],

@@ -1,0 +1,124 @@
+"""What a study starts ends with it, however the study ends.
+
+A local Ray instance is many processes (GCS, raylet, dashboard agent, runtime-env agent, workers);
+when the driver is killed (SIGKILL, an out-of-memory kill) Ray's own agents notice it only after
+30-75 s and each start leaves a ``session_*`` folder behind. ``session`` therefore
+
+- gives the study a temporary folder of its own, ``<system temp>/nasbench-ray-<driver pid>`` (Ray's
+  ``_temp_dir``; short, because Ray's Unix sockets live below it and their paths are limited to
+  107 bytes), and marks every process started from the driver with the environment variable
+  ``NASBENCH_STUDY_SESSION=<that folder>``, which Ray passes on to everything it starts;
+- starts a watcher (a tiny separate process in its own session, so that a signal to the study's
+  process group does not reach it) that waits for the driver to end and then kills every process
+  still carrying the mark and removes the folder. On a normal end the driver does the same itself.
+
+Folders left by a study whose watcher was killed too are removed by the next study (their driver
+pid is no longer alive).
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+MARK = "NASBENCH_STUDY_SESSION"
+PREFIX = "nasbench-ray-"
+
+
+def marked_processes(value: str, mark: str = MARK) -> list[int]:
+    """Pids of this user's processes whose environment holds ``mark=value`` (this process excluded)."""
+    needle = f"{mark}={value}".encode() + b"\0"
+    found = []
+    for entry in Path("/proc").glob("[0-9]*"):
+        pid = int(entry.name)
+        if pid == os.getpid():
+            continue
+        try:
+            if needle in (entry / "environ").read_bytes() + b"\0":
+                found.append(pid)
+        except OSError:  # gone meanwhile, or another user's
+            continue
+    return found
+
+
+def end_marked(value: str, mark: str = MARK, rounds: int = 5) -> int:
+    """SIGKILL every process marked ``value`` (again while new ones appear); return how many."""
+    killed = 0
+    for _ in range(rounds):
+        pids = marked_processes(value, mark)
+        if not pids:
+            break
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+                killed += 1
+            except OSError:
+                pass
+        time.sleep(0.2)
+    return killed
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_stale_folders(root: Path | None = None) -> int:
+    """Remove the temporary folders of studies whose driver is gone (and their processes)."""
+    root = Path(root or tempfile.gettempdir())
+    removed = 0
+    for folder in root.glob(f"{PREFIX}*"):
+        pid_text = folder.name[len(PREFIX):]
+        if pid_text.isdigit() and not alive(int(pid_text)):
+            end_marked(str(folder))
+            shutil.rmtree(folder, ignore_errors=True)
+            removed += 1
+    return removed
+
+
+WATCHER = """
+import sys
+from nasbench.execution.reaper import end_marked
+import shutil
+sys.stdin.buffer.read()  # returns at EOF: the driver has ended, however it ended
+end_marked(sys.argv[1])
+shutil.rmtree(sys.argv[1], ignore_errors=True)
+"""
+
+
+@contextmanager
+def session() -> Iterator[Path]:
+    """A temporary folder for Ray and a mark on every process started inside the block; on leaving
+    (or when this process dies) the marked processes are killed and the folder removed."""
+    remove_stale_folders()
+    folder = Path(tempfile.gettempdir()) / f"{PREFIX}{os.getpid()}"
+    end_marked(str(folder))
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    watcher = subprocess.Popen([sys.executable, "-c", WATCHER, str(folder)], stdin=subprocess.PIPE,
+                               start_new_session=True, env={k: v for k, v in os.environ.items() if k != MARK})
+    previous = os.environ.get(MARK)
+    os.environ[MARK] = str(folder)
+    try:
+        yield folder
+    finally:
+        if previous is None:
+            os.environ.pop(MARK, None)
+        else:
+            os.environ[MARK] = previous
+        end_marked(str(folder))
+        shutil.rmtree(folder, ignore_errors=True)
+        watcher.stdin.close()  # the watcher finds nothing left to do and exits
+        watcher.wait(timeout=30)
