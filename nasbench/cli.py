@@ -139,7 +139,7 @@ def cmd_run(args) -> int:
     store = RunStore(args.results)
     store.ensure_writable()  # before any work: a run computed into a folder it cannot write is thrown away
     outcome = execute(run, store, study=args.results.name, force=args.force, device=device,
-                      on_row=print_curve_row)
+                      on_row=print_curve_row, raise_user_errors=True)
     metric = outcome.manifest.get("metric") or {}
     if outcome.status == "cached":
         print(f"already finished (use --force to recompute): {outcome.run_dir}")
@@ -167,7 +167,8 @@ def print_curve_row(row: dict) -> None:
 def cmd_data(args) -> int:
     check_budget(args.budget)
     task_cls = tasks.get(args.task)
-    task = task_cls(apply_overrides(task_cls.default_config(args.budget), args.overrides))
+    overrides = [o.removeprefix("task.") for o in args.overrides]  # `task.source=...` as `nasbench run` takes it
+    task = task_cls(apply_overrides(task_cls.default_config(args.budget), overrides))
     if args.path:
         print(task.data_dir())
         for f in task.data_files():
@@ -209,7 +210,8 @@ def cmd_check(args) -> int:
     method_classes, broken = _load_each(methods)
     task_names = tasks.names()
     width = max(map(len, task_names + ["task"])) + 2
-    print("task".ljust(width) + "".join(m.ljust(12) for m in method_classes))
+    column = max([12, *(len(m) + 2 for m in method_classes)])  # a long plugin name must not run into the next
+    print("task".ljust(width) + "".join(m.ljust(column) for m in method_classes))
     reasons, data_lines = [], []
     for task_name in task_names:
         try:
@@ -225,7 +227,7 @@ def cmd_check(args) -> int:
         cells = []
         for method_name, method_cls in method_classes.items():
             reason = "broken" if method_cls is None else unsupported_reason(method_cls, shape)
-            cells.append((runnable if reason is None else "broken" if method_cls is None else "skipped").ljust(12))
+            cells.append((runnable if reason is None else "broken" if method_cls is None else "skipped").ljust(column))
             if reason and method_cls is not None:
                 reasons.append(f"  {method_name} x {task_name}: {reason}")
         print(task_name.ljust(width) + "".join(cells))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import json
 import random
+import sys
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -27,13 +28,14 @@ from nasbench.budgets import DEFAULT_BUDGET, check_budget
 from nasbench.config import apply_overrides, to_dict
 from nasbench.contracts import RunContext, SearchMethod, Task, TaskData, TaskView, unsupported_reason
 from nasbench.curves import CurveLog
-from nasbench.errors import ConfigError, DeviceError, RunConflictError
+from nasbench.errors import ConfigError, DataError, DeviceError, RunConflictError
 from nasbench.meter import StageMeter, run_baseline
 from nasbench.registry import methods, tasks
 from nasbench.store import RunStore
 from nasbench.training import predict
 
 TASK_PREFIX = "task."
+USER_ERRORS = (DataError, ConfigError, DeviceError)  # not a result of the run: the user or the machine must act
 
 
 @dataclass(frozen=True)
@@ -122,8 +124,11 @@ def execute(
     device: torch.device | None = None,
     log: Callable[[str], None] = print,
     on_row: Callable[[dict[str, Any]], None] | None = None,
+    raise_user_errors: bool = False,
 ) -> RunOutcome:
-    """Run the stages of one run and write its folder; a failure is recorded, not raised.
+    """Run the stages of one run and write its folder; a failure is recorded, not raised, except (with
+    ``raise_user_errors``, for ``nasbench run``) missing or corrupt data and settings a plugin refuses,
+    which are raised and leave nothing written.
 
     The run's lock is held from the first look at its folder to the last write: a second process
     asking for the same run waits here, then finds the run finished (``cached``) and computes nothing."""
@@ -135,13 +140,13 @@ def execute(
             f"this process takes its result when it is done")
         lock.acquire()
     try:
-        return _execute_locked(run, store, study, force and not waited, device, log, on_row)
+        return _execute_locked(run, store, study, force and not waited, device, log, on_row, raise_user_errors)
     finally:
         lock.release()
 
 
 def _execute_locked(run: PreparedRun, store: RunStore, study: str, force: bool, device: torch.device | None,
-                    log: Callable[[str], None], on_row) -> RunOutcome:
+                    log: Callable[[str], None], on_row, raise_user_errors: bool) -> RunOutcome:
     keep_freed_memory()
     req = run.request
     run_dir = store.run_dir(req.task, req.method, req.seed)
@@ -169,12 +174,22 @@ def _execute_locked(run: PreparedRun, store: RunStore, study: str, force: bool, 
         manifest[schema.STATUS] = schema.STATUS_OK
     except (KeyboardInterrupt, SystemExit):
         raise  # an interrupted run leaves nothing behind; the study re-runs it
-    except Exception as exc:  # a run that fails is recorded as failed; the study goes on
-        manifest.update({schema.STATUS: schema.STATUS_FAILED, schema.ERROR: f"{type(exc).__name__}: {exc}",
-                         "traceback": traceback.format_exc()})
-        log(f"run failed: {first_line(manifest[schema.ERROR])} (traceback under 'traceback' in the run's manifest)")
+    except USER_ERRORS:
+        if raise_user_errors:  # `nasbench run`: missing data or a bad setting is the user's to fix, not a run result
+            raise
+        _record_failure(manifest, log)
+    except Exception:  # a run that fails is recorded as failed; the study goes on
+        _record_failure(manifest, log)
     files[schema.CURVES] = curves.to_csv()
     return _finish(store, run, manifest, files)
+
+
+def _record_failure(manifest: dict[str, Any], log: Callable[[str], None]) -> None:
+    """Called inside an ``except``: the error and its traceback go into the manifest."""
+    exc = sys.exc_info()[1]
+    manifest.update({schema.STATUS: schema.STATUS_FAILED, schema.ERROR: f"{type(exc).__name__}: {exc}",
+                     "traceback": traceback.format_exc()})
+    log(f"run failed: {first_line(manifest[schema.ERROR])} (traceback under 'traceback' in the run's manifest)")
 
 
 def first_line(text: str | None) -> str:

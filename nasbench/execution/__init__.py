@@ -113,8 +113,10 @@ def _backend(name: str, address: str | None):
         from nasbench.execution.local import run_local
 
         return run_local
-    from nasbench.execution.ray_backend import run_ray
+    from nasbench.execution.ray_backend import check_reachable, run_ray
 
+    if address:
+        check_reachable(address)  # up front, even when every run is finished: a wrong address is a mistake
     return partial(run_ray, address=address)
 
 
