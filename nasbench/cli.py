@@ -9,7 +9,7 @@ from pathlib import Path
 from nasbench.budgets import BUDGETS, DEFAULT_BUDGET, check_budget
 from nasbench.config import apply_overrides
 from nasbench.contracts import TaskView, unsupported_reason
-from nasbench.errors import DataError, NasBenchError
+from nasbench.errors import ConfigError, DataError, NasBenchError
 from nasbench.registry import benchmarks, methods, tasks
 
 DEFAULT_RESULTS = Path("results") / "bench"
@@ -63,6 +63,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--results", type=Path, default=DEFAULT_RESULTS, help="results folder (default %(default)s)")
     p.add_argument("--force", action="store_true", help="recompute even if a finished run exists")
     p.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: cuda if available)")
+    p.add_argument("--threads", type=int, default=None,
+                   help="torch threads (default: torch's, one per core); a study run with resources.cpus N uses N")
     p.set_defaults(handler=cmd_run)
 
     p = sub.add_parser("data", help="where a task's data is, verify it, or generate it")
@@ -131,15 +133,19 @@ def cmd_list(args) -> int:
 
 
 def cmd_run(args) -> int:
+    from nasbench.execution.trial import torch_threads
     from nasbench.runner import RunRequest, execute, first_line, prepare, resolve_device
     from nasbench.store import RunStore
 
     run = prepare(RunRequest(args.method, args.task, args.budget, args.seed, tuple(args.overrides)))
     device = resolve_device(args.device)
+    if args.threads is not None and args.threads < 1:
+        raise ConfigError(f"--threads {args.threads}: give a number of torch threads >= 1 (or leave it out)")
     store = RunStore(args.results)
     store.ensure_writable()  # before any work: a run computed into a folder it cannot write is thrown away
-    outcome = execute(run, store, study=args.results.name, force=args.force, device=device,
-                      on_row=print_curve_row, raise_user_errors=True)
+    with torch_threads(args.threads):
+        outcome = execute(run, store, study=args.results.name, force=args.force, device=device,
+                          on_row=print_curve_row, raise_user_errors=True)
     metric = outcome.manifest.get("metric") or {}
     if outcome.status == "cached":
         print(f"already finished (use --force to recompute): {outcome.run_dir}")

@@ -130,7 +130,11 @@ def record_crash(prepared: PreparedRun, results: Path | str, study: str, error: 
 
 # -- resources --------------------------------------------------------------------------------------
 @contextmanager
-def torch_threads(n: int) -> Iterator[None]:
+def torch_threads(n: int | None) -> Iterator[None]:
+    """``n`` torch threads inside the block (None: leave torch's setting alone)."""
+    if n is None:
+        yield
+        return
     before = torch.get_num_threads()
     torch.set_num_threads(n)
     try:
