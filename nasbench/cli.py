@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import traceback
 from pathlib import Path
 
 from nasbench.budgets import BUDGETS, DEFAULT_BUDGET, check_budget
@@ -16,8 +17,9 @@ DEFAULT_RESULTS = Path("results") / "bench"
 
 
 # Exit codes: 0 all done; 1 runs ran and some failed; 2 a user's mistake or a broken environment
-# (one or two lines: what was wrong, what is valid, how to fix); 130 interrupted (Ctrl-C).
-EXIT_FAILED_RUNS, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
+# (one or two lines: what was wrong, what is valid, how to fix); 3 a bug (the only case with a
+# traceback); 130 interrupted (Ctrl-C).
+EXIT_FAILED_RUNS, EXIT_USAGE, EXIT_INTERNAL, EXIT_INTERRUPTED = 1, 2, 3, 130
 INTERRUPTED = {
     "run": "the run was not finished and nothing of it was written; run the same command again to compute it",
     "data": "files are written whole or not at all; run the same command again to finish",
@@ -43,6 +45,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc.strerror or exc}{where}; free space or fix the permissions, then run the same "
               f"command again", file=sys.stderr)
         return EXIT_USAGE
+    except Exception:  # a bug, in the suite or a plugin: the traceback is what a report of it needs
+        traceback.print_exc()
+        print("internal error: the traceback above is a bug in nasbench or in a plugin; please report it",
+              file=sys.stderr)
+        return EXIT_INTERNAL
 
 
 def _parser() -> argparse.ArgumentParser:
