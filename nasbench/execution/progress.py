@@ -116,7 +116,8 @@ def summary_table(outcomes: list[TrialOutcome]) -> str:
     widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
-    reasons = [f"  {o.key}: {o.error}" for o in outcomes if o.status in (schema.STATUS_FAILED, schema.STATUS_SKIPPED)]
+    reasons = [f"  {o.key}: {first_line(o.error)}" for o in outcomes
+               if o.status in (schema.STATUS_FAILED, schema.STATUS_SKIPPED)]
     return "\n".join(lines + (["why failed or skipped:"] + reasons if reasons else []))
 
 
