@@ -90,8 +90,13 @@ class StageMeter:
         self._peak_alloc = max(self._peak_alloc, allocated_bytes())
 
     def _sample(self) -> None:
-        while not self._stop.wait(self.interval):
+        wait = self.interval
+        while not self._stop.wait(wait):
+            start = time.perf_counter()
             self._take_sample()
+            # mallinfo2 walks the free lists: microseconds usually, milliseconds on a heap fragmented into
+            # many thousands of pieces; keep the sampler under 2 % of one core either way
+            wait = max(self.interval, 50 * (time.perf_counter() - start))
 
     def __enter__(self) -> "StageMeter":
         self._peak_rss, self._peak_alloc = 0, 0
