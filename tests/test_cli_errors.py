@@ -107,3 +107,15 @@ def test_a_broken_sidecar_is_reported_and_never_regenerated_over(generated_darcy
             action()
         assert f"delete {mat}" in str(caught.value)
     assert (mat.read_bytes(), mat.stat().st_mtime_ns) == before
+
+
+def test_check_and_list_show_where_each_tasks_data_stands(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("NASBENCH_DATA", str(tmp_path / "empty"))
+    code, out, _ = run_cli(capsys, "check", "--budget", "smoke")
+    rows = {line.split()[0]: line for line in out.split("\ndata")[1].splitlines()[1:]}
+    assert code == 0 and "generated on demand" in rows["darcyflow"] and "--generate" in rows["darcyflow"]
+    assert "needs download" in rows["cifar10"] and "nasbench data cifar10 --download" in rows["cifar10"]
+    cifar = next(line for line in out.splitlines() if line.startswith("cifar10 "))
+    assert "needs data" in cifar and "runs" not in cifar  # not "runs" for a task whose data is absent
+    code, out, _ = run_cli(capsys, "list", "--data")
+    assert code == 0 and "needs download" in out and "generated on demand" in out
