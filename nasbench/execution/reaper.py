@@ -7,10 +7,12 @@ when the driver is killed (SIGKILL, an out-of-memory kill) Ray's own agents noti
 - gives the study a temporary folder of its own, ``<system temp>/nasbench-ray-<driver pid>`` (Ray's
   ``_temp_dir``; short, because Ray's Unix sockets live below it and their paths are limited to
   107 bytes), and marks every process started from the driver with the environment variable
-  ``NASBENCH_STUDY_SESSION=<that folder>``, which Ray passes on to everything it starts;
-- starts a watcher (a tiny separate process in its own session, so that a signal to the study's
-  process group does not reach it) that waits for the driver to end and then kills every process
-  still carrying the mark and removes the folder. On a normal end the driver does the same itself.
+  ``NASBENCH_STUDY_SESSION=<that folder>``, which Ray passes on to everything it starts (a process
+  of the session is one with that mark or with a file open in that folder);
+- starts a watcher (this file run as a script: a separate process that imports only the standard
+  library, in its own session, so that a signal to the study's process group does not reach it)
+  that waits for the driver to end and then kills every process still carrying the mark and
+  removes the folder. On a normal end the driver does the same itself.
 
 Folders left by a study whose watcher was killed too are removed by the next study (their driver
 pid is no longer alive).
@@ -33,7 +35,10 @@ PREFIX = "nasbench-ray-"
 
 
 def marked_processes(value: str, mark: str = MARK) -> list[int]:
-    """Pids of this user's processes whose environment holds ``mark=value`` (this process excluded)."""
+    """Pids of this user's processes whose environment holds ``mark=value`` (this process excluded) or,
+    where ``value`` is a folder, that hold a file open below it. Both, because a process that renames
+    itself (Ray's agents call setproctitle) may overwrite the end of its environment as /proc shows it,
+    while every Ray process keeps its log files open in its session folder."""
     needle = f"{mark}={value}".encode() + b"\0"
     found = []
     for entry in Path("/proc").glob("[0-9]*"):
@@ -41,11 +46,23 @@ def marked_processes(value: str, mark: str = MARK) -> list[int]:
         if pid == os.getpid():
             continue
         try:
-            if needle in (entry / "environ").read_bytes() + b"\0":
+            if needle in (entry / "environ").read_bytes() + b"\0" or _holds_files_below(entry, value):
                 found.append(pid)
         except OSError:  # gone meanwhile, or another user's
             continue
     return found
+
+
+def _holds_files_below(entry: Path, folder: str) -> bool:
+    if not folder.startswith("/"):
+        return False
+    for fd in (entry / "fd").iterdir():
+        try:
+            if os.readlink(fd).startswith(folder + "/"):
+                return True
+        except OSError:
+            continue
+    return False
 
 
 def end_marked(value: str, mark: str = MARK, rounds: int = 5) -> int:
@@ -88,14 +105,11 @@ def remove_stale_folders(root: Path | None = None) -> int:
     return removed
 
 
-WATCHER = """
-import sys
-from nasbench.execution.reaper import end_marked
-import shutil
-sys.stdin.buffer.read()  # returns at EOF: the driver has ended, however it ended
-end_marked(sys.argv[1])
-shutil.rmtree(sys.argv[1], ignore_errors=True)
-"""
+def watch(folder: str) -> None:
+    """The watcher's body: wait for the driver to end (EOF on stdin), then end what it left."""
+    sys.stdin.buffer.read()  # returns at EOF: the driver has ended, however it ended
+    end_marked(folder)
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 @contextmanager
@@ -107,7 +121,8 @@ def session() -> Iterator[Path]:
     end_marked(str(folder))
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
-    watcher = subprocess.Popen([sys.executable, "-c", WATCHER, str(folder)], stdin=subprocess.PIPE,
+    # run as a script in isolated mode: it imports the standard library only, so it is ready at once
+    watcher = subprocess.Popen([sys.executable, "-I", __file__, str(folder)], stdin=subprocess.PIPE,
                                start_new_session=True, env={k: v for k, v in os.environ.items() if k != MARK})
     previous = os.environ.get(MARK)
     os.environ[MARK] = str(folder)
@@ -122,3 +137,7 @@ def session() -> Iterator[Path]:
         shutil.rmtree(folder, ignore_errors=True)
         watcher.stdin.close()  # the watcher finds nothing left to do and exits
         watcher.wait(timeout=30)
+
+
+if __name__ == "__main__":
+    watch(sys.argv[1])
