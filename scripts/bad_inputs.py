@@ -92,7 +92,7 @@ def cases(root: Path) -> list[Case]:
              env={"PYTHONPATH": str(root / "broken-plugin")}),
         Case("perf: unknown benchmark", ["perf", "nosuch"]),
         Case("a run that fails (diverges)", [*run, "--seed", "5", "--set", "train.lr=1e30"], expect=1),
-        Case("Ctrl-C during a run", [*run, "--seed", "7"], expect=130, interrupt_after="[search"),
+        Case("Ctrl-C during a run", [*run, "--seed", "7"], expect=130, interrupt_after="[retrain"),
     ]
 
 

@@ -220,7 +220,8 @@ def main() -> int:
     print(json.dumps(summary, indent=2))
     if not args.keep:
         shutil.rmtree(root, ignore_errors=True)
-    bad = drill.lost or drill.recomputed or drill.duplicated() or left or folders or unfinished
+    bad = (drill.lost or drill.recomputed or drill.duplicated() or left or folders or unfinished
+           or any(code != 0 for code, _ in finals.values()))
     return 1 if bad else 0
 
 

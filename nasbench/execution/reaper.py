@@ -34,16 +34,17 @@ MARK = "NASBENCH_STUDY_SESSION"
 PREFIX = "nasbench-ray-"
 
 
-def marked_processes(value: str, mark: str = MARK) -> list[int]:
+def marked_processes(value: str, mark: str = MARK, spare: tuple[int, ...] = ()) -> list[int]:
     """Pids of this user's processes whose environment holds ``mark=value`` (this process excluded) or,
     where ``value`` is a folder, that hold a file open below it. Both, because a process that renames
     itself (Ray's agents call setproctitle) may overwrite the end of its environment as /proc shows it,
-    while every Ray process keeps its log files open in its session folder."""
+    while every Ray process keeps its log files open in its session folder. ``spare``: pids left out
+    (the driver, whose Ray log files stay open after ``ray.shutdown``)."""
     needle = f"{mark}={value}".encode() + b"\0"
     found = []
     for entry in Path("/proc").glob("[0-9]*"):
         pid = int(entry.name)
-        if pid == os.getpid():
+        if pid == os.getpid() or pid in spare:
             continue
         try:
             if needle in (entry / "environ").read_bytes() + b"\0" or _holds_files_below(entry, value):
@@ -65,11 +66,11 @@ def _holds_files_below(entry: Path, folder: str) -> bool:
     return False
 
 
-def end_marked(value: str, mark: str = MARK, rounds: int = 5) -> int:
+def end_marked(value: str, mark: str = MARK, rounds: int = 5, spare: tuple[int, ...] = ()) -> int:
     """SIGKILL every process marked ``value`` (again while new ones appear); return how many."""
     killed = 0
     for _ in range(rounds):
-        pids = marked_processes(value, mark)
+        pids = marked_processes(value, mark, spare)
         if not pids:
             break
         for pid in pids:
@@ -105,10 +106,11 @@ def remove_stale_folders(root: Path | None = None) -> int:
     return removed
 
 
-def watch(folder: str) -> None:
-    """The watcher's body: wait for the driver to end (EOF on stdin), then end what it left."""
-    sys.stdin.buffer.read()  # returns at EOF: the driver has ended, however it ended
-    end_marked(folder)
+def watch(folder: str, driver: int) -> None:
+    """The watcher's body: wait for the driver to end (EOF on stdin), then end what it left. On a normal
+    end the driver closes the pipe itself and is still alive: it is spared."""
+    sys.stdin.buffer.read()  # returns at EOF: the driver has ended or is ending the session
+    end_marked(folder, spare=(driver,))
     shutil.rmtree(folder, ignore_errors=True)
 
 
@@ -122,7 +124,7 @@ def session() -> Iterator[Path]:
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
     # run as a script in isolated mode: it imports the standard library only, so it is ready at once
-    watcher = subprocess.Popen([sys.executable, "-I", __file__, str(folder)], stdin=subprocess.PIPE,
+    watcher = subprocess.Popen([sys.executable, "-I", __file__, str(folder), str(os.getpid())], stdin=subprocess.PIPE,
                                start_new_session=True, env={k: v for k, v in os.environ.items() if k != MARK})
     previous = os.environ.get(MARK)
     os.environ[MARK] = str(folder)
@@ -140,4 +142,4 @@ def session() -> Iterator[Path]:
 
 
 if __name__ == "__main__":
-    watch(sys.argv[1])
+    watch(sys.argv[1], int(sys.argv[2]))
