@@ -51,7 +51,8 @@ class TrainConfig:
             ("milestones", "epochs >= 0", all(m >= 0 for m in self.milestones)),
             ("warmup_epochs", "an integer >= 0", self.warmup_epochs >= 0),
             ("grad_clip", "None or a number > 0", self.grad_clip is None or self.grad_clip > 0),
-            ("batches_per_epoch", "None or an integer >= 1", self.batches_per_epoch is None or self.batches_per_epoch >= 1),
+            ("batches_per_epoch", "None or an integer >= 1",
+             self.batches_per_epoch is None or self.batches_per_epoch >= 1),
             ("eval_batch_size", "an integer >= 1", self.eval_batch_size >= 1),
         ) if not ok]
         if problems:
@@ -61,7 +62,8 @@ class TrainConfig:
 def make_optimizer(params: Iterable, cfg: TrainConfig) -> torch.optim.Optimizer:
     if cfg.optimizer == "sgd":
         nesterov = cfg.nesterov and cfg.momentum > 0
-        return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay, nesterov=nesterov)
+        return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay,
+                               nesterov=nesterov)
     if cfg.optimizer == "adam":
         return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     return torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)

@@ -21,7 +21,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -81,7 +80,8 @@ def cases(root: Path) -> list[Case]:
         Case("study: not YAML", ["study", study("notyaml"), "--backend", "local"]),
         Case("study: unknown method", ["study", study("unknown"), "--backend", "local"]),
         Case("study: unknown backend", ["study", study("good"), "--backend", "dask"]),
-        Case("study: --address with local", ["study", study("good"), "--backend", "local", "--address", "1.2.3.4:6379"]),
+        Case("study: --address with local",
+             ["study", study("good"), "--backend", "local", "--address", "1.2.3.4:6379"]),
         Case("study: nothing listens at --address", ["study", study("good"), "--address", "127.0.0.1:1"]),
         Case("study: --results is a file", ["study", study("good"), "--backend", "local", "--results", f]),
         Case("report: folder not found", ["report", str(root / "nothing-here")]),
@@ -223,7 +223,8 @@ def main() -> int:
     rows += [run_case(c, root, env) for c in serial]
     _restore_sidecars(root)
     untouched = _digest(finished) == before and _digest(root / "data", "*.mat") == mat_before
-    broken = [r for r in rows if r["exit"] != r["expected"] or r["traceback"] or (r["expected"] == 2 and r["lines"] > 4)]
+    broken = [r for r in rows
+              if r["exit"] != r["expected"] or r["traceback"] or (r["expected"] == 2 and r["lines"] > 4)]
     print("| # | input | exit | first line of output |\n|---|---|---|---|")
     for i, r in enumerate(rows, 1):
         mark = "" if r not in broken else f" **(expected {r['expected']}{', traceback' if r['traceback'] else ''})**"

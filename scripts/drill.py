@@ -212,7 +212,8 @@ def main() -> int:
     phases = Counter(f"{k['backend']}: {k['phase']} ({k['target']})" for k in drill.kills)
     summary = {
         "kills": len(drill.kills), "kills_survived": survived if not (drill.lost or drill.recomputed) else None,
-        "runs_lost": len(drill.lost), "runs_duplicated": len(drill.duplicated()), "runs_recomputed": len(drill.recomputed),
+        "runs_lost": len(drill.lost), "runs_duplicated": len(drill.duplicated()),
+        "runs_recomputed": len(drill.recomputed),
         "processes_left_after_10s": left, "ray_temp_folders_left": folders, "runs_not_finished": unfinished,
         "final_exit_codes": {b: code for b, (code, _) in finals.items()}, "kill_moments": dict(phases),
         "wall_s": round(time.monotonic() - start), "folder": str(root),

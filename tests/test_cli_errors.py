@@ -8,10 +8,9 @@ import pytest
 
 from nasbench import cli, schema
 from nasbench.analysis.table import completeness, runs_table
-from nasbench.errors import CorruptDataError, DeviceError
+from nasbench.errors import CorruptDataError, DeviceError, ResultsFolderError
 from nasbench.runner import resolve_device
 from nasbench.store import RunStore, check_writable
-from nasbench.errors import ResultsFolderError
 
 
 def run_cli(capsys, *args):
@@ -84,7 +83,8 @@ def generated_darcy(tmp_path, monkeypatch):
     rng = np.random.default_rng(0)
     for part, n in task._needed().items():
         size = task.config.size
-        darcyflow._save_generated(task.generated_path(part, n), rng.random((n, size, size)), rng.random((n, size, size)),
+        fields = rng.random((n, size, size)), rng.random((n, size, size))
+        darcyflow._save_generated(task.generated_path(part, n), *fields,
                                   {"part": part, "n": n, "seed": 0, "approx": False, "generator": "test"})
     return task
 

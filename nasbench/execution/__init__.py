@@ -8,8 +8,8 @@ The results folder is the only state: a run whose folder holds an ok (or skipped
 same run id is not run again; a failed one is; a run interrupted by a kill left at most a hidden
 temporary folder, removed here before the study starts. Two studies may share a results folder at
 the same time: each run is computed under its lock (``RunStore.lock``), so the second study to reach
-a run waits for the first and then finds it finished. ``<results>/trials.jsonl`` gets one line per run executed (status, node,
-run and trial seconds): a history for reports and overhead figures, never read to resume.
+a run waits for the first and then finds it finished. ``<results>/trials.jsonl`` gets one line per
+run executed (status, node, run and trial seconds): a history for reports and overhead figures, never read to resume.
 """
 from __future__ import annotations
 

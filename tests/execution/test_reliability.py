@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from reliability_plugins import PLUGINS
-from study_helpers import PLUGIN_PATH, nasbench, run_folders, toy_study_env, write_study  # noqa: F401
+from study_helpers import PLUGIN_PATH, nasbench, run_folders, write_study
 
 from nasbench.execution.reaper import MARK, PREFIX, marked_processes
 from nasbench.runner import RunRequest, execute, prepare
