@@ -112,7 +112,8 @@ def test_a_broken_sidecar_is_reported_and_never_regenerated_over(generated_darcy
 def test_check_and_list_show_where_each_tasks_data_stands(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("NASBENCH_DATA", str(tmp_path / "empty"))
     code, out, _ = run_cli(capsys, "check", "--budget", "smoke")
-    rows = {line.split()[0]: line for line in out.split("\ndata")[1].splitlines()[1:]}
+    data_section = out.split("\ndata")[1].split("\nmethods:")[0]
+    rows = {line.split()[0]: line for line in data_section.splitlines()[1:]}
     assert code == 0 and "generated on demand" in rows["darcyflow"] and "--generate" in rows["darcyflow"]
     assert "needs download" in rows["cifar10"] and "nasbench data cifar10 --download" in rows["cifar10"]
     cifar = next(line for line in out.splitlines() if line.startswith("cifar10 "))
