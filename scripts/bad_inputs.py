@@ -85,7 +85,7 @@ def cases(root: Path) -> list[Case]:
         Case("study: nothing listens at --address", ["study", study("good"), "--address", "127.0.0.1:1"]),
         Case("study: --results is a file", ["study", study("good"), "--backend", "local", "--results", f]),
         Case("report: folder not found", ["report", str(root / "nothing-here")]),
-        Case("report: truncated manifest", ["report", str(root / "corrupt"), "--out", str(root / "corrupt-report"),
+        Case("report: truncated manifest", ["report", str(root / "truncated"), "--out", str(root / "truncated-report"),
                                             "--include-fixture", "--bootstrap", "10"], expect=0, setup="truncate"),
         Case("check: unknown budget", ["check", "--budget", "huge"]),
         Case("check: a broken plugin entry point", ["check", "--budget", "smoke"], expect=0,
@@ -108,7 +108,7 @@ def build_scene(root: Path, env: dict) -> Path:
                 "results": str(root / "results"), **fields}
         _write(root / "studies" / name / "study.yaml", json.dumps(body))  # JSON is YAML
     _write(root / "studies" / "notyaml" / "study.yaml", "budget: [smoke\nseeds: {")
-    shutil.copytree(root / "results", root / "corrupt")
+    shutil.copytree(root / "results", root / "truncated")
     dist = root / "broken-plugin" / "broken_plugin-0.1.dist-info"
     _write(dist / "METADATA", "Metadata-Version: 2.1\nName: broken-plugin\nVersion: 0.1\n")
     _write(dist / "entry_points.txt", "[nasbench.methods]\nbroken = broken_plugin_missing.module:Method\n"
@@ -131,7 +131,7 @@ def setup(name: str, root: Path) -> None:
         else:
             side.write_text("" if name == "sidecar_empty" else "{not json")
     elif name == "truncate":
-        manifest = root / "corrupt" / "darcyflow" / "wrn" / "seed=0" / "manifest.json"
+        manifest = root / "truncated" / "darcyflow" / "wrn" / "seed=0" / "manifest.json"
         manifest.write_text(manifest.read_text()[:200])
 
 
@@ -168,8 +168,9 @@ def run_case(case: Case, root: Path, env: dict) -> dict:
     if case.label.startswith("check: a broken"):
         first = next((line for line in lines if line.strip().startswith("method broken")), first)
     if case.label.startswith("report: truncated"):
-        report = root / "corrupt-report" / "report.md"
-        first = next((line for line in report.read_text().splitlines() if "corrupt" in line), "(report says nothing)")
+        report = root / "truncated-report" / "report.md"
+        first = next((line for line in report.read_text().splitlines() if "corrupt manifest" in line),
+                     "(the report does not name the corrupt manifest)")
     return {"case": case.label, "command": "nasbench " + " ".join(_short(a, root) for a in case.args),
             "exit": code, "expected": case.expect, "first_line": first[:160],
             "traceback": "Traceback" in output, "lines": len(lines)}
