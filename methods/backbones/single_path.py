@@ -71,6 +71,7 @@ class SupernetSpec:
     stage_channels: tuple[int, ...] = (64, 160, 320, 640)
     last_channels: int = 1024
     stem: str = "auto"  # "auto": "cifar" when the smallest input side is <= 32, else "imagenet"
+    stem_stride: int | None = None  # None: the form's (cifar 1, imagenet 2)
     channel_search: bool = False
     width_scales: tuple[float, ...] = WIDTH_SCALES
     dropout: float = 0.1
@@ -100,8 +101,8 @@ class SupernetSpec:
     def strides(self) -> tuple[int, list[int]]:
         """Stride of the stem and of each stage's first layer."""
         if self.stem_form == "imagenet":
-            return 2, [2] * len(self.stage_repeats)
-        return 1, [2 if 0 < s < 3 else 1 for s in range(len(self.stage_repeats))]
+            return self.stem_stride or 2, [2] * len(self.stage_repeats)
+        return self.stem_stride or 1, [2 if 0 < s < 3 else 1 for s in range(len(self.stage_repeats))]
 
     def layer_plan(self) -> list[tuple[int, int, int]]:
         """(input channels, output channels, stride) of every choice layer."""

@@ -63,6 +63,7 @@ class SPOSConfig:
     stage_channels: tuple[int, ...] = (64, 160, 320, 640)
     last_channels: int = 1024
     stem: Literal["auto", "cifar", "imagenet"] = "auto"
+    stem_stride: int | None = None  # None: the form's (cifar 1, imagenet 2)
     channel_search: bool = False  # [P] block + channel search: mid widths {0.2, ..., 1.6} x base
     width_scales: tuple[float, ...] = WIDTH_SCALES
     dropout: float = 0.1
@@ -96,7 +97,7 @@ class SPOSConfig:
         return SupernetSpec(dims=shape.dims, in_channels=shape.in_channels, num_outputs=shape.num_outputs,
                             input_size=tuple(shape.input_size), stem_channels=self.stem_channels,
                             stage_repeats=self.stage_repeats, stage_channels=self.stage_channels,
-                            last_channels=self.last_channels, stem=self.stem, channel_search=self.channel_search,
+                            last_channels=self.last_channels, stem=self.stem, stem_stride=self.stem_stride, channel_search=self.channel_search,
                             width_scales=self.width_scales, dropout=self.dropout)
 
 

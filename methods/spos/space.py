@@ -43,7 +43,7 @@ def genes_of(path: Path) -> tuple[int, ...]:
 
 def uniform_path(spec: SupernetSpec, rng: np.random.Generator) -> Path:
     """Every gene i.i.d. uniform over its values [P]: P(path) = 4^-20 without channel search."""
-    return to_path(spec, [rng.integers(n) for n in gene_sizes(spec)])
+    return to_path(spec, rng.integers(gene_sizes(spec)))
 
 
 class UniformSampler:
