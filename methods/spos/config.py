@@ -102,12 +102,12 @@ class SPOSConfig:
 
 
 SMALL = dict(  # make bench: minutes on a 2-core CPU (measured in the package docstring)
-    stem_channels=8, stage_channels=(16, 32, 64, 128), last_channels=256,
-    supernet=replace(SUPERNET_RECIPE, epochs=5, batch_size=128, lr=0.1, eval_batch_size=250),
-    probe_recalibration_batches=4,
+    stem_channels=8, stage_channels=(16, 32, 64, 128), last_channels=256, stem_stride=2,
+    supernet=replace(SUPERNET_RECIPE, epochs=5, batch_size=32, lr=0.05, eval_batch_size=250),
+    probe_recalibration_batches=2,
     evolution=EvolutionConfig(population=16, generations=8, top_k=5, mutations=6, crossovers=6,
-                              recalibration_batches=4, recalibration_batch_size=128, val_examples=1000),
-    retrain=replace(RETRAIN_RECIPE, epochs=8, batch_size=128, lr=0.1, eval_batch_size=250),
+                              recalibration_batches=2, recalibration_batch_size=128, val_examples=500),
+    retrain=replace(RETRAIN_RECIPE, epochs=10, batch_size=64, lr=0.1, eval_batch_size=250),
 )
 SMOKE = dict(
     stem_channels=4, stage_repeats=(1, 1, 2, 1), stage_channels=(8, 16, 24, 32), last_channels=32,
