@@ -113,6 +113,7 @@ SMOKE = dict(
     stem_channels=4, stage_repeats=(1, 1, 2, 1), stage_channels=(8, 16, 24, 32), last_channels=32,
     supernet=replace(SUPERNET_RECIPE, epochs=1, batch_size=16, lr=0.1, batches_per_epoch=4, eval_batch_size=64),
     probe_recalibration_batches=1,
+    cost_cap_fraction=0.95,  # 5-layer supernets: the smallest path can exceed 0.83 of the largest
     evolution=EvolutionConfig(population=6, generations=2, top_k=3, mutations=2, crossovers=2,
                               recalibration_batches=1, recalibration_batch_size=16, val_examples=32),
     retrain=replace(RETRAIN_RECIPE, epochs=1, batch_size=16, lr=0.1, batches_per_epoch=4, eval_batch_size=64),
