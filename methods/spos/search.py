@@ -54,8 +54,8 @@ class Scorer:
 def recalibration_batches(ctx: RunContext, batches: int, batch_size: int) -> list[torch.Tensor]:
     """``batches`` batches of training inputs drawn once, so every candidate is recalibrated alike."""
     count = min(batches * batch_size, len(ctx.train))
-    inputs = ctx.train.subset(count, ctx.generator).inputs.to(ctx.device)
-    return list(inputs.split(batch_size))
+    subset = ctx.train.subset(count, ctx.generator)  # inputs may be a lazy view: read them through batches
+    return [inputs.to(ctx.device) for inputs, _ in subset.batches(batch_size)]
 
 
 def val_subset(ctx: RunContext, count: int) -> Split:
