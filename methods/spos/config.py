@@ -107,7 +107,9 @@ SMALL = dict(  # make bench: minutes on a 2-core CPU (measured in the package do
     probe_recalibration_batches=2,
     evolution=EvolutionConfig(population=16, generations=8, top_k=5, mutations=6, crossovers=6,
                               recalibration_batches=2, recalibration_batch_size=128, val_examples=500),
-    retrain=replace(RETRAIN_RECIPE, epochs=10, batch_size=64, lr=0.1, eval_batch_size=250),
+    # 5000 images, not 1.28M: weight decay 5e-4 (the CIFAR value) against overfitting; with the
+    # paper's 4e-5 and 10 epochs: train loss 0.23, test accuracy 0.8315 (seed 0)
+    retrain=replace(RETRAIN_RECIPE, epochs=14, batch_size=64, lr=0.1, weight_decay=5e-4, eval_batch_size=250),
 )
 SMOKE = dict(
     stem_channels=4, stage_repeats=(1, 1, 2, 1), stage_channels=(8, 16, 24, 32), last_channels=32,
