@@ -1,4 +1,4 @@
-"""SPOS (spec/methods 4.5 checks): uniform sampling, only the path moves, the evolution's cap,
+"""SPOS checks: uniform sampling, only the path moves, the evolution's cap,
 population and memo, mutation and crossover, BN recalibration, sliced widths, MAC table, record."""
 from __future__ import annotations
 
