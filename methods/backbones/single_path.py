@@ -48,7 +48,7 @@ from nasbench.errors import ConfigError
 
 BLOCK_NAMES = ("shuffle3", "shuffle5", "shuffle7", "xception")  # the reference's choice order
 KERNELS = (3, 5, 7, 3)
-WIDTH_SCALES = (0.2, 0.4, 0.6, 0.8, 1.0, 1.2, 1.4, 1.6)  # channel search, spec: x base mid width
+WIDTH_SCALES = (0.2, 0.4, 0.6, 0.8, 1.0, 1.2, 1.4, 1.6)  # channel search [P]: x the base mid width
 
 
 class Path(NamedTuple):

@@ -57,7 +57,7 @@ class EvolutionConfig:
 
 @dataclass(frozen=True)
 class SPOSConfig:
-    # search space [R] network.py (spec: the 20-layer ShuffleNetV2 supernet)
+    # search space [R] network.py: the 20-layer ShuffleNetV2 supernet
     stem_channels: int = 16
     stage_repeats: tuple[int, ...] = (4, 4, 8, 4)
     stage_channels: tuple[int, ...] = (64, 160, 320, 640)
