@@ -22,7 +22,8 @@ from nasbench.errors import TrainingDiverged
 class TrainConfig:
     """A training recipe. ``milestones`` are epochs at which the learning rate is multiplied by
     ``gamma`` (the step schedule of WRN/DASH); ``schedule='cosine'`` anneals to ``lr_min`` instead
-    (zero by default; DARTS's search anneals to 0.001)."""
+    (zero by default; DARTS's search anneals to 0.001); ``schedule='linear'`` decays linearly towards
+    zero (SPOS), by epoch: epoch e of E trains at (1 - e / E) of the base rate (after any warm-up)."""
 
     epochs: int
     batch_size: int
@@ -31,7 +32,7 @@ class TrainConfig:
     weight_decay: float = 5e-4
     nesterov: bool = True
     optimizer: Literal["sgd", "adam", "adamw"] = "sgd"
-    schedule: Literal["step", "cosine", "constant"] = "step"
+    schedule: Literal["step", "cosine", "linear", "constant"] = "step"
     milestones: tuple[int, ...] = ()
     gamma: float = 0.2
     lr_min: float = 0.0  # the cosine schedule's last learning rate
@@ -41,8 +42,24 @@ class TrainConfig:
     eval_batch_size: int = 64
 
     def validate(self) -> None:
-        if self.epochs < 0 or self.batch_size < 1 or not self.lr > 0:
-            raise ConfigError(f"train: need epochs >= 0, batch_size >= 1, lr > 0; got {self}")
+        """Every range a value must lie in, checked whenever ``--set`` or a study overrides a key (before
+        any work), so that a bad value is refused up front rather than failing inside torch."""
+        problems = [f"{key}={getattr(self, key)!r} (valid: {valid})" for key, valid, ok in (
+            ("epochs", "an integer >= 0", self.epochs >= 0),
+            ("batch_size", "an integer >= 1", self.batch_size >= 1),
+            ("lr", "a number > 0", math.isfinite(self.lr) and self.lr > 0),
+            ("momentum", "0 <= momentum <= 1", 0 <= self.momentum <= 1),
+            ("weight_decay", "a number >= 0", math.isfinite(self.weight_decay) and self.weight_decay >= 0),
+            ("gamma", "a number > 0", math.isfinite(self.gamma) and self.gamma > 0),
+            ("milestones", "epochs >= 0", all(m >= 0 for m in self.milestones)),
+            ("warmup_epochs", "an integer >= 0", self.warmup_epochs >= 0),
+            ("grad_clip", "None or a number > 0", self.grad_clip is None or self.grad_clip > 0),
+            ("batches_per_epoch", "None or an integer >= 1",
+             self.batches_per_epoch is None or self.batches_per_epoch >= 1),
+            ("eval_batch_size", "an integer >= 1", self.eval_batch_size >= 1),
+        ) if not ok]
+        if problems:
+            raise ConfigError(f"train: {'; '.join(problems)}. Set a valid value with --set train.<key>=<value>.")
 
 
 def make_optimizer(params: Iterable, cfg: TrainConfig) -> torch.optim.Optimizer:
@@ -65,6 +82,9 @@ def lr_factor(cfg: TrainConfig, epoch: float) -> float:
         span = max(cfg.epochs - cfg.warmup_epochs, 1)
         floor = cfg.lr_min / cfg.lr
         return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * (epoch - cfg.warmup_epochs) / span))
+    if cfg.schedule == "linear":
+        span = max(cfg.epochs - cfg.warmup_epochs, 1)
+        return 1.0 - (epoch - cfg.warmup_epochs) / span
     return 1.0
 
 
