@@ -89,5 +89,5 @@ def gumbel_softmax(logits: torch.Tensor, tau: float, generator: torch.Generator 
     device = generator.device if generator is not None else logits.device
     u = torch.rand(logits.shape, generator=generator, device=device, dtype=logits.dtype).to(logits.device)
     tiny = torch.finfo(logits.dtype).tiny
-    g = -torch.log(-torch.log(u.clamp_min(tiny)).clamp_min(tiny))
+    g = -torch.log((-torch.log(u.clamp_min(tiny))).clamp_min(tiny))
     return torch.softmax((logits + g) / tau, dim=-1)
