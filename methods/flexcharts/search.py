@@ -87,25 +87,34 @@ class SearchState:
     history: dict = field(default_factory=dict)
 
 
-def run_search(ctx: RunContext, config: ChannelSearchConfig) -> SearchState:
-    d_t, d_s = halves(ctx.train, ctx.generator)
-    widths = make_widths(config, ctx.generator).to(ctx.device)
+def build_search(shape: TaskShape, config: ChannelSearchConfig, device: torch.device, generator: torch.Generator,
+                 example: torch.Tensor) -> SearchState:
+    """The supernet at its initial allocation, the channel parameters, the MACs model and the target."""
+    widths = make_widths(config, generator).to(device)
     allocated = initial_allocation(widths)
-    net = build_network(ctx.task.shape, config, allocated).to(ctx.device)
+    net = build_network(shape, config, allocated).to(device)
     uses = net.width_uses()
-    example = d_t.inputs[:1].to(ctx.device)
-    macs = WidthMacs(net, [u for stage in uses for u in stage], example)
+    macs = WidthMacs(net, [u for stage in uses for u in stage], example[:1].to(device))
     start = base_widths(config.cells, config.base_width)
     target = config.macs_target or config.macs_target_ratio * float(macs(start))
-    state = SearchState(net, widths, macs, target, allocated, uses,
-                        {"mu0": widths.soft_widths().detach().cpu().tolist(), "final0": widths.final_widths()})
-    weight_opt = make_optimizer(net.parameters(), config.search)
-    arch_opt = torch.optim.Adam(widths.parameters(), lr=config.arch_lr, betas=config.arch_betas,
+    history = {"mu0": widths.soft_widths().detach().cpu().tolist(), "final0": widths.final_widths()}
+    return SearchState(net, widths, macs, target, allocated, uses, history)
+
+
+def search_optimizers(state: SearchState, config: ChannelSearchConfig):
+    """SGD on the weights (``fit``'s recipe), Adam on the channel parameters [P 5.1]."""
+    arch_opt = torch.optim.Adam(state.widths.parameters(), lr=config.arch_lr, betas=config.arch_betas,
                                 weight_decay=config.arch_weight_decay)
-    hooks = SearchHooks(ctx, config, state, arch_opt, _cycle(d_s, config.search.batch_size, ctx.generator))
-    net.set_drop_path(0.0, ctx.generator)
-    hooks.set_masks(sample=False)
-    fit(net, ctx, config.search, train=d_t, optimizers=[weight_opt], before_step=hooks.before_step,
+    return make_optimizer(state.net.parameters(), config.search), arch_opt
+
+
+def run_search(ctx: RunContext, config: ChannelSearchConfig) -> SearchState:
+    d_t, d_s = halves(ctx.train, ctx.generator)
+    state = build_search(ctx.task.shape, config, ctx.device, ctx.generator, d_t.inputs[:1])
+    weight_opt, arch_opt = search_optimizers(state, config)
+    batches = _cycle(d_s, config.search.batch_size, ctx.generator)
+    hooks = SearchHooks(ctx.task.loss, ctx.device, ctx.generator, config, state, arch_opt, batches)
+    fit(state.net, ctx, config.search, train=d_t, optimizers=[weight_opt], before_step=hooks.before_step,
         epoch_end=hooks.epoch_end, epoch_log=hooks.epoch_log)
     return state
 
@@ -116,9 +125,15 @@ def _cycle(split: Split, batch_size: int, generator: torch.Generator) -> Iterato
 
 
 class SearchHooks:
-    def __init__(self, ctx: RunContext, config: ChannelSearchConfig, state: SearchState, arch_opt, batches):
-        self.ctx, self.config, self.state, self.arch_opt, self.batches = ctx, config, state, arch_opt, batches
+    """``before_step``, ``epoch_end`` and ``epoch_log`` of ``fit`` for one search; ``loss`` is the task's."""
+
+    def __init__(self, loss, device: torch.device, generator: torch.Generator, config: ChannelSearchConfig,
+                 state: SearchState, arch_opt: torch.optim.Optimizer, batches: Iterator):
+        self.loss, self.device, self.generator = loss, device, generator
+        self.config, self.state, self.arch_opt, self.batches = config, state, arch_opt, batches
         self.reallocations = 0
+        state.net.set_drop_path(0.0, generator)
+        self.set_masks(sample=False)
 
     def set_masks(self, sample: bool) -> None:
         with torch.no_grad():
@@ -132,9 +147,9 @@ class SearchHooks:
     def before_step(self, model, inputs, targets) -> None:
         """One first-order step of the channel parameters on a batch of D_s, then the masks of the
         weight step (a fresh Gumbel sample for DMaskingNAS)."""
-        s, ctx = self.state, self.ctx
+        s = self.state
         xs, ys = next(self.batches)
-        xs, ys = xs.to(ctx.device), ys.to(ctx.device)
+        xs, ys = xs.to(self.device), ys.to(self.device)
         self.arch_opt.zero_grad(set_to_none=True)
         weights = s.widths.all_weights(sample=True)  # masks and cost from the same Gumbel sample
         model.stage_masks = s.widths.masks(weights, s.allocated)
@@ -143,7 +158,7 @@ class SearchHooks:
             p.requires_grad_(False)
         try:
             cost = cost_term(self.relative_cost(weights), self.config.cost_form)
-            loss = ctx.task.loss(model(xs), ys) + self.config.cost_weight * cost
+            loss = self.loss(model(xs), ys) + self.config.cost_weight * cost
             loss.backward()
         finally:
             for p, flag in zip(model.parameters(), weights_before):
@@ -165,7 +180,7 @@ class SearchHooks:
         else:
             s.widths.tau *= c.tau_decay
         done = (epoch + 1) / max(c.search.epochs, 1)
-        model.set_drop_path(c.drop_path * done, self.ctx.generator)
+        model.set_drop_path(c.drop_path * done, self.generator)
         self.set_masks(sample=False)  # the validation score of this epoch, without noise
 
     @torch.no_grad()
