@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Callable, Iterable, Literal
+from typing import Callable, Iterable, Iterator, Literal
 
 import torch
 from torch import nn
@@ -21,7 +21,8 @@ from nasbench.errors import TrainingDiverged
 @dataclass(frozen=True)
 class TrainConfig:
     """A training recipe. ``milestones`` are epochs at which the learning rate is multiplied by
-    ``gamma`` (the step schedule of WRN/DASH); ``schedule='cosine'`` anneals to zero instead."""
+    ``gamma`` (the step schedule of WRN/DASH); ``schedule='cosine'`` anneals to ``lr_min`` instead
+    (zero by default; DARTS's search anneals to 0.001)."""
 
     epochs: int
     batch_size: int
@@ -33,6 +34,7 @@ class TrainConfig:
     schedule: Literal["step", "cosine", "constant"] = "step"
     milestones: tuple[int, ...] = ()
     gamma: float = 0.2
+    lr_min: float = 0.0  # the cosine schedule's last learning rate
     warmup_epochs: int = 0
     grad_clip: float | None = None
     batches_per_epoch: int | None = None  # None: the whole training split every epoch
@@ -60,7 +62,8 @@ def lr_factor(cfg: TrainConfig, epoch: float) -> float:
         return cfg.gamma ** sum(epoch >= m for m in cfg.milestones)
     if cfg.schedule == "cosine":
         span = max(cfg.epochs - cfg.warmup_epochs, 1)
-        return 0.5 * (1 + math.cos(math.pi * (epoch - cfg.warmup_epochs) / span))
+        floor = cfg.lr_min / cfg.lr
+        return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * (epoch - cfg.warmup_epochs) / span))
     return 1.0
 
 
@@ -95,7 +98,8 @@ def fit(
     Loop features of the search methods: ``before_step(model, inputs, targets)`` runs before the
     forward pass of every weight step, with that step's (device) batch: an architecture step on a
     batch of another split (DARTS, FlexCHarts, DMasking), or sampling the single path that this step
-    trains (SPOS, BMS). ``epoch_end(model, epoch, optimizers)`` runs after the last step of an epoch,
+    trains (SPOS, BMS); ``ArchitectureSteps`` (below) builds the first kind from a split and a step
+    function. ``epoch_end(model, epoch, optimizers)`` runs after the last step of an epoch,
     before the validation score: work that may resize parameters and optimiser state (FlexCHarts)."""
     train, val = train or ctx.train, val or ctx.val
     model.to(ctx.device)
@@ -136,8 +140,8 @@ def _train_epoch(model, ctx, cfg, train, optimizers, limit, add_loss, after_back
         loss.backward()
         if after_backward:
             after_backward(model)
-        if cfg.grad_clip:
-            nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+        if cfg.grad_clip:  # the norm of what the optimisers step (not of parameters another step owns)
+            nn.utils.clip_grad_norm_(_stepped_parameters(optimizers), cfg.grad_clip)
         for opt in optimizers:
             opt.step()
         if after_step:
@@ -145,6 +149,10 @@ def _train_epoch(model, ctx, cfg, train, optimizers, limit, add_loss, after_back
         loss_sum += task_loss.item()
         seen += 1
     return loss_sum, seen
+
+
+def _stepped_parameters(optimizers: list[torch.optim.Optimizer]) -> list[torch.Tensor]:
+    return [p for opt in optimizers for group in opt.param_groups for p in group["params"]]
 
 
 @torch.no_grad()
@@ -158,3 +166,44 @@ def predict(model: nn.Module, split: Split, device: torch.device, batch_size: in
 def evaluate(model: nn.Module, ctx: RunContext, split: Split, batch_size: int = 64) -> float:
     """The task metric of ``model`` on a train or validation split."""
     return ctx.task.score(predict(model, split, ctx.device, batch_size), split)
+
+
+# -- loop feature: an architecture step on a batch of another split ---------------------------------
+def endless_batches(split: Split, batch_size: int, generator: torch.Generator | None = None
+                    ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """Shuffled minibatches of ``split`` without end: a fresh permutation whenever a pass ends."""
+    if len(split) == 0:
+        raise ValueError(f"split {split.name!r} is empty: no batches to draw")
+    while True:
+        yield from split.batches(batch_size, shuffle=True, generator=generator)
+
+
+ArchStep = Callable[[nn.Module, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor], None]
+
+
+class ArchitectureSteps:
+    """Loop feature of bi-level search (DARTS, FlexCHarts, DMasking): before every weight step of
+    ``fit``, one architecture step on the next batch of another split.
+
+    ``step(model, arch_inputs, arch_targets, inputs, targets)`` takes the step: it gets the batch of
+    ``split`` (the architecture's data, on the device) and the weight step's own batch (second-order
+    DARTS unrolls a weight step on it). It owns its optimiser and must leave the weights' gradients
+    to ``fit``, which zeroes them before the weight step. The batches come from ``endless_batches``
+    on ``generator`` (the run's seeded ``ctx.generator``). Pass ``**feature.hooks()`` to ``fit``;
+    ``steps`` counts the architecture steps taken.
+    """
+
+    def __init__(self, split: Split, batch_size: int, step: ArchStep, device: torch.device,
+                 generator: torch.Generator | None = None):
+        self.split, self.step, self.device = split, step, device
+        self.batches = endless_batches(split, batch_size, generator)
+        self.steps = 0
+
+    def before_step(self, model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor) -> None:
+        arch_inputs, arch_targets = next(self.batches)
+        self.step(model, arch_inputs.to(self.device), arch_targets.to(self.device), inputs, targets)
+        self.steps += 1
+
+    def hooks(self) -> dict[str, Callable]:
+        """The keyword arguments of ``fit`` that switch the feature on."""
+        return {"before_step": self.before_step}

@@ -1,0 +1,97 @@
+"""The ``darts`` method: search, discretise, retrain from scratch (see the package docstring)."""
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from nasbench.contracts import RunContext, SearchMethod, TaskShape, TaskView
+from nasbench.methods.backbones.darts_cells import EvalNetwork, Genotype
+from nasbench.methods.darts.config import DARTSConfig, budget_notes, paper_config, scale_config
+from nasbench.methods.darts.drawing import describe_genotype, draw_genotype
+from nasbench.methods.darts.search import arch_record, build_eval_network, run_search
+from nasbench.training import fit
+
+
+class DARTS(SearchMethod):
+    name = "darts"
+    citation = ("Liu, Simonyan, Yang, DARTS: Differentiable Architecture Search, ICLR 2019, arXiv:1806.09055 "
+                "(github.com/quark0/darts); update=gaea: Li et al., Geometry-Aware Gradient Algorithms for Neural "
+                "Architecture Search, ICLR 2021, arXiv:2004.07802")
+    description = "differentiable search over the DARTS cell space (first/second order, softmax or GAEA update)"
+    Config = DARTSConfig
+
+    def __init__(self, config: DARTSConfig):
+        config.validate()
+        super().__init__(config)
+
+    @classmethod
+    def default_config(cls, budget: str, task: TaskView) -> DARTSConfig:
+        return scale_config(paper_config(task), budget, task.shape.dense)
+
+    @classmethod
+    def budget_notes(cls, budget: str) -> str:
+        return budget_notes(budget)
+
+    @classmethod
+    def unsupported_reason(cls, shape: TaskShape) -> str | None:
+        if shape.dims not in (1, 2):
+            return f"the DARTS cell network is built in 1D and 2D only, the task is {shape.dims}D"
+        return None
+
+    def search(self, ctx: RunContext) -> dict[str, Any]:
+        net, stats = run_search(ctx, self.config)
+        record = arch_record(net, ctx.task.shape, self.config, stats)
+        ctx.log("darts found: " + describe_genotype(Genotype.from_dict(record["choices"]["genotype"]))["normal"])
+        return record
+
+    def retrain(self, ctx: RunContext, arch: dict[str, Any], hparams: dict[str, Any]) -> nn.Module:
+        c = self.config
+        net = build_eval_network(ctx.task.shape, arch["choices"]).to(ctx.device)
+        net.generator = ctx.generator  # drop-path draws from the run's seeded generator
+        hooks = RetrainHooks(net, ctx.task.loss, c.auxiliary_weight, c.drop_path, c.retrain.epochs)
+        fit(net, ctx, c.retrain, **hooks.hooks())
+        return net
+
+    @classmethod
+    def describe_record(cls, record: dict[str, Any]) -> dict[str, Any]:
+        details = record.get("details", {})
+        row = describe_genotype(Genotype.from_dict(record["choices"]["genotype"]))
+        return {**row, "order": details.get("order"), "update": details.get("update")}
+
+    @classmethod
+    def draw_record(cls, record: dict[str, Any], ax: Any) -> bool:
+        draw_genotype(Genotype.from_dict(record["choices"]["genotype"]), ax)
+        return True
+
+
+class RetrainHooks:
+    """The evaluation recipe's extras in ``fit``'s hooks [P A.1.2, R train.py]: the auxiliary head's
+    loss (weight 0.4) added to the task loss, and the path-dropout probability ramped linearly from 0
+    at the first epoch towards ``drop_path`` at the last."""
+
+    def __init__(self, net: EvalNetwork, loss, aux_weight: float, drop_path: float, epochs: int):
+        self.net, self.loss, self.aux_weight = net, loss, aux_weight
+        self.drop_path, self.epochs = drop_path, max(epochs, 1)
+        self.targets: torch.Tensor | None = None
+        self.epoch_prob = net.drop_path_prob = 0.0  # the probability of the epoch that just ran
+
+    def before_step(self, model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor) -> None:
+        self.targets = targets  # the auxiliary loss needs them after the forward pass
+
+    def add_loss(self, model: nn.Module, task_loss: torch.Tensor) -> torch.Tensor:
+        if self.net.aux_logits is None or self.aux_weight == 0:
+            return task_loss
+        return task_loss + self.aux_weight * self.loss(self.net.aux_logits, self.targets)
+
+    def epoch_end(self, model: nn.Module, epoch: int, optimizers: list) -> None:
+        self.epoch_prob = self.net.drop_path_prob
+        self.net.drop_path_prob = self.drop_path * (epoch + 1) / self.epochs
+
+    def epoch_log(self, model: nn.Module) -> dict[str, float]:
+        return {"drop_path_prob": self.epoch_prob}
+
+    def hooks(self) -> dict[str, Any]:
+        return {"before_step": self.before_step, "add_loss": self.add_loss, "epoch_end": self.epoch_end,
+                "epoch_log": self.epoch_log}
