@@ -1,266 +1,130 @@
-"""The DARTS cell network with one searchable width per stage, as FlexCHarts searches it.
+"""The DARTS cell network (``darts_cells.EvalNetwork``) as a channel search uses it: one width per stage,
+a channel mask per stage, and the list of every tensor axis a stage's width sets.
 
-Network (FlexCHarts, arXiv:2306.08021, Section 5.1): a fixed stem (3x3 convolution, ``stem`` channels,
-BatchNorm), ``len(widths)`` stages, each one cell of a DARTS genotype (DARTS_V2 by default; Liu,
-Simonyan, Yang, "DARTS: Differentiable Architecture Search", ICLR 2019, arXiv:1806.09055), reduction
-cells at positions n // 3 and 2n // 3, and a fixed head (ReLU, 1x1 convolution to ``head`` channels,
-BatchNorm, ReLU, global average pool, linear). Every layer of a stage has the stage's width: both
-preprocessing convolutions, every operation's convolutions and BatchNorms; the cell's output
-concatenates its four nodes (4 x width). 1D tasks get the same network with 1D layers.
+FlexCHarts (Yuezuegueler, Dimitriadis, Frossard, arXiv:2306.08021, Section 5.1) searches one width per
+stage of a DARTS_V2 network (a stage is one cell; every layer of it has the stage's width): both
+preprocessing layers, every operation's convolutions and BatchNorms; the cell's output concatenates
+its four nodes (4 x width), which the next cells' preprocessing and the head read.
 
-For the search, a stage is *allocated* with more channels than it will keep, and ``stage_masks``
-(one mask per stage, or None) multiply the output of every BatchNorm of the stage: the combined
-prefix mask of DMaskingNAS / FlexCHarts (``channel_masks``). Pools and identities pass masked inputs
-on, so a masked channel is zero in every node. ``width_uses()`` lists, per stage, every tensor axis the
-width sets (``channel_allocation``), which resizing and the MACs model share.
+- ``width_network``: the evaluation network of ``darts_cells`` with ``cell_channels = widths``, its
+  factorized reductions made ``InterleavedReduce`` (below) when it is a supernet whose widths change;
+- ``StageMasks``: forward hooks that multiply every BatchNorm output of stage s by ``masks[s]`` (the
+  combined prefix mask of DMaskingNAS / FlexCHarts, ``channel_masks``); pools and identities pass
+  masked inputs on, so a masked channel is zero in every node of the stage;
+- ``width_uses``: per stage, every axis its width sets (``channel_allocation``), which reallocation and
+  the MACs model share.
 
-Departures from the DARTS reference code, and why:
-- the factorized reduction interleaves its two half-width convolutions (channel 2i from the first,
-  2i + 1 from the second) instead of concatenating them: the same function class up to a fixed
-  permutation, but a prefix mask and a resize then keep every channel in place when the width changes;
-  the shifted branch is padded back to the first branch's size, so odd sizes (7 x 7) work too;
-- drop-path draws its masks from the generator the method hands in (never the global one);
-- no auxiliary head (the paper retrains with one, weight 0.4): ``fit`` takes one output per forward.
+``InterleavedReduce`` puts channel 2i of a factorized reduction from its first convolution and 2i + 1
+from its second, instead of concatenating the halves. The function class is the same (a fixed
+permutation of channels), but with concatenated halves a width change moves the second half's
+channels to new positions, where the identity edges of DARTS_V2 add them to other channels: a resize
+would change the function. Interleaved, every channel keeps its position, so a prefix mask keeps the
+first f / 2 channels of each half (what a width-f reduction computes) and growing a stage with zero-read
+new channels leaves the output unchanged. The retrained network (fixed widths) uses the reference's
+concatenation.
 """
 from __future__ import annotations
 
+from functools import partial
 from typing import Sequence
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from nasbench.methods.backbones.channel_allocation import WidthUse
+from nasbench.methods.backbones.darts_cells import DARTS_V2, EvalCell, EvalNetwork, Genotype
+from nasbench.methods.backbones.darts_ops import FactorizedReduce
 
-# DARTS_V2 of the DARTS reference (genotypes.py): (operation, input node) per edge, two edges per node
-DARTS_V2 = {
-    "normal": (("sep_conv_3x3", 0), ("sep_conv_3x3", 1), ("sep_conv_3x3", 0), ("sep_conv_3x3", 1),
-               ("sep_conv_3x3", 1), ("skip_connect", 0), ("skip_connect", 0), ("dil_conv_3x3", 2)),
-    "reduce": (("max_pool_3x3", 0), ("max_pool_3x3", 1), ("skip_connect", 2), ("max_pool_3x3", 1),
-               ("max_pool_3x3", 0), ("skip_connect", 2), ("skip_connect", 2), ("max_pool_3x3", 1)),
-}
-NODES = 4  # intermediate nodes per cell; the output concatenates all four
+_CONV, _NORM = (nn.Conv1d, nn.Conv2d), (nn.BatchNorm1d, nn.BatchNorm2d)
+NODES = 4  # a cell's output concatenates its four intermediate nodes
 
 
-class StageMask:
-    """The current mask of one stage, shared by that stage's BatchNorms (None: no mask)."""
-
-    def __init__(self) -> None:
-        self.value: torch.Tensor | None = None
-
-
-class MaskedNorm(nn.Module):
-    def __init__(self, dims: int, channels: int, stage: StageMask, affine: bool = True):
-        super().__init__()
-        self.bn = (nn.BatchNorm1d if dims == 1 else nn.BatchNorm2d)(channels, affine=affine)
-        self.stage = stage
+class InterleavedReduce(FactorizedReduce):
+    """``FactorizedReduce`` with its two halves interleaved (see the module docstring)."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out, mask = self.bn(x), self.stage.value
-        return out if mask is None else out * mask.view(1, -1, *(1,) * (x.dim() - 2))
+        x = self.relu(x)
+        shifted = x[(slice(None), slice(None)) + (slice(1, None),) * self.dims]
+        shifted = nn.functional.pad(shifted, (0, 1) * self.dims)
+        return self.bn(torch.stack((self.conv_1(x), self.conv_2(shifted)), dim=2).flatten(1, 2))
 
 
-def conv(dims: int, *args, **kwargs) -> nn.Module:
-    return (nn.Conv1d if dims == 1 else nn.Conv2d)(*args, bias=False, **kwargs)
-
-
-class ReLUConvBN(nn.Module):
-    def __init__(self, dims, c_in, c_out, stage: StageMask, affine):
-        super().__init__()
-        self.conv, self.norm = conv(dims, c_in, c_out, 1), MaskedNorm(dims, c_out, stage, affine)
-
-    def forward(self, x):
-        return self.norm(self.conv(F.relu(x)))
-
-
-class FactorizedReduce(nn.Module):
-    """Stride-2 1x1 convolutions of x and of x shifted by one, interleaved (see the docstring)."""
-
-    def __init__(self, dims, c_in, c_out, stage: StageMask, affine):
-        super().__init__()
-        self.conv_1 = conv(dims, c_in, c_out // 2, 1, stride=2)
-        self.conv_2 = conv(dims, c_in, c_out // 2, 1, stride=2)
-        self.norm = MaskedNorm(dims, c_out, stage, affine)
-
-    def forward(self, x):
-        x = F.relu(x)
-        shifted = x[..., 1:] if x.dim() == 3 else x[..., 1:, 1:]
-        shifted = F.pad(shifted, (0, 1) * (x.dim() - 2))
-        a, b = self.conv_1(x), self.conv_2(shifted)
-        return self.norm(torch.stack((a, b), dim=2).flatten(1, 2))
-
-
-class SepConv(nn.Module):
-    """Two stacked ReLU -> depthwise -> pointwise -> BN (DARTS sep_conv)."""
-
-    def __init__(self, dims, c, kernel, stride, stage, affine):
-        super().__init__()
-        pad = kernel // 2
-        self.dw1, self.pw1 = conv(dims, c, c, kernel, stride=stride, padding=pad, groups=c), conv(dims, c, c, 1)
-        self.norm1 = MaskedNorm(dims, c, stage, affine)
-        self.dw2, self.pw2 = conv(dims, c, c, kernel, padding=pad, groups=c), conv(dims, c, c, 1)
-        self.norm2 = MaskedNorm(dims, c, stage, affine)
-
-    def forward(self, x):
-        x = self.norm1(self.pw1(self.dw1(F.relu(x))))
-        return self.norm2(self.pw2(self.dw2(F.relu(x))))
-
-
-class DilConv(nn.Module):
-    """ReLU -> depthwise with dilation 2 -> pointwise -> BN (DARTS dil_conv)."""
-
-    def __init__(self, dims, c, kernel, stride, stage, affine):
-        super().__init__()
-        self.dw = conv(dims, c, c, kernel, stride=stride, padding=kernel // 2 * 2, dilation=2, groups=c)
-        self.pw, self.norm = conv(dims, c, c, 1), MaskedNorm(dims, c, stage, affine)
-
-    def forward(self, x):
-        return self.norm(self.pw(self.dw(F.relu(x))))
-
-
-class Pool(nn.Module):
-    def __init__(self, dims, kind, stride):
-        super().__init__()
-        if kind == "max":
-            self.pool = (nn.MaxPool1d if dims == 1 else nn.MaxPool2d)(3, stride=stride, padding=1)
+def _interleave(module: nn.Module) -> None:
+    for name, child in module.named_children():
+        if type(child) is FactorizedReduce:
+            twin = InterleavedReduce(child.dims, child.conv_1.in_channels, 2 * child.conv_1.out_channels,
+                                     child.bn.affine)
+            twin.load_state_dict(child.state_dict())
+            setattr(module, name, twin)
         else:
-            self.pool = (nn.AvgPool1d if dims == 1 else nn.AvgPool2d)(3, stride=stride, padding=1,
-                                                                        count_include_pad=False)
-
-    def forward(self, x):
-        return self.pool(x)
+            _interleave(child)
 
 
-def make_op(name: str, dims: int, c: int, stride: int, stage: StageMask, affine: bool) -> nn.Module:
-    if name == "skip_connect":
-        return nn.Identity() if stride == 1 else FactorizedReduce(dims, c, c, stage, affine)
-    if name in ("max_pool_3x3", "avg_pool_3x3"):
-        return Pool(dims, name[:3], stride)
-    kind, _, size = name.rpartition("_")
-    kernel = int(size.split("x")[0])
-    if kind == "sep_conv":
-        return SepConv(dims, c, kernel, stride, stage, affine)
-    if kind == "dil_conv":
-        return DilConv(dims, c, kernel, stride, stage, affine)
-    raise ValueError(f"unknown DARTS operation {name!r}")
+def width_network(dims: int, in_channels: int, num_outputs: int, widths: Sequence[int], stem: int, head: int,
+                  genotype: Genotype = DARTS_V2, supernet: bool = False, auxiliary: bool = False) -> EvalNetwork:
+    """The DARTS network with ``widths[s]`` channels per node in stage s; a ``supernet`` interleaves its
+    factorized reductions (its widths change during the search)."""
+    if any(w < 2 or w % 2 for w in widths):
+        raise ValueError(f"every stage width must be even and >= 2 (factorized reductions halve it), got {list(widths)}")
+    net = EvalNetwork(genotype, in_channels, num_outputs, layers=len(widths), dims=dims, auxiliary=auxiliary,
+                      cell_channels=[int(w) for w in widths], stem_channels=stem, head_channels=head)
+    if supernet:
+        _interleave(net)
+    return net
 
 
-class Cell(nn.Module):
-    def __init__(self, dims, genotype, c_pp, c_p, c, reduction, reduction_prev, affine, stage: StageMask):
-        super().__init__()
-        self.reduction, self.stage = reduction, stage
-        self.pre0 = (FactorizedReduce(dims, c_pp, c, stage, affine) if reduction_prev
-                     else ReLUConvBN(dims, c_pp, c, stage, affine))
-        self.pre1 = ReLUConvBN(dims, c_p, c, stage, affine)
-        edges = genotype["reduce" if reduction else "normal"]
-        self.inputs = [index for _, index in edges]
-        self.ops = nn.ModuleList(make_op(name, dims, c, 2 if reduction and index < 2 else 1, stage, affine)
-                                 for name, index in edges)
-        self.drop_prob, self.generator = 0.0, None
+class StageMasks:
+    """Multiplies every BatchNorm output of stage s of ``net`` by ``values[s]`` (None: unmasked)."""
 
-    def forward(self, s0, s1):
-        states = [self.pre0(s0), self.pre1(s1)]
-        for node in range(NODES):
-            total = 0
-            for edge in (2 * node, 2 * node + 1):
-                total = total + self._drop(self.ops[edge], self.ops[edge](states[self.inputs[edge]]))
-            states.append(total)
-        return torch.cat(states[2:], dim=1)
+    def __init__(self, net: EvalNetwork):
+        self.values: list[torch.Tensor | None] = [None] * len(net.cells)
+        self.handles = [m.register_forward_hook(partial(self._apply, s))
+                        for s, cell in enumerate(net.cells) for m in cell.modules() if isinstance(m, _NORM)]
 
-    def _drop(self, op, h):
-        """Drop-path on non-identity operations while training (DARTS), masks from the method's generator."""
-        if not self.training or self.drop_prob <= 0 or isinstance(op, nn.Identity):
-            return h
-        keep = 1.0 - self.drop_prob
-        device = self.generator.device if self.generator is not None else h.device
-        shape = (h.shape[0],) + (1,) * (h.dim() - 1)
-        mask = torch.bernoulli(torch.full(shape, keep, device=device), generator=self.generator)
-        return h * mask.to(h.device, h.dtype) / keep
+    def _apply(self, stage: int, module: nn.Module, inputs, output: torch.Tensor) -> torch.Tensor:
+        mask = self.values[stage]
+        return output if mask is None else output * mask.view(1, -1, *(1,) * (output.dim() - 2))
+
+    def set(self, masks: Sequence[torch.Tensor] | None) -> None:
+        self.values = list(masks) if masks is not None else [None] * len(self.values)
 
 
-def reduction_positions(cells: int) -> tuple[int, ...]:
-    """DARTS: reduction cells at n // 3 and 2n // 3 (distinct, so one cell never reduces twice)."""
-    return tuple(sorted({cells // 3, 2 * cells // 3}))
+def width_uses(net: EvalNetwork) -> list[list[WidthUse]]:
+    """Per stage, every axis its width sets: inside its cell, and where the next cells and the head
+    read its output (4 blocks, one per node)."""
+    uses: list[list[WidthUse]] = [[] for _ in net.cells]
+    for s, cell in enumerate(net.cells):
+        uses[s] += _cell_uses(s, cell)
+        for pre, source in zip(cell.preprocess, (s - 2, s - 1)):
+            if source >= 0:  # the stem's output has a fixed width
+                convs = [pre.conv_1, pre.conv_2] if isinstance(pre, FactorizedReduce) else [pre[1]]
+                uses[source] += [WidthUse(source, m, "in", blocks=NODES) for m in convs]
+    if net.head.expand is not None:
+        head_conv = net.head.expand[0][1]
+        uses[-1].append(WidthUse(len(net.cells) - 1, head_conv, "in", blocks=NODES))
+    else:
+        uses[-1].append(WidthUse(len(net.cells) - 1, net.head.classifier, "in", blocks=NODES))
+    return uses
 
 
-def base_widths(cells: int, width: int) -> list[int]:
-    """The DARTS widths: ``width``, doubled at every reduction cell."""
-    reductions, widths = reduction_positions(cells), []
-    for i in range(cells):
-        width *= 2 if i in reductions else 1
-        widths.append(width)
-    return widths
-
-
-class WidthCellNetwork(nn.Module):
-    """Stem, one DARTS cell per stage with ``widths[s]`` channels per node, head. ``stage_masks``
-    (set by a channel search) multiplies every BatchNorm output of stage s by ``stage_masks[s]``."""
-
-    def __init__(self, dims: int, in_channels: int, num_classes: int, widths: Sequence[int], stem: int = 108,
-                 head: int = 256, genotype: dict = DARTS_V2, affine: bool = True):
-        super().__init__()
-        if dims not in (1, 2) or any(w < 2 or w % 2 for w in widths):
-            raise ValueError(f"need dims 1 or 2 and even widths >= 2, got dims={dims}, widths={list(widths)}")
-        self.dims, self.widths = dims, [int(w) for w in widths]
-        self.stem = nn.Sequential(conv(dims, in_channels, stem, 3, padding=1),
-                                  (nn.BatchNorm1d if dims == 1 else nn.BatchNorm2d)(stem))
-        self.stages = [StageMask() for _ in widths]
-        reductions, self.sources = reduction_positions(len(widths)), []
-        c_pp, c_p, prev_reduction, cells = stem, stem, False, []
-        for i, c in enumerate(self.widths):
-            cells.append(Cell(dims, genotype, c_pp, c_p, c, i in reductions, prev_reduction, affine, self.stages[i]))
-            self.sources.append((i - 2 if i >= 2 else None, i - 1 if i >= 1 else None))  # None: the stem
-            c_pp, c_p, prev_reduction = c_p, NODES * c, i in reductions
-        self.cells = nn.ModuleList(cells)
-        self.head = nn.Sequential(nn.ReLU(), conv(dims, c_p, head, 1), (nn.BatchNorm1d if dims == 1 else nn.BatchNorm2d)(head),
-                                  nn.ReLU())
-        self.classifier = nn.Linear(head, num_classes)
-        self.stage_masks: list[torch.Tensor] | None = None
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        masks = self.stage_masks or [None] * len(self.cells)
-        s0 = s1 = self.stem(x)
-        for stage, cell, mask in zip(self.stages, self.cells, masks):
-            stage.value = mask
-            s0, s1 = s1, cell(s0, s1)
-        for stage in self.stages:
-            stage.value = None  # no tensor of this step outlives it
-        out = self.head(s1)
-        return self.classifier(out.flatten(2).mean(-1))
-
-    def set_drop_path(self, prob: float, generator: torch.Generator | None) -> None:
-        for cell in self.cells:
-            cell.drop_prob, cell.generator = prob, generator
-
-    def width_uses(self) -> list[list[WidthUse]]:
-        """Per stage, every axis its width sets (see ``channel_allocation``)."""
-        uses: list[list[WidthUse]] = [[] for _ in self.cells]
-        for s, cell in enumerate(self.cells):
-            uses[s] += _inner_uses(s, cell)
-            for pre, source in ((cell.pre0, self.sources[s][0]), (cell.pre1, self.sources[s][1])):
-                if source is not None:  # the previous cell's 4 nodes feed this preprocessing
-                    convs = [pre.conv] if isinstance(pre, ReLUConvBN) else [pre.conv_1, pre.conv_2]
-                    uses[source] += [WidthUse(source, m, "in", blocks=NODES) for m in convs]
-        uses[-1].append(WidthUse(len(self.cells) - 1, self.head[1], "in", blocks=NODES))
-        return uses
-
-
-def _inner_uses(s: int, cell: Cell) -> list[WidthUse]:
-    """The axes inside cell ``s``: outputs of its preprocessing, everything inside its operations."""
-    uses = []
+def _cell_uses(s: int, cell: EvalCell) -> list[WidthUse]:
+    """Inside cell s: the preprocessing outputs, and every convolution and BatchNorm of the operations."""
+    uses, in_reduce = [], set()
     for module in cell.modules():
         if isinstance(module, FactorizedReduce):
+            in_reduce |= {id(module.conv_1), id(module.conv_2)}
             uses += [WidthUse(s, module.conv_1, "out", divisor=2), WidthUse(s, module.conv_2, "out", divisor=2)]
-            if module is not cell.pre0:  # a stride-2 skip inside the cell reads the stage's width
+            if module is not cell.preprocess[0]:  # a stride-2 skip edge reads the stage's own width
                 uses += [WidthUse(s, module.conv_1, "in"), WidthUse(s, module.conv_2, "in")]
-        elif isinstance(module, ReLUConvBN):
-            uses.append(WidthUse(s, module.conv, "out"))
-        elif isinstance(module, (SepConv, DilConv)):
-            for child in module.children():
-                if isinstance(child, (nn.Conv1d, nn.Conv2d)):
-                    uses.append(WidthUse(s, child, "depthwise") if child.groups > 1 else WidthUse(s, child, "out"))
-                    if child.groups == 1:
-                        uses.append(WidthUse(s, child, "in"))
-        elif isinstance(module, (nn.BatchNorm1d, nn.BatchNorm2d)):
+    preprocess_convs = {id(pre[1]) for pre in cell.preprocess if not isinstance(pre, FactorizedReduce)}
+    for module in cell.modules():
+        if isinstance(module, _NORM):
             uses.append(WidthUse(s, module, "norm"))
+        elif isinstance(module, _CONV) and id(module) not in in_reduce:
+            if module.groups > 1:
+                uses.append(WidthUse(s, module, "depthwise"))
+            else:
+                uses.append(WidthUse(s, module, "out"))
+                if id(module) not in preprocess_convs:
+                    uses.append(WidthUse(s, module, "in"))
     return uses

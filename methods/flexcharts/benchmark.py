@@ -41,15 +41,10 @@ def search_step(config: ChannelSearchConfig, shape: TaskShape, batch: int, seed:
     state = build_search(shape, config, torch.device("cpu"), generator, x)
     weight_opt, arch_opt = search_optimizers(state, config)
     loss = nn.functional.cross_entropy
+    hooks = SearchHooks(loss, generator, config, state, arch_opt)
 
-    def forever():
-        while True:
-            yield x, y
-
-    hooks = SearchHooks(loss, torch.device("cpu"), generator, config, state, arch_opt, forever())
-
-    def step() -> None:
-        hooks.before_step(state.net, x, y)
+    def step() -> None:  # what fit does per batch, with ArchitectureSteps' before_step
+        hooks.arch_step(state.net, x, y, x, y)
         out = loss(state.net(x), y)
         weight_opt.zero_grad(set_to_none=True)
         out.backward()

@@ -42,6 +42,7 @@ class ChannelSearchConfig:
     arch_betas: tuple[float, float] = (0.5, 0.999)
     arch_weight_decay: float = 0.0
     drop_path: float = 0.2  # rises linearly from 0 to this over the search and the retraining [P] 5.1
+    auxiliary_weight: float = 0.4  # auxiliary head at retraining, its loss weight [P] 5.1; 0: no head
     search: TrainConfig = SEARCH
     retrain: TrainConfig = RETRAIN
 
@@ -60,8 +61,9 @@ class ChannelSearchConfig:
         if self.cost_weight < 0 or not 0 < self.macs_target_ratio or (self.macs_target or 1) <= 0:
             raise ConfigError(f"{name}: need cost_weight >= 0 and a positive target, got {self.cost_weight}, "
                               f"{self.macs_target_ratio}, {self.macs_target}")
-        if self.arch_lr <= 0 or not 0 <= self.drop_path < 1:
-            raise ConfigError(f"{name}: need arch_lr > 0 and drop_path in [0, 1), got {self.arch_lr}, {self.drop_path}")
+        if self.arch_lr <= 0 or not 0 <= self.drop_path < 1 or self.auxiliary_weight < 0:
+            raise ConfigError(f"{name}: need arch_lr > 0, drop_path in [0, 1) and auxiliary_weight >= 0, got "
+                              f"{self.arch_lr}, {self.drop_path}, {self.auxiliary_weight}")
         self.search.validate()
         self.retrain.validate()
 
@@ -108,13 +110,14 @@ class DMaskingConfig(ChannelSearchConfig):
 # loaded 2-core CPU within minutes (measured: one search step of the small network, batch 64, took about
 # 4 s on this shared machine at load 15-20); smoke: seconds, two search epochs so that one reallocation
 # happens. Both take larger steps of the channel parameters (arch_lr) since they take ~1 % of the
-# paper's steps, and no drop-path (a regulariser for 100-epoch trainings that only slows a short one).
+# paper's steps, and neither drop-path nor the auxiliary head (regularisers for 100-epoch trainings
+# that only slow a short one).
 SCALES = {
     "smoke": dict(cells=3, stem=8, head=16, base_width=8, grid_step=2, min_width=2, arch_lr=0.3, drop_path=0.0,
-                  search=dict(epochs=2, batch_size=16, batches_per_epoch=3, eval_batch_size=64),
+                  auxiliary_weight=0.0, search=dict(epochs=2, batch_size=16, batches_per_epoch=3, eval_batch_size=64),
                   retrain=dict(epochs=1, batch_size=16, batches_per_epoch=3, eval_batch_size=64)),
     "small": dict(cells=5, stem=16, head=64, base_width=16, grid_step=4, min_width=4, arch_lr=0.3, drop_path=0.0,
-                  search=dict(epochs=3, batch_size=64, batches_per_epoch=25, eval_batch_size=256),
+                  auxiliary_weight=0.0, search=dict(epochs=3, batch_size=64, batches_per_epoch=25, eval_batch_size=256),
                   retrain=dict(epochs=4, batch_size=64, lr=0.05, eval_batch_size=256)),
     "paper": {},
 }
@@ -136,4 +139,4 @@ def budget_notes(budget: str) -> str:
             f"{s['grid_step']}) instead of 20 (108, 256, 36, 8); {search['epochs']} search epochs{limit} and "
             f"{retrain['epochs']} retraining epochs (lr {retrain.get('lr', RETRAIN.lr)}) instead of 50 and 100, "
             f"batch {search['batch_size']} instead of 96; channel-parameter lr {s['arch_lr']} instead of 0.1; "
-            f"no drop-path instead of 0 -> 0.2")
+            f"no drop-path (instead of 0 -> 0.2) and no auxiliary head (instead of weight 0.4)")

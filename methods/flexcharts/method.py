@@ -7,10 +7,11 @@ import torch
 from torch import nn
 
 from nasbench.contracts import RunContext, SearchMethod, TaskShape, TaskView
-from nasbench.methods.backbones.width_cells import WidthCellNetwork
+from nasbench.methods.backbones.darts_cells import EvalNetwork
 from nasbench.methods.flexcharts.config import (ChannelSearchConfig, DMaskingConfig, FlexCHartsConfig, budget_notes,
                                                 scaled)
-from nasbench.methods.flexcharts.search import SearchState, build_network, run_search
+from nasbench.methods.backbones.width_cells import width_network
+from nasbench.methods.flexcharts.search import SearchState, run_search
 from nasbench.methods.flexcharts.widths import GaussianWidths, GumbelWidths
 from nasbench.training import fit
 
@@ -44,11 +45,31 @@ def architecture_record(state: SearchState, config: ChannelSearchConfig, method:
     }
 
 
-def build_from_record(arch: dict[str, Any], shape: TaskShape) -> WidthCellNetwork:
-    """The found network without the supernet: the stage widths of the record, nothing masked."""
+def build_from_record(arch: dict[str, Any], shape: TaskShape, auxiliary: bool = False) -> EvalNetwork:
+    """The found network without the supernet: the DARTS_V2 network at the record's stage widths."""
     space = arch["search_space"]
-    return WidthCellNetwork(shape.dims, shape.in_channels, shape.num_outputs, arch["choices"]["stage_widths"],
-                            stem=space["stem"], head=space["head"])
+    return width_network(shape.dims, shape.in_channels, shape.num_outputs, arch["choices"]["stage_widths"],
+                         stem=space["stem"], head=space["head"], auxiliary=auxiliary)
+
+
+class RetrainHooks:
+    """The retraining recipe's extras in ``fit``'s hooks [P 5.1]: the auxiliary head's loss (weight
+    0.4) and drop-path rising linearly to its maximum over the epochs."""
+
+    def __init__(self, net: EvalNetwork, loss, aux_weight: float, drop_path: float, epochs: int):
+        self.net, self.loss, self.aux_weight = net, loss, aux_weight
+        self.drop_path, self.epochs, self.targets = drop_path, max(epochs, 1), None
+
+    def before_step(self, model, inputs, targets) -> None:
+        self.targets = targets  # the auxiliary loss needs them after the forward pass
+
+    def add_loss(self, model, task_loss):
+        if self.net.aux_logits is None or self.aux_weight == 0:
+            return task_loss
+        return task_loss + self.aux_weight * self.loss(self.net.aux_logits, self.targets)
+
+    def epoch_end(self, model, epoch, optimizers) -> None:
+        self.net.drop_path_prob = self.drop_path * (epoch + 1) / self.epochs
 
 
 class ChannelSearch(SearchMethod):
@@ -83,13 +104,10 @@ class ChannelSearch(SearchMethod):
 
     def retrain(self, ctx: RunContext, arch: dict[str, Any], hparams: dict[str, Any]) -> nn.Module:
         c = self.config
-        model = build_from_record(arch, ctx.task.shape).to(ctx.device)
-        model.set_drop_path(0.0, ctx.generator)
-
-        def ramp_drop_path(net, epoch, optimizers):
-            net.set_drop_path(c.drop_path * (epoch + 1) / max(c.retrain.epochs, 1), ctx.generator)
-
-        fit(model, ctx, c.retrain, epoch_end=ramp_drop_path)
+        model = build_from_record(arch, ctx.task.shape, auxiliary=c.auxiliary_weight > 0).to(ctx.device)
+        model.drop_path_prob, model.generator = 0.0, ctx.generator
+        hooks = RetrainHooks(model, ctx.task.loss, c.auxiliary_weight, c.drop_path, c.retrain.epochs)
+        fit(model, ctx, c.retrain, before_step=hooks.before_step, add_loss=hooks.add_loss, epoch_end=hooks.epoch_end)
         return model
 
     @classmethod

@@ -18,15 +18,17 @@ import torch
 from nasbench.contracts import RunContext, Split, TaskShape
 from nasbench.methods.backbones.channel_allocation import WidthMacs, reallocate
 from nasbench.methods.backbones.channel_masks import width_grid
-from nasbench.methods.backbones.width_cells import WidthCellNetwork, base_widths
+from nasbench.methods.backbones.darts_cells import EvalNetwork, default_cell_channels
+from nasbench.methods.backbones.width_cells import StageMasks, width_network, width_uses
 from nasbench.methods.flexcharts.config import ChannelSearchConfig, DMaskingConfig, FlexCHartsConfig
 from nasbench.methods.flexcharts.widths import GaussianWidths, GumbelWidths, StageWidths
-from nasbench.training import fit, make_optimizer
+from nasbench.training import ArchitectureSteps, fit, make_optimizer
 
 
-def build_network(shape: TaskShape, config: ChannelSearchConfig, widths) -> WidthCellNetwork:
-    return WidthCellNetwork(shape.dims, shape.in_channels, shape.num_outputs, widths, stem=config.stem,
-                            head=config.head)
+def build_network(shape: TaskShape, config: ChannelSearchConfig, widths, supernet: bool,
+                  auxiliary: bool = False) -> EvalNetwork:
+    return width_network(shape.dims, shape.in_channels, shape.num_outputs, widths, stem=config.stem,
+                         head=config.head, supernet=supernet, auxiliary=auxiliary)
 
 
 def stage_range(config: ChannelSearchConfig, base: int, factors: tuple[float, float]) -> list[int]:
@@ -38,7 +40,7 @@ def stage_range(config: ChannelSearchConfig, base: int, factors: tuple[float, fl
 
 
 def make_widths(config: ChannelSearchConfig, generator: torch.Generator) -> StageWidths:
-    bases = base_widths(config.cells, config.base_width)
+    bases = default_cell_channels(config.base_width, config.cells)
     if isinstance(config, FlexCHartsConfig):
         grids = [stage_range(config, b, config.width_range) for b in bases]
         return GaussianWidths(grids, config.grid_step, bases, config.sigma_steps * config.grid_step, config.epsilon)
@@ -78,7 +80,8 @@ def cost_term(relative: torch.Tensor, form: str) -> torch.Tensor:
 class SearchState:
     """What the hooks share during one search."""
 
-    net: WidthCellNetwork
+    net: EvalNetwork
+    masks: StageMasks
     widths: StageWidths
     macs: WidthMacs
     target: float
@@ -92,13 +95,13 @@ def build_search(shape: TaskShape, config: ChannelSearchConfig, device: torch.de
     """The supernet at its initial allocation, the channel parameters, the MACs model and the target."""
     widths = make_widths(config, generator).to(device)
     allocated = initial_allocation(widths)
-    net = build_network(shape, config, allocated).to(device)
-    uses = net.width_uses()
+    net = build_network(shape, config, allocated, supernet=True).to(device)
+    uses = width_uses(net)
     macs = WidthMacs(net, [u for stage in uses for u in stage], example[:1].to(device))
-    start = base_widths(config.cells, config.base_width)
+    start = default_cell_channels(config.base_width, config.cells)
     target = config.macs_target or config.macs_target_ratio * float(macs(start))
     history = {"mu0": widths.soft_widths().detach().cpu().tolist(), "final0": widths.final_widths()}
-    return SearchState(net, widths, macs, target, allocated, uses, history)
+    return SearchState(net, StageMasks(net), widths, macs, target, allocated, uses, history)
 
 
 def search_optimizers(state: SearchState, config: ChannelSearchConfig):
@@ -112,57 +115,50 @@ def run_search(ctx: RunContext, config: ChannelSearchConfig) -> SearchState:
     d_t, d_s = halves(ctx.train, ctx.generator)
     state = build_search(ctx.task.shape, config, ctx.device, ctx.generator, d_t.inputs[:1])
     weight_opt, arch_opt = search_optimizers(state, config)
-    batches = _cycle(d_s, config.search.batch_size, ctx.generator)
-    hooks = SearchHooks(ctx.task.loss, ctx.device, ctx.generator, config, state, arch_opt, batches)
-    fit(state.net, ctx, config.search, train=d_t, optimizers=[weight_opt], before_step=hooks.before_step,
+    hooks = SearchHooks(ctx.task.loss, ctx.generator, config, state, arch_opt)
+    steps = ArchitectureSteps(d_s, config.search.batch_size, hooks.arch_step, ctx.device, ctx.generator)
+    fit(state.net, ctx, config.search, train=d_t, optimizers=[weight_opt], **steps.hooks(),
         epoch_end=hooks.epoch_end, epoch_log=hooks.epoch_log)
     return state
 
 
-def _cycle(split: Split, batch_size: int, generator: torch.Generator) -> Iterator:
-    while True:
-        yield from split.batches(batch_size, shuffle=True, generator=generator)
-
-
 class SearchHooks:
-    """``before_step``, ``epoch_end`` and ``epoch_log`` of ``fit`` for one search; ``loss`` is the task's."""
+    """The architecture step (for ``ArchitectureSteps``), ``epoch_end`` and ``epoch_log`` of one search;
+    ``loss`` is the task's."""
 
-    def __init__(self, loss, device: torch.device, generator: torch.Generator, config: ChannelSearchConfig,
-                 state: SearchState, arch_opt: torch.optim.Optimizer, batches: Iterator):
-        self.loss, self.device, self.generator = loss, device, generator
-        self.config, self.state, self.arch_opt, self.batches = config, state, arch_opt, batches
+    def __init__(self, loss, generator: torch.Generator, config: ChannelSearchConfig, state: SearchState,
+                 arch_opt: torch.optim.Optimizer):
+        self.loss, self.generator, self.config, self.state, self.arch_opt = loss, generator, config, state, arch_opt
         self.reallocations = 0
-        state.net.set_drop_path(0.0, generator)
+        state.net.drop_path_prob, state.net.generator = 0.0, generator
         self.set_masks(sample=False)
 
     def set_masks(self, sample: bool) -> None:
         with torch.no_grad():
             widths = self.state.widths
-            self.state.net.stage_masks = widths.masks(widths.all_weights(sample), self.state.allocated)
+            self.state.masks.set(widths.masks(widths.all_weights(sample), self.state.allocated))
 
     def relative_cost(self, weights=None) -> torch.Tensor:
         """MACs of the soft effective widths over the target."""
         return self.state.macs(self.state.widths.soft_widths(weights)) / self.state.target
 
-    def before_step(self, model, inputs, targets) -> None:
-        """One first-order step of the channel parameters on a batch of D_s, then the masks of the
-        weight step (a fresh Gumbel sample for DMaskingNAS)."""
+    def arch_step(self, model, xs, ys, inputs, targets) -> None:
+        """One first-order step of the channel parameters on a batch of D_s (CE + lambda L_cost), then
+        the masks of the weight step (a fresh Gumbel sample for DMaskingNAS)."""
         s = self.state
-        xs, ys = next(self.batches)
-        xs, ys = xs.to(self.device), ys.to(self.device)
         self.arch_opt.zero_grad(set_to_none=True)
         weights = s.widths.all_weights(sample=True)  # masks and cost from the same Gumbel sample
-        model.stage_masks = s.widths.masks(weights, s.allocated)
-        weights_before = [p.requires_grad for p in model.parameters()]
-        for p in model.parameters():  # only the channel parameters get this step's gradient
+        s.masks.set(s.widths.masks(weights, s.allocated))
+        trainable = [p for p in model.parameters() if p.requires_grad]
+        for p in trainable:  # the step needs no weight gradient: skip computing it
             p.requires_grad_(False)
         try:
             cost = cost_term(self.relative_cost(weights), self.config.cost_form)
             loss = self.loss(model(xs), ys) + self.config.cost_weight * cost
             loss.backward()
         finally:
-            for p, flag in zip(model.parameters(), weights_before):
-                p.requires_grad_(flag)
+            for p in trainable:
+                p.requires_grad_(True)
         self.arch_opt.step()
         s.widths.clamp_()
         self.set_masks(sample=True)
@@ -174,13 +170,12 @@ class SearchHooks:
                 new = s.widths.active_top(stage)
                 if new != s.allocated[stage]:
                     reallocate(s.uses[stage], s.allocated[stage], new, optimizers, c.new_channel_init)
-                    s.allocated[stage] = new
+                    s.allocated[stage] = model.cells[stage].channels = new
                     self.reallocations += 1
-            model.widths = list(s.allocated)
         else:
             s.widths.tau *= c.tau_decay
         done = (epoch + 1) / max(c.search.epochs, 1)
-        model.set_drop_path(c.drop_path * done, self.generator)
+        model.drop_path_prob = c.drop_path * done
         self.set_masks(sample=False)  # the validation score of this epoch, without noise
 
     @torch.no_grad()

@@ -16,7 +16,8 @@ from nasbench.contracts import TaskShape
 from nasbench.errors import ConfigError
 from nasbench.methods.backbones import channel_masks as M
 from nasbench.methods.backbones.channel_allocation import WidthMacs, WidthUse, reallocate
-from nasbench.methods.backbones.width_cells import WidthCellNetwork, base_widths
+from nasbench.methods.backbones.darts_cells import default_cell_channels
+from nasbench.methods.backbones.width_cells import StageMasks, width_network, width_uses
 from nasbench.methods.flexcharts import DMasking, DMaskingConfig, FlexCHarts, FlexCHartsConfig
 from nasbench.methods.flexcharts.config import scaled
 from nasbench.methods.flexcharts.method import build_from_record
@@ -41,8 +42,8 @@ def test_the_loss_of_the_masked_network_has_a_gradient_in_mu():
     config = scaled(FlexCHartsConfig(), "smoke")
     widths = make_widths(config, torch.Generator().manual_seed(0))
     allocated = [widths.active_top(s) for s in range(config.cells)]
-    net = WidthCellNetwork(2, 1, 10, allocated, stem=config.stem, head=config.head)
-    net.stage_masks = widths.masks(widths.all_weights(), allocated)
+    net = width_network(2, 1, 10, allocated, stem=config.stem, head=config.head, supernet=True)
+    StageMasks(net).set(widths.masks(widths.all_weights(), allocated))
     loss = nn.functional.cross_entropy(net(torch.randn(8, 1, 12, 12)), torch.randint(0, 10, (8,)))
     loss.backward()
     assert widths.mu.grad is not None and (widths.mu.grad.abs() > 0).all(), widths.mu.grad
@@ -154,12 +155,12 @@ def test_truncating_keeps_the_leading_channels():
 def test_the_macs_model_equals_the_suite_count_at_any_widths(dims):
     torch.manual_seed(0)
     widths = [8, 12, 16, 20, 24]
-    net = WidthCellNetwork(dims, 2, 7, widths, stem=10, head=24)
+    net = width_network(dims, 2, 7, widths, stem=10, head=24, supernet=True)
     x = torch.randn(2, 2, *((20,) * dims))
-    macs = WidthMacs(net, [u for s in net.width_uses() for u in s], x)
+    macs = WidthMacs(net, [u for s in width_uses(net) for u in s], x)
     assert int(macs(widths)) == count_macs(net, x)
     other = [14, 6, 22, 10, 18]
-    assert int(macs(other)) == count_macs(WidthCellNetwork(dims, 2, 7, other, stem=10, head=24), x)
+    assert int(macs(other)) == count_macs(width_network(dims, 2, 7, other, stem=10, head=24), x)
     soft = torch.tensor([9.5, 11.0, 16.0, 20.0, 23.0], requires_grad=True)
     macs(soft).backward()
     assert (soft.grad > 0).all()
@@ -168,25 +169,25 @@ def test_the_macs_model_equals_the_suite_count_at_any_widths(dims):
 @pytest.mark.parametrize("init", ["zeros", "preserving"])
 def test_reallocating_a_stage_of_the_cell_network_keeps_its_output(init):
     torch.manual_seed(0)
-    widths = base_widths(5, 8)
-    net = WidthCellNetwork(2, 1, 10, widths, stem=8, head=16)
+    widths = list(default_cell_channels(8, 5))
+    net = width_network(2, 1, 10, widths, stem=8, head=16, supernet=True)
     opt = torch.optim.SGD(net.parameters(), lr=0.05, momentum=0.9)
     x = torch.randn(6, 1, 14, 14)
     nn.functional.cross_entropy(net(x), torch.randint(0, 10, (6,))).backward()
     opt.step()
     grid = torch.tensor(M.width_grid(2, 64, 2), dtype=torch.float32)
-    net.stage_masks = [M.combined_mask(grid, M.gaussian_weights(grid, torch.tensor(w - 2.0), 4.0), w)
-                       for w in widths]
+    masks = StageMasks(net)
+    masks.set([M.combined_mask(grid, M.gaussian_weights(grid, torch.tensor(w - 2.0), 4.0), w) for w in widths])
     net.eval()
     before = net(x).detach()
-    uses = net.width_uses()
+    uses = width_uses(net)
     for stage in (0, 1, 4):  # after the stem, a reduction cell, the last cell (the head's inputs)
         reallocate(uses[stage], widths[stage], widths[stage] + 6, [opt], init=init)
         widths[stage] += 6
-    net.stage_masks = [M.combined_mask(grid, M.gaussian_weights(grid, torch.tensor(w - 8.0), 4.0), w)
-                       if s in (0, 1, 4) else m for s, (w, m) in enumerate(zip(widths, net.stage_masks))]
+    masks.set([M.combined_mask(grid, M.gaussian_weights(grid, torch.tensor(w - 8.0), 4.0), w)
+               if s in (0, 1, 4) else m for s, (w, m) in enumerate(zip(widths, masks.values))])
     assert (net(x) - before).abs().max() < 1e-6
-    assert count_macs(net, x) == count_macs(WidthCellNetwork(2, 1, 10, widths, stem=8, head=16), x)
+    assert count_macs(net, x) == count_macs(width_network(2, 1, 10, widths, stem=8, head=16), x)
 
 
 def test_widths_never_leave_the_valid_range():
