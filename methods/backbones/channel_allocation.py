@@ -20,8 +20,9 @@ by at most the mask mass they receive); or ``preserving`` (the default): default
 channel is produced (its convolution rows, BatchNorm scale one) and zeros where it is read (the next
 layer's input columns), so the output is unchanged exactly and the new channels still learn (the
 function-preserving widening of Net2Net: Chen, Goodfellow, Shlens, ICLR 2016, arXiv:1511.05641).
-Optimiser state that has the parameter's shape (SGD momentum, Adam moments) is resized the same way, new entries zero; scalar
-state (Adam's step) is kept. The optimiser then holds the new parameters in place of the old ones.
+Optimiser state that has the parameter's shape (SGD momentum, Adam moments) is resized the same way,
+new entries zero; scalar state (Adam's step) is kept. The optimiser then holds the new parameters in
+place of the old ones.
 
 ``WidthMacs`` turns the same uses into a multiply-accumulate count that is a polynomial of the widths:
 exact (equal to ``nasbench.arch.count_macs``) for integer widths, differentiable for soft widths.

@@ -65,7 +65,8 @@ def width_network(dims: int, in_channels: int, num_outputs: int, widths: Sequenc
     """The DARTS network with ``widths[s]`` channels per node in stage s; a ``supernet`` interleaves its
     factorized reductions (its widths change during the search)."""
     if any(w < 2 or w % 2 for w in widths):
-        raise ValueError(f"every stage width must be even and >= 2 (factorized reductions halve it), got {list(widths)}")
+        raise ValueError(f"every stage width must be even and >= 2 (factorized reductions halve it), "
+                         f"got {list(widths)}")
     net = EvalNetwork(genotype, in_channels, num_outputs, layers=len(widths), dims=dims, auxiliary=auxiliary,
                       cell_channels=[int(w) for w in widths], stem_channels=stem, head_channels=head)
     if supernet:

@@ -11,7 +11,9 @@ logits per stage with Gumbel-softmax weights), ``search`` (bi-level first-order 
 ``nasbench.training.fit``: the architecture step in ``before_step``, reallocation in ``epoch_end``),
 ``method`` (the ``flexcharts`` and ``dmasking`` SearchMethods, record, rebuild, retraining),
 ``benchmark`` (``nasbench perf flexcharts``). The network, the masks and the allocation are shared
-backbone pieces: ``nasbench.methods.backbones.width_cells``, ``channel_masks``, ``channel_allocation``.
+backbone pieces: the DARTS network of ``nasbench.methods.backbones.darts_cells`` (``EvalNetwork`` with a
+width per cell), its masks and width uses in ``width_cells``, and ``channel_masks``,
+``channel_allocation``.
 
 What follows the papers:
 - network: fixed 3x3 stem (108 channels) and 1x1 head (256), 20 stages of DARTS_V2 cells with
@@ -26,7 +28,8 @@ What follows the papers:
 - bi-level first-order steps (Algorithm 1): the training split cut into equal halves D_t (weights:
   SGD lr 0.025 cosine, momentum 0.9, wd 3e-4, clip 5) and D_s (channel parameters: Adam lr 0.1,
   betas (0.5, 0.999), wd 0), one step on each per iteration; drop-path rising from 0 to 0.2; batch 96;
-  50 search epochs; retraining from scratch for 100 epochs with the same SGD settings [P 5.1].
+  50 search epochs; retraining from scratch for 100 epochs with the same SGD settings, an auxiliary
+  head (weight 0.4) and drop-path rising to 0.2 [P 5.1].
 
 Assumptions (the paper leaves them open; each is a config with its reason in ``config``):
 - sigma = 2 grid steps; grid step 8; the active range alpha_k >= 0.01 (mu +- 3.03 sigma);
@@ -47,9 +50,11 @@ Assumptions (the paper leaves them open; each is a config with its reason in ``c
 Departures and why:
 - one cosine step per epoch, not per step (``fit`` sets the learning rate per epoch);
 - no cutout or other augmentation: the suite's tasks own their preprocessing;
-- no auxiliary head at retraining (``fit`` trains one output per forward pass);
-- the factorized reduction interleaves its two halves (``width_cells``: same function class, but
-  masks and resizes keep every channel in place);
+- the auxiliary head is DARTS's (two convolutions and a linear layer, the backbone's), not the three
+  fully connected layers the paper names without sizes;
+- in the supernet the factorized reductions interleave their two halves (``width_cells``: the same
+  function class, but masks and resizes keep every channel in place); the retrained network uses
+  the reference's concatenation;
 - the validation curve of the search uses the noise-free weights (softmax(alpha / tau) for DMasking);
 - ``small`` and ``smoke`` shrink the network and the epochs (``budget_notes``), so the budget
   exercises the search on a 2-core CPU rather than reproducing Table 1.

@@ -40,7 +40,8 @@ def architecture_record(state: SearchState, config: ChannelSearchConfig, method:
                          "ranges": [[g[0], g[-1]] for g in widths.grids]},
         "choices": {"stage_widths": final},
         "details": details,
-        "cost": {"macs_target": state.target, "final_macs": final_macs, "final_macs_vs_target": final_macs / state.target,
+        "cost": {"macs_target": state.target, "final_macs": final_macs,
+                 "final_macs_vs_target": final_macs / state.target,
                  "lambda": config.cost_weight, "cost_form": config.cost_form},
     }
 
@@ -140,7 +141,8 @@ class FlexCHarts(ChannelSearch):
     name = "flexcharts"
     citation = ("Yuezuegueler, Dimitriadis, Frossard, Flexible Channel Dimensions for Differentiable Architecture "
                 "Search, arXiv:2306.08021, 2023")
-    description = "channel widths per stage of a DARTS_V2 cell network: Gaussian masks around a learned mean, dynamic allocation"
+    description = ("channel widths per stage of a DARTS_V2 cell network: Gaussian masks around a learned mean, "
+                   "dynamic allocation")
     Config = FlexCHartsConfig
 
 
@@ -148,5 +150,6 @@ class DMasking(ChannelSearch):
     name = "dmasking"
     citation = ("Wan et al., FBNetV2: Differentiable Neural Architecture Search for Spatial and Channel Dimensions, "
                 "CVPR 2020 (arXiv:2004.05565); the DMaskingNAS baseline of FlexCHarts (arXiv:2306.08021)")
-    description = "channel widths per stage of a DARTS_V2 cell network: Gumbel-softmax over a fixed range of prefix masks"
+    description = ("channel widths per stage of a DARTS_V2 cell network: Gumbel-softmax over a fixed range of "
+                   "prefix masks")
     Config = DMaskingConfig

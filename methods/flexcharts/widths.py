@@ -77,7 +77,8 @@ class GaussianWidths(StageWidths):
         return M.active_range(float(self.mu[s].detach()), self.sigma, self.epsilon, self.step, grid[0], grid[-1])[1]
 
     def final_widths(self) -> list[int]:
-        return [M.nearest_grid_width(float(self.mu[s].detach()), self.step, g[0], g[-1]) for s, g in enumerate(self.grids)]
+        mu = self.mu.detach().cpu().tolist()
+        return [M.nearest_grid_width(mu[s], self.step, g[0], g[-1]) for s, g in enumerate(self.grids)]
 
 
 class GumbelWidths(StageWidths):

@@ -85,7 +85,8 @@ class ConvStack(nn.Module):
 
     def __init__(self, width):
         super().__init__()
-        self.conv1, self.bn, self.conv2 = nn.Conv2d(3, width, 3, padding=1), nn.BatchNorm2d(width), nn.Conv2d(width, 5, 1)
+        self.conv1, self.bn = nn.Conv2d(3, width, 3, padding=1), nn.BatchNorm2d(width)
+        self.conv2 = nn.Conv2d(width, 5, 1)
 
     def forward(self, x):
         return self.conv2(torch.relu(self.bn(self.conv1(x))))
@@ -238,7 +239,8 @@ def test_the_record_rebuilds_a_network_with_its_macs(fashion_runs, method):
     assert record["cost"]["macs"] == record["cost"]["final_macs"]  # the retrained network's count
     shape = TaskShape(2, 1, (28, 28), "classes", 10)
     assert count_macs(build_from_record(record, shape), torch.zeros(1, 1, 28, 28)) == record["cost"]["final_macs"]
-    assert abs(record["cost"]["final_macs_vs_target"] - record["cost"]["final_macs"] / record["cost"]["macs_target"]) < 1e-9
+    cost = record["cost"]
+    assert abs(cost["final_macs_vs_target"] - cost["final_macs"] / cost["macs_target"]) < 1e-9
     ranges = record["search_space"]["ranges"]
     assert all(lo <= w <= hi for w, (lo, hi) in zip(record["choices"]["stage_widths"], ranges))
     details = record["details"]
