@@ -38,10 +38,12 @@ Assumptions (the paper leaves them open; each is a config with its reason in ``c
   the allocation changes no mask value of an existing channel;
 - new channels: ``preserving`` by default (fresh values where a new channel is produced, zeros where
   it is read: the output is unchanged exactly and the channel learns); ``zeros`` and ``default`` too;
-- the cost is MACs, not latency: L_cost = |MACs(f_eff) / target - 1| (``cost_form``), f_eff = sum_k
-  w_k f_k per stage, MACs a polynomial of the widths that equals the suite's MAC count of the final
-  network exactly; the target is 0.7 x the MACs of the network at its initial widths; lambda = 0.5
-  (the paper's lambda 1e-3..1e-1 weighs a latency in milliseconds, a different unit);
+- the cost is MACs, not latency: L_cost = |MACs(f_eff) / target - 1| (``cost_form``), MACs a
+  polynomial of the stage widths that equals the suite's MAC count of the final network exactly;
+  f_eff is sum_k g_k f_k for DMaskingNAS (UBoostNAS's soft effective width) and mu for FlexCHarts
+  (``effective_width``: the final width is the grid point nearest mu, while sum_k w_k f_k exceeds mu
+  where the valid range cuts the Gaussian); the target is 0.7 x the MACs of the network at its
+  initial widths; lambda = 0.5 (the paper's lambda 1e-3..1e-1 weighs a latency in milliseconds);
 - the initial width of a stage is the DARTS evaluation network's (36, doubled at each reduction; the
   paper's stem of 108 = 3 x 36), which is also FlexCHarts' initial mu; the valid range of a stage is
   [0.25, 2] x that width, which is DMask-large's candidate range; DMask-small's is [0.5, 1.5] x

@@ -43,7 +43,8 @@ def make_widths(config: ChannelSearchConfig, generator: torch.Generator) -> Stag
     bases = default_cell_channels(config.base_width, config.cells)
     if isinstance(config, FlexCHartsConfig):
         grids = [stage_range(config, b, config.width_range) for b in bases]
-        return GaussianWidths(grids, config.grid_step, bases, config.sigma_steps * config.grid_step, config.epsilon)
+        return GaussianWidths(grids, config.grid_step, bases, config.sigma_steps * config.grid_step, config.epsilon,
+                              config.effective_width)
     assert isinstance(config, DMaskingConfig)
     grids = [stage_range(config, b, config.candidate_factors()) for b in bases]
     return GumbelWidths(grids, config.tau, generator)

@@ -54,10 +54,15 @@ class StageWidths(nn.Module):
 class GaussianWidths(StageWidths):
     """FlexCHarts: mu per stage (channels), sigma fixed (channels), valid grid [low_s, high_s]."""
 
-    def __init__(self, grids: Sequence[Sequence[int]], step: int, mu: Sequence[float], sigma: float, epsilon: float):
+    def __init__(self, grids: Sequence[Sequence[int]], step: int, mu: Sequence[float], sigma: float, epsilon: float,
+                 effective: str = "mu"):
         super().__init__(grids)
         self.mu = nn.Parameter(torch.tensor([float(m) for m in mu]))
-        self.step, self.sigma, self.epsilon = int(step), float(sigma), float(epsilon)
+        self.step, self.sigma, self.epsilon, self.effective = int(step), float(sigma), float(epsilon), effective
+
+    def soft_widths(self, weights: Sequence[torch.Tensor] | None = None) -> torch.Tensor:
+        """The cost model's widths: mu itself (``effective='mu'``) or sum_k w_k f_k (``'mean'``)."""
+        return self.mu if self.effective == "mu" else super().soft_widths(weights)
 
     def weights(self, s: int, sample: bool = False) -> torch.Tensor:
         return M.gaussian_weights(self.grid(s), self.mu[s], self.sigma)

@@ -274,3 +274,13 @@ def test_draw_record_plots_the_widths(fashion_runs):
 def test_the_methods_keep_the_contract(name):
     """Registry, config, a smoke run on the 1D Satellite fixture twice (determinism), no test split."""
     check_method(name)
+
+
+def test_the_benchmark_compares_dmask_large_with_flexcharts_on_the_same_widths():
+    from nasbench.methods.flexcharts.benchmark import FlexCHartsBenchmark
+
+    figures = FlexCHartsBenchmark(batch=2, rounds=1, warmup=0, cells=3).run(log=lambda *_: None)
+    flex, dmask = figures["flexcharts_allocated_widths"], figures["dmask_large_allocated_widths"]
+    assert dmask == [72, 144, 288]  # the top of [0.25, 2] x (36, 72, 144)
+    assert all(f <= d for f, d in zip(flex, dmask)) and flex != dmask  # FlexCHarts: mu + 3 sigma at most
+    assert figures["flexcharts_search_memory_ratio"] > 1 and figures["flexcharts_search_time_ratio"] > 0
