@@ -112,19 +112,22 @@ class DMaskingConfig(ChannelSearchConfig):
 
 
 # -- budgets ----------------------------------------------------------------------------------------
-# What ``smoke`` and ``small`` change (``paper`` changes nothing). small: Fashion-MNIST-sized tasks on a
-# loaded 2-core CPU within minutes (measured: one search step of the small network, batch 64, took about
-# 4 s on this shared machine at load 15-20); smoke: seconds, two search epochs so that one reallocation
-# happens. Both take larger steps of the channel parameters (arch_lr) since they take ~1 % of the
-# paper's steps, and neither drop-path nor the auxiliary head (regularisers for 100-epoch trainings
-# that only slow a short one).
+# What ``smoke`` and ``small`` change (``paper`` changes nothing). small: Fashion-MNIST-sized tasks within
+# 20 minutes on a 2-core CPU shared with other work (measured at load 16-21: one weight step of the
+# small network, batch 64, 28 x 28, took 2.3-3.3 s with one thread): 3 cells, grid step 2 (with step
+# 4, rounding the first stage's ~14 channels moves the network's MACs by ~10 %); smoke: seconds, two
+# search epochs so that one reallocation happens. Both take larger steps of the channel parameters
+# (arch_lr) since they take well under 1 % of the paper's steps, and use neither drop-path nor the
+# auxiliary head (regularisers for 100-epoch trainings that only slow a short one).
 SCALES = {
     "smoke": dict(cells=3, stem=8, head=16, base_width=8, grid_step=2, min_width=2, arch_lr=0.3, drop_path=0.0,
-                  auxiliary_weight=0.0, search=dict(epochs=2, batch_size=16, batches_per_epoch=3, eval_batch_size=64),
+                  auxiliary_weight=0.0,
+                  search=dict(epochs=2, batch_size=16, batches_per_epoch=3, eval_batch_size=64),
                   retrain=dict(epochs=1, batch_size=16, batches_per_epoch=3, eval_batch_size=64)),
-    "small": dict(cells=5, stem=16, head=64, base_width=16, grid_step=4, min_width=4, arch_lr=0.3, drop_path=0.0,
-                  auxiliary_weight=0.0, search=dict(epochs=3, batch_size=64, batches_per_epoch=25, eval_batch_size=256),
-                  retrain=dict(epochs=4, batch_size=64, lr=0.05, eval_batch_size=256)),
+    "small": dict(cells=3, stem=16, head=64, base_width=16, grid_step=2, min_width=4, arch_lr=0.3, drop_path=0.0,
+                  auxiliary_weight=0.0,
+                  search=dict(epochs=2, batch_size=64, batches_per_epoch=20, eval_batch_size=256),
+                  retrain=dict(epochs=3, batch_size=64, lr=0.05, eval_batch_size=256)),
     "paper": {},
 }
 
