@@ -5,7 +5,7 @@ next to it.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from nasbench.errors import ConfigError
