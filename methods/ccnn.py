@@ -1,11 +1,15 @@
 """CCNN: the plain Continuous CNN with global kernels, the "CCNN_{4,140} (Global Kernels)" row of
-the DNArch paper (Romero & Zeghidour, Tables 1-3), and DNArch's base network.
+the DNArch paper (Romero & Zeghidour, "DNArch: Learning Convolutional Neural Architectures by
+Backpropagation", 2023, arXiv:2302.05400, Tables 1-3), and DNArch's base network.
 
 Backbone: ``nasbench.methods.backbones.ccnn`` (Knigge, Romero et al., "Modelling long range
-dependencies in ND: from task-specific to a general purpose CNN", ICLR 2023; reference
-implementation github.com/david-knigge/ccnn). Kernels as large as the input, full resolution,
-no masks; one shared kernel network as in DNArch, so the baseline and DNArch differ only by the masks.
-No search: the run trains the network once and reports the last-epoch test metric.
+dependencies in ND: from task-specific to a general purpose CNN", ICLR 2023,
+https://openreview.net/forum?id=ZW5aK4yCRqU; reference implementation github.com/david-knigge/ccnn).
+Kernels as large as the input, full resolution, no masks; one shared kernel network as in DNArch, so
+the baseline and DNArch differ only by the masks.
+No search: the run trains the network once and reports the last-epoch test metric. LRA Retrieval
+(paired documents) as in the paper's Table 1: one CCNN encodes both documents and the two-tower head
+of ``backbones.encoder_pair`` compares them.
 
 Recipe [A]: the paper lists no separate hyper-parameters for the baseline; the suite trains it with
 the DNArch row of its task (Tables 7-8: epochs, batch size, learning rate, dropout, weight decay,
@@ -16,10 +20,9 @@ Budgets: ``paper`` is the table row with CCNN_{4,140}; ``small`` and ``smoke`` s
 the schedule (``budget_notes``), with the same recipe as ``dnarch`` at that budget, and start every
 residual branch at zero (``zero_init_branches`` [A]): with the reference's kaiming initialisation the
 global-kernel CCNN's output is ~10x the target's scale at initialisation (smooth global kernels sum
-a smooth input coherently), and a 15-epoch schedule does not recover from it (Darcy Flow, approximate
-data, 12 epochs: test rel. L2 0.082 with the kaiming init, 0.053 with zero-initialised branches).
-Below ``paper`` the decoder reads ListOps at the first position instead of the mean pool, as for
-``dnarch`` (see ``nasbench.methods.dnarch`` and ``budget.FIRST_POSITION_TASKS``).
+a smooth input coherently), and a 15-epoch schedule does not recover from it (the runs are in
+``docs/measurements.md``). Below ``paper`` the decoder reads ListOps at the first position instead
+of the mean pool, as for ``dnarch`` (``backbones.ccnn_recipes.FIRST_POSITION_TASKS``).
 """
 from __future__ import annotations
 
@@ -30,11 +33,16 @@ from torch import nn
 
 from nasbench.contracts import RunContext, SearchMethod, TaskShape, TaskView
 from nasbench.errors import ConfigError
-from nasbench.methods.backbones.ccnn import CCNN as CCNNBackbone
-from nasbench.methods.backbones.ccnn import POOLINGS, max_kernel_size, unsupported_reason
-from nasbench.methods.dnarch.budget import budget_notes as scaled_budget_notes
-from nasbench.methods.dnarch.budget import pooling_for, scale_for_budget
-from nasbench.methods.dnarch.hparams import paper_recipe, paper_row
+from nasbench.methods.backbones.ccnn import CCNN as CCNNBackbone, POOLINGS, max_kernel_size, unsupported_reason
+from nasbench.methods.backbones.ccnn_recipes import (
+    budget_notes as scaled_budget_notes,
+    paper_recipe,
+    paper_row,
+    pooling_for,
+    scale_for_budget,
+)
+from nasbench.methods.backbones.encoder_pair import pair_network
+from nasbench.methods.backbones.records import blocks_frame, blocks_row, draw_blocks
 from nasbench.training import TrainConfig, fit
 
 
@@ -50,7 +58,7 @@ class CCNNConfig:
     batch_stats_only: bool = False
     zero_init_branches: bool = False  # [A] the PWLinear of every branch starts at 0 (blocks start as identities)
     embedding_dim: int | None = None  # token tasks; None: the network width
-    pooling: Literal["mean", "first"] = "mean"  # global average pool [P]; budget.pooling_for
+    pooling: Literal["mean", "first"] = "mean"  # global average pool [P]; ccnn_recipes.pooling_for
     train: TrainConfig = field(default_factory=lambda: TrainConfig(
         epochs=310, batch_size=8, lr=0.02, weight_decay=1e-4, optimizer="adamw", schedule="cosine",
         warmup_epochs=10, eval_batch_size=16))
@@ -76,6 +84,9 @@ class CCNN(SearchMethod):
     citation = ("Knigge, Romero et al., Modelling Long Range Dependencies in ND: From Task-Specific to a "
                 "General Purpose CNN, ICLR 2023; Romero & Zeghidour, DNArch, 2023 (global-kernel baseline)")
     Config = CCNNConfig
+    supports_pair_inputs = True  # LRA Retrieval: one CCNN encodes both documents (DNArch Table 1)
+    baseline = True  # a plain backbone: no search
+    description = "the plain Continuous CNN with global kernels (DNArch's base network), trained once"
 
     @classmethod
     def default_config(cls, budget: str, task: TaskView) -> CCNNConfig:
@@ -92,6 +103,14 @@ class CCNN(SearchMethod):
     def unsupported_reason(cls, shape: TaskShape) -> str | None:
         return unsupported_reason(shape)
 
+    @classmethod
+    def describe_record(cls, record: dict[str, Any]) -> dict[str, Any]:
+        return {"backbone": record.get("backbone"), **blocks_row(record["choices"]["blocks"])}
+
+    @classmethod
+    def draw_record(cls, record: dict[str, Any], ax: Any) -> bool:
+        return draw_blocks(blocks_frame(record["choices"]["blocks"]), ax, title="Global kernels at full resolution")
+
     def search(self, ctx: RunContext) -> dict[str, Any]:
         c, shape = self.config, ctx.task.shape
         kernel = [max_kernel_size(n) for n in shape.input_size]
@@ -100,8 +119,9 @@ class CCNN(SearchMethod):
                 "choices": {"depth": c.depth, "width": c.width, "kernel": "global", "blocks": blocks}}
 
     def retrain(self, ctx: RunContext, arch: dict[str, Any], hparams: dict[str, Any]) -> nn.Module:
-        model = build_ccnn(ctx.task.shape, self.config)
-        fit(model, ctx, self.config.train)
+        c = self.config
+        model = pair_network(ctx.task.shape, c.width, lambda shape: build_ccnn(shape, c))
+        fit(model, ctx, c.train)
         return model
 
 

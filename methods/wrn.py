@@ -1,4 +1,7 @@
-"""WRN: the plain Wide-ResNet baseline of NAS-Bench-360 (Tu et al., 2022), the "WRN" row of its tables.
+"""WRN: the plain Wide-ResNet baseline of NAS-Bench-360 (Tu et al., "NAS-Bench-360: Benchmarking Neural
+Architecture Search on Diverse Tasks", NeurIPS 2022 Datasets and Benchmarks, arXiv:2110.05668), the
+"WRN" row of its tables; the network of Zagoruyko & Komodakis, "Wide Residual Networks", BMVC 2016
+(arXiv:1605.07146).
 
 2D tasks: WRN-16-4 (``WideResNet2D``; all strides 1 and a per-pixel head for dense outputs). 1D tasks:
 the 1D WRN of DASH/NAS-Bench-360 (``WideResNet1D``). No search: the architecture is fixed, and the
@@ -17,10 +20,10 @@ train split only, so the validation split stays held out for every method alike.
 ``smoke`` scale depth/width and epochs down (``budget_notes``); with fewer than 200 epochs the
 milestones follow the reference's own rule for other lengths: 0.3, 0.6 and 0.8 of the epochs. They
 also turn the dense recipe's dropout 0.3 off: it regularises a 200-epoch schedule, and in a short one
-it only slows fitting (Darcy Flow, WRN-16-1, 400 generated training samples, seed 0: test
-relative L2 0.121 after 12 epochs with dropout 0.3, 0.087 after 16 epochs with none; `nasbench run
-wrn darcyflow --budget small --set dropout=0.3 --set train.epochs=12 --set 'train.milestones=(3,8,10)'`
-reproduces the first).
+it only slows fitting (the Darcy Flow runs are in ``docs/measurements.md``).
+
+Recipes and network: ``nasbench.methods.backbones.wrn`` and ``backbones.wrn_recipes``, shared with
+DASH's retraining.
 """
 from __future__ import annotations
 
@@ -31,22 +34,10 @@ from torch import nn
 
 from nasbench.contracts import RunContext, SearchMethod, TaskShape, TaskView
 from nasbench.errors import ConfigError
-from nasbench.methods.backbones.wrn import WideResNet1D, WideResNet2D
+from nasbench.methods.backbones.records import draw_kernel_dilation, kernel_dilation_frame
+from nasbench.methods.backbones.wrn import build_wrn, wrn_kernels
+from nasbench.methods.backbones.wrn_recipes import DEFAULT_RECIPE, nb360_dropout, nb360_milestones, nb360_recipe
 from nasbench.training import TrainConfig, fit
-
-
-def nb360_milestones(epochs: int) -> tuple[int, ...]:
-    """Epochs at which the NAS-Bench-360 schedule multiplies the lr by 0.2."""
-    if epochs == 200:
-        return (60, 120, 160)
-    return (int(0.3 * epochs), int(0.6 * epochs) + 1, int(0.8 * epochs) + 1)
-
-
-DENSE_RECIPE = TrainConfig(epochs=200, batch_size=4, lr=0.040978885541880554, momentum=0.9,
-                           weight_decay=6.942729492430138e-05, nesterov=True, milestones=(60, 120, 160),
-                           eval_batch_size=16)
-DEFAULT_RECIPE = TrainConfig(epochs=200, batch_size=128, lr=0.1, momentum=0.9, weight_decay=5e-4,
-                             nesterov=True, milestones=(60, 120, 160), eval_batch_size=256)
 
 
 @dataclass(frozen=True)
@@ -72,24 +63,17 @@ SCALE = {  # budget -> (depth, widen, epochs)
 }
 
 
-def build_wrn(shape: TaskShape, config: WRNConfig, kernels=None, conv_factory=None) -> nn.Module:
-    if shape.dims == 2:
-        return WideResNet2D(shape.in_channels, shape.num_outputs, config.depth, config.widen, config.dropout,
-                            dense=shape.dense, kernels=kernels, conv_factory=conv_factory)
-    return WideResNet1D(shape.in_channels, shape.num_outputs, config.mid_channels, config.dropout, dense=shape.dense,
-                        kernels=kernels, causal=config.causal, conv_factory=conv_factory)
-
-
 class WRN(SearchMethod):
     name = "wrn"
     citation = "Zagoruyko & Komodakis, Wide Residual Networks, BMVC 2016; Tu et al., NAS-Bench-360, 2022"
     Config = WRNConfig
+    baseline = True  # a plain backbone: no search
+    description = "the plain Wide-ResNet of NAS-Bench-360 (WRN-16-4 in 2D, the 1D WRN), trained once"
 
     @classmethod
     def default_config(cls, budget: str, task: TaskView) -> WRNConfig:
-        dense2d = task.shape.dense and task.shape.dims == 2
-        recipe = DENSE_RECIPE if dense2d else DEFAULT_RECIPE
-        config = WRNConfig(dropout=0.3 if dense2d else 0.0, train=recipe)
+        recipe = nb360_recipe(task.shape)
+        config = WRNConfig(dropout=nb360_dropout(task.shape), train=recipe)
         if budget in SCALE:
             depth, widen, epochs = SCALE[budget]
             config = replace(config, depth=depth, widen=widen, dropout=0.0,
@@ -110,6 +94,19 @@ class WRN(SearchMethod):
             return "the WRN backbones take real-valued inputs, not token ids"
         return None
 
+    @classmethod
+    def describe_record(cls, record: dict[str, Any]) -> dict[str, Any]:
+        choices = record["choices"]
+        layers = len(wrn_kernels(choices["dims"], choices["depth"]))
+        return {"backbone": record.get("backbone"), "searchable convolutions": layers, "kernels": "fixed"}
+
+    @classmethod
+    def draw_record(cls, record: dict[str, Any], ax: Any) -> bool:
+        """The fixed kernel sizes of the backbone, on the same axes as a searched (k, d) record."""
+        choices = record["choices"]
+        frame = kernel_dilation_frame(wrn_kernels(choices["dims"], choices["depth"]))
+        return draw_kernel_dilation(frame, ax, title="Fixed kernel size and dilation per layer")
+
     def search(self, ctx: RunContext) -> dict[str, Any]:
         shape, c = ctx.task.shape, self.config
         backbone = f"wrn-{c.depth}-{c.widen}" if shape.dims == 2 else "wrn1d"
@@ -117,6 +114,7 @@ class WRN(SearchMethod):
                 "choices": {"depth": c.depth, "widen": c.widen, "dims": shape.dims, "dense": shape.dense}}
 
     def retrain(self, ctx: RunContext, arch: dict[str, Any], hparams: dict[str, Any]) -> nn.Module:
-        model = build_wrn(ctx.task.shape, self.config)
+        c = self.config
+        model = build_wrn(ctx.task.shape, c.depth, c.widen, c.dropout, c.mid_channels, c.causal)
         fit(model, ctx, self.config.train)
         return model

@@ -34,7 +34,7 @@ class TaskShape:
     num_outputs: int  # classes, labels, or output channels of a dense task
     vocab_size: int | None = None  # token inputs (text); None for real-valued inputs
     # two inputs per example, (N, 2, *input_size), each encoded by one shared backbone and compared
-    # by a head (LRA Retrieval; see nasbench.encoder_pair). A method opts in with supports_pair_inputs.
+    # by a head (LRA Retrieval). A method opts in with supports_pair_inputs.
     pair_inputs: bool = False
 
     @property
@@ -279,7 +279,7 @@ def unsupported_reason(method_cls: type[SearchMethod], shape: TaskShape) -> str 
     answer, after the shape features every method must opt into (paired inputs)."""
     if shape.pair_inputs and not method_cls.supports_pair_inputs:
         return (f"{method_cls.name} does not build the encoder-pair network that tasks with paired inputs "
-                f"need (set supports_pair_inputs and wrap the backbone with nasbench.encoder_pair.EncoderPair)")
+                f"need (set supports_pair_inputs and encode both inputs with one shared backbone and a pair head)")
     return method_cls.unsupported_reason(shape)
 
 

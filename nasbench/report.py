@@ -24,17 +24,30 @@ from matplotlib.figure import Figure
 from nasbench import schema
 from nasbench.analysis import plots
 from nasbench.analysis.aggregate import aggregate, cube_means, seed_error_cube
-from nasbench.analysis.archs import config_key, found_architecture, read_record, supernet_scores
+from nasbench.analysis.archs import NOTE, describe, draw, read_record, supernet_scores
 from nasbench.analysis.document import Document, to_html, to_markdown
 from nasbench.analysis.profiles import ZERO_SHIFT, performance_profile, profile_summary
-from nasbench.analysis.ranks import (TAU_VARIANT, average_ranks, rank_table, ranking_fidelity, tau_against,
-                                     tau_between_tasks)
-from nasbench.analysis.reference import (MANIFEST as IMPORTED, best_of_kind, find_reference_dir, load_published,
-                                         published_matrix, published_tables, win_counts)
+from nasbench.analysis.ranks import (
+    TAU_VARIANT,
+    average_ranks,
+    rank_table,
+    ranking_fidelity,
+    tau_against,
+    tau_between_tasks,
+)
+from nasbench.analysis.reference import (
+    MANIFEST as IMPORTED,
+    best_of_kind,
+    find_reference_dir,
+    load_published,
+    published_matrix,
+    published_tables,
+    ranking_ground_truths,
+    win_counts,
+)
 from nasbench.analysis.table import FIXTURE, ReportError, benchmark_runs, completeness, runs_table
 
 REPORT_MD, REPORT_HTML, FIGURES = "report.md", "report.html", "figures"
-GROUND_TRUTH = "bms_resnet20_cifar10_pooling_ground_truth.csv"
 MAX_ARCH_FIGURES = 12
 AUTOMATED = "automated"
 
@@ -61,7 +74,7 @@ def build_report(request: ReportRequest) -> dict[str, Path]:
     published = load_published(reference) if reference is not None else None
     if table is None and published is None:
         raise ReportError("nothing to report: no results folder was given and no published numbers were found "
-                          "in results/reference\n  to fix: `nasbench reference --import ../shared/reference`")
+                          "in results/reference\n  to fix: `nasbench reference --import DIR`")
     doc = Document(request.out_dir / FIGURES)
     _header(doc, request, table, reference)
     if table is not None:
@@ -118,7 +131,7 @@ def _header(doc: Document, request: ReportRequest, table: pd.DataFrame | None, r
 
 def _reference_origin(reference: Path | None) -> str:
     if reference is None:
-        return "not found (run `nasbench reference --import ../shared/reference`)"
+        return "not found (run `nasbench reference --import DIR`)"
     try:
         origin = json.loads((reference / IMPORTED).read_text()).get("from", "?")
     except (OSError, ValueError):
@@ -213,7 +226,8 @@ def _results_section(doc: Document, shown: pd.DataFrame, pub: pd.DataFrame | Non
     if not extra.empty:
         extra = extra.assign(source=extra["label"] + " (" + extra["role"] + ")", mean=extra["error"],
                              std=extra["error_std"], sem=np.nan, n="published", data_source="published", budget="paper")
-        extra["method"] = extra["method"] + np.where(extra["suite_method"] != "", " (= " + extra["suite_method"] + ")", "")
+        same = np.where(extra["suite_method"] != "", " (= " + extra["suite_method"] + ")", "")
+        extra["method"] = extra["method"] + same
         rows = pd.concat([rows, extra[rows.columns]], ignore_index=True)
     rows["order"] = rows["source"] != "suite"
     rows = rows.sort_values(["task", "order"], kind="stable").drop(columns="order")
@@ -234,7 +248,8 @@ def _task_cells(agg: pd.DataFrame, pub: pd.DataFrame | None, task: str) -> pd.Da
     cells = pd.DataFrame({"label": suite["method"], "mean": suite["mean"], "std": suite["std"], "published": False})
     if pub is not None:
         rows = pub[pub["task"] == task]
-        labels = [f"{m.split(' (= ')[0]} [{_short_label(s, t)}]" for m, s, t in zip(rows["method"], rows["source"], rows["table"])]
+        labels = [f"{m.split(' (= ')[0]} [{_short_label(s, t)}]"
+                  for m, s, t in zip(rows["method"], rows["source"], rows["table"])]
         cells = pd.concat([cells, pd.DataFrame({"label": labels, "mean": rows["error"].to_numpy(),
                                                 "std": rows["error_std"].to_numpy(), "published": True})])
     return cells.reset_index(drop=True)
@@ -331,35 +346,32 @@ def _tau_section(doc: Document, errors: pd.DataFrame, pub: pd.DataFrame | None) 
         rows.append(against.assign(published=f"{source}, {table}"))
     if rows:
         doc.table(pd.concat(rows, ignore_index=True),
-                  "tau-b between the suite's ranking of methods on a task and the published ranking of the same methods")
+                  "tau-b between the suite's ranking of methods on a task and the published ranking of the same "
+                  "methods")
     else:
         doc.para("No published table ranks the suite's methods on these tasks.")
 
 
-def _ground_truth(reference: Path | None) -> pd.DataFrame | None:
-    path = reference / GROUND_TRUTH if reference is not None else None
-    if path is None or not path.is_file():
-        return None
-    truth = pd.read_csv(path)
-    return truth.assign(config=truth["config"].map(config_key))[["config", "test_accuracy"]]
-
-
 def _fidelity_section(doc: Document, shown: pd.DataFrame, reference_dir: Path | None) -> None:
     doc.heading(2, "Ranking fidelity of supernets")
-    truth = _ground_truth(find_reference_dir(reference_dir))
+    truths = ranking_ground_truths(find_reference_dir(reference_dir))
     rows = []
     for _, run in shown[shown["status"] == schema.STATUS_OK].iterrows():
         scores = supernet_scores(read_record(run["run_dir"]) or {})
-        if scores is not None and truth is not None:
-            result = ranking_fidelity(scores.merge(truth, on="config"), "supernet", "test_accuracy")
-            rows.append({"task": run["task"], "method": run["method"], "seed": run["seed"], "n": result["n"],
-                         "tau_b": result["tau_b"]})
+        for name, truth in truths.items() if scores is not None else ():
+            matched = scores.merge(truth, on="config")
+            if len(matched) < 2:  # scores of another search space
+                continue
+            result = ranking_fidelity(matched, "supernet", "test_accuracy")
+            rows.append({"task": run["task"], "method": run["method"], "seed": run["seed"], "ground truth": name,
+                         "n": result["n"], "tau_b": result["tau_b"]})
     if rows:
-        doc.table(pd.DataFrame(rows), f"{TAU_VARIANT} between a supernet's scores and stand-alone accuracy "
-                                      "(Balanced Mixture Table 6, published ground truth)")
+        doc.table(pd.DataFrame(rows), f"{TAU_VARIANT} between a supernet's scores and the stand-alone test accuracy "
+                                      "of the same candidates (published ground truth, named per row)")
     else:
-        doc.para("No run recorded supernet scores of candidate architectures (`details.supernet_scores` in "
-                 "`arch.json`, as `[{config, score}]`), so ranking fidelity is not computed here.")
+        doc.para("No run recorded supernet scores (`details.supernet_scores` in `arch.json`, as "
+                 "`[{config, score}]`) of the candidates of a published ground truth (`results/reference/"
+                 "*_ground_truth.csv`), so ranking fidelity is not computed here.")
 
 
 def _cost_section(doc: Document, shown: pd.DataFrame, published: pd.DataFrame | None) -> None:
@@ -387,21 +399,34 @@ def _cost_section(doc: Document, shown: pd.DataFrame, published: pd.DataFrame | 
 
 
 def _architecture_section(doc: Document, shown: pd.DataFrame) -> None:
+    """One table per method of its found architectures (first finished seed per task), each row as
+    the method describes it, and the method's figure of each, up to MAX_ARCH_FIGURES."""
     doc.heading(2, "Found architectures")
+    runs = shown[shown["status"] == schema.STATUS_OK].drop_duplicates(["task", "method"])
     drawn = 0
-    for _, run in shown[shown["status"] == schema.STATUS_OK].drop_duplicates(["task", "method"]).iterrows():
-        found = found_architecture(read_record(run["run_dir"]) or {})
-        if found is None or drawn >= MAX_ARCH_FIGURES:
-            continue
-        kind, frame = found
-        title = f"{run['task']} / {run['method']} / seed {run['seed']} (arch {run['arch_id']})"
-        draw = plots.plot_kernel_dilation if kind == "kernel-dilation" else plots.plot_blocks
-        doc.figure(draw(frame, title=title).figure, f"arch-{run['task']}-{run['method']}", title)
-        doc.table(frame, f"{title}: {kind}")
-        drawn += 1
-    if not drawn:
-        doc.para("No run recorded per-layer kernel/dilation choices (DASH) or per-block kernel size, resolution "
-                 "and widths (DNArch) in its `arch.json`.")
+    for method, group in runs.groupby("method", sort=True):
+        rows = []
+        for _, run in group.iterrows():
+            record = read_record(run["run_dir"])
+            rows.append({"task": run["task"], "seed": run["seed"], "arch_id": run["arch_id"], "params": run["params"],
+                         "macs": run["macs"], **describe(method, record)})
+            if drawn < MAX_ARCH_FIGURES and _architecture_figure(doc, run, record):
+                drawn += 1
+        table = pd.DataFrame(rows)
+        if NOTE in table.columns:  # the reasons last, after what was described
+            table = table[[c for c in table.columns if c != NOTE] + [NOTE]].fillna({NOTE: ""})
+        doc.table(table, f"{method}: found architecture per task, as the method describes its record")
+    if runs.empty:
+        doc.para("No finished run to show an architecture of.")
+
+
+def _architecture_figure(doc: Document, run: pd.Series, record: dict | None) -> bool:
+    title = f"{run['task']} / {run['method']} / seed {run['seed']} (arch {run['arch_id']})"
+    figure = Figure(figsize=(7.5, 4.2), layout="constrained")
+    if draw(run["method"], record, figure.subplots()) is not None:
+        return False
+    doc.figure(figure, f"arch-{run['task']}-{run['method']}", title)
+    return True
 
 
 # --- published sections --------------------------------------------------------------------------

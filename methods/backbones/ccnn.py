@@ -1,5 +1,7 @@
-"""The Continuous CNN (CCNN) of Knigge, Romero et al. (ICLR 2023), in the form DNArch uses it
-(spec/methods.md 0.2 (a); DNArch paper Appendix E.1).
+"""The Continuous CNN (CCNN) of Knigge, Romero et al., "Modelling Long Range Dependencies in ND: From
+Task-Specific to a General Purpose CNN" (ICLR 2023, https://openreview.net/forum?id=ZW5aK4yCRqU;
+reference code github.com/david-knigge/ccnn), in the form DNArch uses it (Romero & Zeghidour,
+"DNArch", arXiv:2302.05400, Appendix E.1).
 
 - Encoder: [token Embedding] -> pointwise linear -> BatchNorm -> GELU.
 - Residual blocks, pre-norm: ``x + GELU(PWLinear(Dropout(GELU(SepFlexConv(BN(x))))))``, where the

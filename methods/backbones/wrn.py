@@ -1,4 +1,8 @@
-"""Wide ResNets of NAS-Bench-360 and DASH (spec/methods.md 0.2 (b) and (c)).
+"""Wide ResNets of NAS-Bench-360 and DASH: Zagoruyko & Komodakis, "Wide Residual Networks", BMVC 2016
+(arXiv:1605.07146), in the forms of Tu et al., "NAS-Bench-360" (NeurIPS 2022 Datasets and Benchmarks,
+arXiv:2110.05668) and Shen, Khodak & Talwalkar, "Efficient Architecture Search for Diverse Tasks"
+(DASH, NeurIPS 2022, arXiv:2204.07554); reference code github.com/rtu715/NAS-Bench-360 and
+github.com/sjunhongshen/DASH. Their training recipes are in ``wrn_recipes``.
 
 Every searchable convolution is built by a ``conv_factory(index, in_channels, out_channels, stride)``
 so that DASH can put an aggregated convolution in its place; the default factory builds a plain
@@ -18,6 +22,8 @@ from typing import Callable, Sequence
 
 import torch
 from torch import nn
+
+from nasbench.contracts import TaskShape
 
 ConvFactory = Callable[[int, int, int, int], nn.Module]
 
@@ -63,7 +69,7 @@ class WideResNet2D(nn.Module):
         widths = [16, 16 * widen, 32 * widen, 64 * widen]
         strides = [1, 1, 1] if dense else [1, 2, 2]
         self.num_searchable = 1 + 2 * 3 * n
-        kernels = list(kernels or [(3, 1)] * self.num_searchable)
+        kernels = list(kernels or wrn_kernels(2, depth))
         factory = conv_factory or (lambda i, cin, cout, s: same_conv2d(cin, cout, *kernels[i], s))
         self.stem = factory(0, in_channels, widths[0], 1)
         blocks, index, in_ch = [], 1, widths[0]
@@ -138,7 +144,7 @@ class WideResNet1D(nn.Module):
         mid = mid_channels or wrn1d_mid_channels(num_outputs)
         widths = [in_channels, mid, 2 * mid, 2 * mid]
         self.num_searchable = 9
-        kernels = list(kernels or [(8, 1), (5, 1), (3, 1)] * 3)
+        kernels = list(kernels or wrn_kernels(1))
         factory = conv_factory or (lambda i, cin, cout, s: causal_conv1d(cin, cout, *kernels[i], causal=causal))
         blocks = []
         for b in range(3):
@@ -154,3 +160,22 @@ class WideResNet1D(nn.Module):
         if self.dense:
             return self.head(out.transpose(1, 2)).transpose(1, 2)
         return self.head(out.mean(dim=-1))
+
+
+def wrn_kernels(dims: int, depth: int = 16) -> list[tuple[int, int]]:
+    """The (kernel, dilation) of every searchable convolution of the plain backbone, stem first."""
+    if dims == 2:
+        return [(3, 1)] * (1 + 6 * ((depth - 4) // 6))
+    return [(8, 1), (5, 1), (3, 1)] * 3
+
+
+def build_wrn(shape: TaskShape, depth: int = 16, widen: int = 4, dropout: float = 0.0, mid_channels: int | None = None,
+              causal: bool = True, kernels: Sequence[tuple[int, int]] | None = None,
+              conv_factory: ConvFactory | None = None) -> nn.Module:
+    """The WRN for a task of ``shape``: WRN-depth-widen in 2D, the 1D WRN (``mid_channels``,
+    ``causal``) in 1D; ``kernels`` or ``conv_factory`` set the searchable convolutions."""
+    if shape.dims == 2:
+        return WideResNet2D(shape.in_channels, shape.num_outputs, depth, widen, dropout, dense=shape.dense,
+                            kernels=kernels, conv_factory=conv_factory)
+    return WideResNet1D(shape.in_channels, shape.num_outputs, mid_channels, dropout, dense=shape.dense,
+                        kernels=kernels, causal=causal, conv_factory=conv_factory)

@@ -1,7 +1,8 @@
 """DASH: searching the kernel size and dilation of every convolution of a fixed backbone.
 
 Paper: J. Shen, M. Khodak, A. Talwalkar, "Efficient Architecture Search for Diverse Tasks",
-NeurIPS 2022 (``shared/papers/001_a098624cd525ed3b.txt``); digest in spec/methods.md section 2.
+NeurIPS 2022 (arXiv:2204.07554), on the tasks of NAS-Bench-360 (Tu et al., NeurIPS 2022 Datasets
+and Benchmarks, arXiv:2110.05668).
 Reference implementation: github.com/sjunhongshen/DASH (``src/main.py``, ``src/dash.py``,
 ``src/task_configs.py``) on top of github.com/mkhodak/relax (``relax/xd.py``, ``relax/nas.py``),
 read for facts and constants only; no code was copied.
@@ -15,8 +16,8 @@ What follows the paper and the reference:
 - every searchable conv of WRN-16-1 (2D; 13 layers) or of the 1D WRN (9 layers) becomes an aggregated
   conv over S = {Conv_{k,d} : k in K, d in D}: one kernel per (k, d), N(0, 0.01^2), logits
   1e-3 N(0, 1), mixture weights a soft Gumbel-softmax of log_softmax(alpha) with tau = 1 [P, R];
-- per-task K, D, batch size, (weight lr, architecture lr) and grad_scale of spec 2.1 (reference
-  ``get_config``); unknown tasks fall back on the 2D/1D space and lrs by output kind;
+- per-task K, D, batch size, (weight lr, architecture lr) and grad_scale of the reference's
+  ``get_config``; unknown tasks fall back on the 2D/1D space and lrs by output kind;
 - search: 100 epochs on the training split only, int(0.2 n) + 1 batches per epoch, two SGD
   optimisers (momentum 0.9, Nesterov, weight decay 5e-4 on weights and logits), lr x0.2 at epoch 60
   (2D) or 30, 60, 90 (1D: the reference's late-bound schedule), gradient norm clipped to 1; the
@@ -41,7 +42,7 @@ Departures and why:
 - the supernet in eval mode (the per-epoch validation curve) uses softmax(alpha) without Gumbel noise,
   so the curve is deterministic; training always samples the noise, from the run's seeded generator;
 - 1D: one padding convention, ``causal`` (default on, the 1D WRN's), in search and retraining alike;
-  the reference searches with centred padding and retrains causally (spec 0.2 (c));
+  the reference searches with centred padding and retrains causally;
 - kernel sizes must be odd (every K of the paper is), so the centring of Eq. 3 is exact;
 - the Fourier form is organised for a CPU (``ops`` docstring): the candidates of one dilation are
   mixed at size k_max, and the mixed kernel's spectrum is computed by a DFT over its nonzero taps,

@@ -1,7 +1,7 @@
 """DASH configuration: the paper's defaults, the per-task search spaces and recipes, and budgets.
 
 Sources: Appendix A.5.2 of the paper [P] and the reference ``src/task_configs.py`` (``get_config``,
-``get_hp_configs``) [R], digested in spec/methods.md 2.1 and 2.3. The paper's per-task table lost
+``get_hp_configs``) [R]. The paper's per-task table lost
 its K and D symbols in extraction; the reference values are used.
 """
 from __future__ import annotations
@@ -24,7 +24,7 @@ MILESTONES_1D = (30, 60, 90, 120, 160)  # [P] A.5.2 1D retraining; [R] the searc
 
 @dataclass(frozen=True)
 class TaskRecipe:
-    """One row of spec/methods.md 2.1: search space, batch size, learning rates, grad_scale."""
+    """One task's row of [R] ``get_config``: search space, batch size, learning rates, grad_scale."""
 
     kernel_sizes: tuple[int, ...]
     dilations: tuple[int, ...]
@@ -51,7 +51,7 @@ SMALL_GRID_TASKS = ("psicov", "cosmic", "fsd50k")
 
 
 def fallback_recipe(shape: TaskShape) -> TaskRecipe:
-    """A task without a reference row: the 2D or 1D space, and lrs by output kind (spec 2.1)."""
+    """A task without a reference row: the 2D or 1D space, and lrs by output kind ([R] ``get_config``'s fallbacks)."""
     space = (K_2D, D_2D) if shape.dims == 2 else (K_1D, D_1D)
     return TaskRecipe(*space, batch_size=64, lrs=DENSE_LRS if shape.dense else POINT_LRS, grad_scale=100.0)
 
@@ -87,7 +87,7 @@ class DASHConfig:
     search_widen: int = 1  # WRN-16-1 for the 2D search [P] 3.3
     retrain_widen: int = 4  # WRN-16-4 for 2D retraining [P] 3.3
     mid_channels: int | None = None  # 1D WRN width; None: min(4 ** (classes // 10 + 1), 64) [P] A.5.1
-    causal: bool = True  # 1D WRN padding, search and retraining alike (spec 0.2 (c) [A])
+    causal: bool = True  # 1D WRN padding, search and retraining alike (the 1D WRN's [R]; [A] for the search)
     arch_lr: float = 0.05  # architecture lr (0.005 for dense tasks) [P] A.5.2
     subsample: float = 0.2  # search batches per epoch: int(0.2 n) + 1 [P] A.5.2, [R] quick_search
     grad_conditioning: bool = True  # [R] scale_grad: g / (grad_scale (|g| + 1e-8)) + 1e-5 r
@@ -151,7 +151,7 @@ def task_recipe(task: TaskView) -> TaskRecipe:
 
 
 def paper_config(task: TaskView, baby: bool = False) -> DASHConfig:
-    """The paper's pipeline for ``task``: its K, D, batch size, lrs and grad_scale (spec 2.1)."""
+    """The paper's pipeline for ``task``: its K, D, batch size, lrs and grad_scale ([R] ``get_config``)."""
     recipe, dims = task_recipe(task), task.shape.dims
     milestones = MILESTONES_2D if dims == 2 else MILESTONES_1D
     base = DASHConfig()
@@ -197,7 +197,8 @@ def budget_notes(budget: str) -> str:
     grid = "x".join(str(n) for n in s.tune_grid)
     cap = f"; batch size at most {s.max_batch_size} in every stage" if s.max_batch_size else ""
     return (f"search: the first {s.search_epochs} of the paper's 100 epochs, on WRN-16-{s.search_widen}; tuning grid: "
-            f"the first {grid} values of lr x dropout x wd x momentum (paper 3x2x2x2), {s.tune_epochs} epochs each (paper 80) on "
+            f"the first {grid} values of lr x dropout x wd x momentum (paper 3x2x2x2), "
+            f"{s.tune_epochs} epochs each (paper 80) on "
             f"{'the reference subsample' if s.tune_subsample is None else f'{s.tune_subsample:.0%} of the batches'}; "
             f"retraining {s.retrain_epochs} epochs (paper 200, milestones at the same fractions) of "
             f"WRN-16-{s.retrain_widen} (paper WRN-16-4; the 1D WRN is unchanged); supernet validated on "

@@ -7,6 +7,7 @@ from typing import Any
 from torch import nn
 
 from nasbench.contracts import RunContext, SearchMethod, TaskShape, TaskView
+from nasbench.methods.backbones.records import draw_kernel_dilation, kernel_dilation_frame, kernels_text
 from nasbench.methods.dash.config import DASHConfig, budget_notes, paper_config, scale_config
 from nasbench.methods.dash.search import arch_record, discretise, run_search
 from nasbench.methods.dash.tune import HP_KEYS, build_retrain_network, recipe, run_tuning
@@ -20,6 +21,7 @@ class DASH(SearchMethod):
     Config = DASHConfig
     has_tune_stage = True
     baby = False  # Baby DASH: the DARTS convolutions K = {3, 5}, D = {1, 2}
+    description = "kernel size and dilation of every WRN convolution, searched by an aggregated convolution"
 
     def __init__(self, config: DASHConfig):
         config.validate()
@@ -41,6 +43,23 @@ class DASH(SearchMethod):
         if shape.dims not in (1, 2):
             return f"DASH has 1D and 2D backbones only, the task is {shape.dims}D"
         return None
+
+    @classmethod
+    def describe_record(cls, record: dict[str, Any]) -> dict[str, Any]:
+        """The retrained backbone and the searched k x d of every convolution (stem first)."""
+        frame = cls.layers(record)
+        return {"backbone": record.get("backbone"), "kernels (k x d)": kernels_text(zip(frame["k"], frame["d"])),
+                "largest receptive field": int(frame["receptive_field"].max())}
+
+    @classmethod
+    def draw_record(cls, record: dict[str, Any], ax: Any) -> bool:
+        return draw_kernel_dilation(cls.layers(record), ax, title="Searched kernel size and dilation per layer")
+
+    @staticmethod
+    def layers(record: dict[str, Any]):
+        """Per searched convolution: name, k, d, receptive field (from ``choices.kernels``)."""
+        names = [layer.get("name") for layer in (record.get("details") or {}).get("layers", [])]
+        return kernel_dilation_frame(record["choices"]["kernels"], names)
 
     def search(self, ctx: RunContext) -> dict[str, Any]:
         net, batches = run_search(ctx, self.config)
@@ -67,5 +86,6 @@ class DASH(SearchMethod):
 class BabyDASH(DASH):
     name = "baby-dash"
     citation = DASH.citation + "; Baby DASH: the ablation of section 4 (K = {3, 5}, D = {1, 2})"
+    description = "DASH with the DARTS convolutions only (K = {3, 5}, D = {1, 2}), the paper's ablation"
     baby = True
 

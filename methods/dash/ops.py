@@ -73,7 +73,7 @@ def receptive_field(k: int, d: int) -> int:
 
 # -- relaxation and kernel construction -------------------------------------------------------------
 def gumbel_softmax(logits: torch.Tensor, tau: float = 1.0, generator: torch.Generator | None = None) -> torch.Tensor:
-    """Soft Gumbel-softmax of log_softmax(logits), as the reference (spec 0.3); noise from ``generator``."""
+    """Soft Gumbel-softmax of log_softmax(logits), as the reference (relax/nas.py); noise from ``generator``."""
     uniform = torch.rand(logits.shape, generator=generator, dtype=logits.dtype).to(logits.device)
     tiny = torch.finfo(logits.dtype).tiny
     gumbel = -torch.log(-torch.log(uniform.clamp(tiny, 1.0 - 1e-7)))
@@ -220,7 +220,8 @@ def kernel_spectrum(groups: torch.Tensor, dilations: Sequence[int], size: int, f
     ``_paired_tap_dft``), so that axis is one real product: half the arithmetic of a complex one,
     and no pass to put real and imaginary parts together."""
     dims, (c_out, c_in, n_groups, k_max) = len(fft_sizes), groups.shape[:4]
-    last = _tap_dft(k_max, tuple(dilations), size, fft_sizes[-1], causal).to(groups.dtype.to_complex())  # (|D|, F_last, k_max)
+    # (|D|, F_last, k_max)
+    last = _tap_dft(k_max, tuple(dilations), size, fft_sizes[-1], causal).to(groups.dtype.to_complex())
     if dims == 1:
         taps = groups.permute(2, 3, 1, 0).reshape(n_groups * k_max, -1).to(last.dtype)  # (|D| k_max, C_in C_out)
         spectrum = torch.view_as_real(last.permute(1, 0, 2).reshape(fft_sizes[-1] // 2 + 1, -1) @ taps)
@@ -228,7 +229,8 @@ def kernel_spectrum(groups: torch.Tensor, dilations: Sequence[int], size: int, f
         if causal or k_max % 2 == 0:
             raise ValueError(f"the 2D aggregated convolution needs centred odd kernels, got k_max = {k_max}")
         half = (k_max - 1) // 2
-        centre, below, above = groups[:, :, :, half:half + 1], groups[:, :, :, :half].flip(3), groups[:, :, :, half + 1:]
+        centre, below = groups[:, :, :, half:half + 1], groups[:, :, :, :half].flip(3)
+        above = groups[:, :, :, half + 1:]
         paired = torch.cat([centre, below + above, below - above], dim=3).to(last.dtype)
         phase = last.new_ones(k_max)
         phase[half + 1:] = -1j  # the differences' factor -i
@@ -305,7 +307,8 @@ class _SpectralConv(torch.autograd.Function):
         x_hat = _frequency_major_rfftn(x, fft_sizes)  # (F.., C_in, B)
         freqs = x_hat.shape[:-2]
         x_cols = torch.view_as_real(x_hat).view(-1, c_in, 2 * batch)  # (F, C_in, (b, re/im))
-        z = torch.bmm(x_cols.transpose(1, 2), k_block).view(x_cols.shape[0], batch, 2, -1, 2)  # (F, b, x re/im, C_out, k re/im)
+        # (F, b, x re/im, C_out, k re/im)
+        z = torch.bmm(x_cols.transpose(1, 2), k_block).view(x_cols.shape[0], batch, 2, -1, 2)
         y_hat = torch.complex(z[:, :, 0, :, 0] - z[:, :, 1, :, 1], z[:, :, 0, :, 1] + z[:, :, 1, :, 0])  # (F, B, C_out)
         ctx.save_for_backward(x_cols, k_block)
         ctx.fft_sizes, ctx.stride, ctx.lengths, ctx.freqs = fft_sizes, stride, lengths, freqs
@@ -320,7 +323,8 @@ class _SpectralConv(torch.autograd.Function):
             full = grad.new_zeros(grad.shape[:2] + tuple(ctx.lengths))
             full[(Ellipsis,) + (slice(None, None, ctx.stride),) * dims] = grad
             grad = full
-        g = torch.view_as_real(_frequency_major_rfftn(grad, ctx.fft_sizes)).view(n_freqs, c_out, batch, 2).transpose(1, 2)
+        g = torch.view_as_real(_frequency_major_rfftn(grad, ctx.fft_sizes))
+        g = g.view(n_freqs, c_out, batch, 2).transpose(1, 2)
         counts = _twice_counted_bins(ctx.fft_sizes).to(x_cols)
         scale = (counts / math.prod(ctx.fft_sizes)).view(-1, 1, 1)  # irfftn's 1 / N, twice-counted bins doubled
         grad_z = x_cols.new_empty(n_freqs, batch, 2, c_out, 2)  # y_re = rr - ii, y_im = ri + ir
@@ -360,9 +364,11 @@ def spatial_conv(x: torch.Tensor, kernel: torch.Tensor, stride: int = 1, groups:
 
 
 def mixed_results(x: torch.Tensor, weights: Sequence[torch.Tensor], probs: torch.Tensor,
-                  pairs: Sequence[tuple[int, int]], stride: int = 1, groups: int = 1, causal: bool = False) -> torch.Tensor:
+                  pairs: Sequence[tuple[int, int]], stride: int = 1, groups: int = 1,
+                  causal: bool = False) -> torch.Tensor:
     """Eq. 2: one convolution per candidate, outputs weighted and summed."""
-    return sum(probs[j] * spatial_conv(x, w, stride, groups, d, causal) for j, (w, (_, d)) in enumerate(zip(weights, pairs)))
+    return sum(probs[j] * spatial_conv(x, w, stride, groups, d, causal)
+               for j, (w, (_, d)) in enumerate(zip(weights, pairs)))
 
 
 # -- modules ----------------------------------------------------------------------------------------

@@ -136,7 +136,7 @@ def discretise(net: Supernet, c: DASHConfig) -> list[dict[str, Any]]:
 
 
 def arch_record(layers: list[dict[str, Any]], c: DASHConfig, shape: TaskShape, batches: int) -> dict[str, Any]:
-    """The architecture of spec/methods.md 2.4 in the runner's envelope."""
+    """The architecture (per layer k, d and the mixture weights [P] 3.2) in the runner's envelope."""
     search_backbone = f"wrn-{c.depth}-{c.search_widen}" if shape.dims == 2 else "wrn1d"
     retrain_backbone = f"wrn-{c.depth}-{c.retrain_widen}" if shape.dims == 2 else "wrn1d"
     return {

@@ -14,8 +14,8 @@ from torch import nn
 
 from nasbench.contracts import RunContext, TaskShape
 from nasbench.errors import TrainingDiverged
+from nasbench.methods.backbones.wrn import build_wrn
 from nasbench.methods.dash.config import DASHConfig, TuneConfig
-from nasbench.methods.wrn import WRNConfig, build_wrn
 from nasbench.training import TrainConfig, fit
 
 HP_KEYS = ("lr", "dropout", "weight_decay", "momentum")
@@ -24,9 +24,9 @@ HP_KEYS = ("lr", "dropout", "weight_decay", "momentum")
 def build_retrain_network(shape: TaskShape, choices: dict[str, Any], dropout: float = 0.0) -> nn.Module:
     """The final network from the record's choices alone: WRN-depth-widen (2D) or the 1D WRN,
     plain convolutions with the searched (k, d) per layer."""
-    wrn = WRNConfig(depth=choices["depth"], widen=choices.get("widen") or 1, dropout=dropout,
-                    mid_channels=choices.get("mid_channels"), causal=choices.get("causal") is not False)
-    return build_wrn(shape, wrn, kernels=[(int(k), int(d)) for k, d in choices["kernels"]])
+    return build_wrn(shape, depth=choices["depth"], widen=choices.get("widen") or 1, dropout=dropout,
+                     mid_channels=choices.get("mid_channels"), causal=choices.get("causal") is not False,
+                     kernels=[(int(k), int(d)) for k, d in choices["kernels"]])
 
 
 def hp_grid(t: TuneConfig) -> list[dict[str, float]]:

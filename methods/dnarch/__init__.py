@@ -1,15 +1,22 @@
 """DNArch: learning kernel sizes, resolutions, widths and depth of a CCNN by backpropagation.
 
 Paper: D. W. Romero and N. Zeghidour, "DNArch: Learning Convolutional Neural Architectures by
-Backpropagation", 2023 (``shared/papers/000_52be15b3259a9f92.txt``); digest in spec/methods.md
-sections 0.2 (a) and 1. The authors' PyTorch release is not public; the CCNN reference
+Backpropagation", 2023 (arXiv:2302.05400). The authors' PyTorch release is not public; the CCNN reference
 (github.com/david-knigge/ccnn) was read for facts (FFT convolution, FlexConv mask cropping, kernel
 network initialisation); no code was copied.
 
 Modules: ``masks`` (Eqs. 1-5, 9-10, bounds), ``network`` (the supernet, dynamic and static modes),
 ``complexity`` (Eqs. 8-11, Appendix C), ``method`` (the ``dnarch`` SearchMethod), ``record`` (the
-found architecture, Tables 4-6 form), ``hparams`` (Tables 7-8), ``budget`` (smoke/small scaling),
-``benchmark`` (``nasbench perf dnarch``).
+found architecture, Tables 4-6 form), ``benchmark`` (``nasbench perf dnarch``). The CCNN itself, the
+Tables 7-8 recipes and the smoke/small scaling are shared with the ``ccnn`` baseline and live in
+``nasbench.methods.backbones`` (``ccnn``, ``ccnn_recipes``).
+
+Protocol [P]: one training run on the task's training split learns weights and architecture; the
+last epoch's network is evaluated on the test split. LRA Retrieval (paired documents, Table 1 and
+Appendix D.1): the supernet encodes each document, one shared encoder for both, and the two-tower
+head of ``backbones.encoder_pair`` compares them; the masks, the record and the complexity loss are
+those of the one encoder [A: the paper does not say whether C counts one tower or two; the head is
+the same constant in C_curr and C_target either way].
 
 What follows the paper [P]: single training run on the training split, weights and masks updated
 together by AdamW with a cosine schedule and linear warm-up; Gaussian kernel masks (mu = 0, sigma
@@ -23,7 +30,7 @@ an axis keeps >= 3 taps; mu_min: mask 0.95 at x_min; mu_max: mask 0.85 at x_max)
 2x the base width and depth, kernels as large as the input; sizes (Eqs. 9-10) clipped at the largest
 size with a straight-through estimator; L = L_obj + lambda (C_curr / C_target - 1)^2 with C_target
 the base network, for DNArch_{K,R,W,D} only; BatchNorm with batch statistics (no running averages);
-no retraining. Tables 7-8 give the ``paper`` budget (``hparams``).
+no retraining. Tables 7-8 give the ``paper`` budget (``backbones.ccnn_recipes``).
 
 Assumptions, all config knobs or documented constants [A]:
 - every mask axis (kernel taps, channels, blocks, frequencies) is normalised to [-1, 1]; channel i of
@@ -49,15 +56,16 @@ Assumptions, all config knobs or documented constants [A]:
 - omega_0 is read as printed (e.g. 24.5k for Darcy Flow) with W ~ N(0, 1) (``paper``); at that scale
   the encoding aliases on an 85-point grid and the kernels start noise-like.
 
-Budgets (``budget``; written into every manifest by ``budget_notes``): ``paper`` is Table 7's row with
-CCNN_{4,140}; ``small`` trains CCNN_{4,32} (N_max 64, D_max 8) with a 32-unit kernel network,
-omega_0 = 10 and 15 epochs, and uses lambda = 5, the paper's own choice where L_obj stays high
-(E.2.1), because with 0.1 the short run ends at C_curr/C_target = 0.68; ``smoke`` is for tests.
-Below ``paper``, ListOps is read at the first position instead of through the global average pool
-(``budget.FIRST_POSITION_TASKS``, config ``pooling``): through the mean, the root operator (token 0)
-weighs 1/2048 of the features and the short run never leaves the label prior (test accuracy 0.174,
-the most frequent class 0.184); read at position 0 it learns the root-operator rule (0.373). LRA's
-own ListOps config pools this way; the papers use the mean, and so does ``paper``.
+Budgets (``backbones.ccnn_recipes``; written into every manifest by ``budget_notes``): ``paper`` is
+Table 7's row with CCNN_{4,140}; ``small`` trains CCNN_{4,32} (N_max 64, D_max 8) with a 32-unit
+kernel network, omega_0 = 10 and 15 epochs, and uses lambda = 5, the paper's own choice where L_obj
+stays high (E.2.1): with the table's 0.1 the short run ends well below the complexity target;
+``smoke`` is for tests. Below ``paper``, ListOps is read at the first position instead of through the
+global average pool (``ccnn_recipes.FIRST_POSITION_TASKS``, config ``pooling``): through the mean,
+the root operator (token 0) weighs 1/2048 of the features and the short run stays at the label prior;
+read at position 0 it learns the root-operator rule. LRA's own ListOps config pools this way; the
+papers use the mean, and so does ``paper``. The runs behind these choices are in
+``docs/measurements.md``.
 
 Departures: the static mode (for compiled / fixed-shape runs) emulates the crop with DFT matrices of
 fixed shape so it equals the dynamic mode to float precision, instead of the paper's TPU practice of

@@ -51,7 +51,8 @@ class DNArchBenchmark(Benchmark):
             "dnarch_step_overhead_at_init": times["dnarch_init"] / times["ccnn"],
             "dnarch_half_size_step_ratio": times["dnarch_half"] / times["dnarch_full"],
             "step_seconds": times,
-            "setup": {"base": f"CCNN_{{{self.depth},{self.width}}}", "input": [self.batch_size, 3, self.size, self.size],
+            "setup": {"base": f"CCNN_{{{self.depth},{self.width}}}",
+                      "input": [self.batch_size, 3, self.size, self.size],
                       "repeats": self.repeats, "warmup": self.warmup, "threads": torch.get_num_threads(),
                       "statistic": "median"},
         }

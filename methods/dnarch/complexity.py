@@ -1,4 +1,4 @@
-"""The complexity loss of DNArch (Eqs. 8-11, Appendix C; spec/methods.md 1.4).
+"""The complexity loss of DNArch (Eqs. 8-11, Appendix C).
 
 Layer costs with every dimension replaced by the size of its mask:
 - pointwise linear: size(m_res) size(m_Nin) size(m_Nout);
@@ -8,7 +8,7 @@ Layer costs with every dimension replaced by the size of its mask:
 
 A block costs BN(N_in, at the input resolution: the pre-norm acts before the downsampling) +
 Fourier conv(N_in) + mixer lin(N_in -> N_mid) + GELU(N_mid) + PWLinear(N_mid -> N_out) + GELU(N_out)
-(spec 1.4; dropout and the residual add are not counted). The network adds a fractional last block
+(Appendix C; dropout and the residual add are not counted). The network adds a fractional last block
 so depth is differentiable [A]: sum_{l < floor(s)} C_l + (s - floor(s)) C_{floor(s)}, with the last
 block's cost standing in once s reaches D_max, so the straight-through gradient still flows.
 Kernel sizes do not enter C: the convolutions are FFT-based [P].

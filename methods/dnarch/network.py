@@ -1,5 +1,5 @@
 """The DNArch supernet: a CCNN at its largest size whose kernel sizes, resolutions, widths and depth
-are set by differentiable masks (paper Secs. 2.4-2.5; spec/methods.md 1.1-1.3).
+are set by differentiable masks (paper Secs. 2.4-2.5).
 
 Largest size: kernels as large as the input, width N_max = 2 x base (variants with W), depth
 D_max = 2 x base (variants with D). The identity branch carries N_max channels at full resolution;
@@ -40,10 +40,26 @@ import torch.nn.functional as F
 from torch import nn
 
 from nasbench.contracts import TaskShape
-from nasbench.methods.backbones.ccnn import (BlockSpec, Decoder, Encoder, FourierKernelNet, add_branch,
-                                             band_limited_samples, centre_crop, fft_lengths, fourier_conv, kernel_grid,
-                                             kernel_spectrum, max_kernel_size, network_macs, output_length, padded_spectrum,
-                                             pointwise_linear, signed_frequencies, spectral_upsample)
+from nasbench.methods.backbones.ccnn import (
+    BlockSpec,
+    Decoder,
+    Encoder,
+    FourierKernelNet,
+    add_branch,
+    band_limited_samples,
+    centre_crop,
+    fft_lengths,
+    fourier_conv,
+    kernel_grid,
+    kernel_spectrum,
+    max_kernel_size,
+    network_macs,
+    output_length,
+    padded_spectrum,
+    pointwise_linear,
+    signed_frequencies,
+    spectral_upsample,
+)
 from nasbench.methods.dnarch import masks as M
 
 Variant = Literal["K", "K,R", "K,R,W,D"]
@@ -145,9 +161,10 @@ class ArchitectureMasks(nn.Module):
         kernel_x = self.kernel_cutoff().tolist()
         width_x = self.sigmoid_cutoff(self.width_mu, s.tau_channel).tolist() if self.width_mu is not None else None
         plans = []
-        for l, (keep, resolution) in enumerate(self.bands()[: self.depth()]):
-            taps = tuple(M.kept_taps(x, k) for x, k in zip(kernel_x[l], self.full_kernel))
-            width = tuple(M.kept_points(x, self.max_width) for x in width_x[l]) if width_x else (self.max_width,) * 3
+        for block, (keep, resolution) in enumerate(self.bands()[: self.depth()]):
+            taps = tuple(M.kept_taps(x, k) for x, k in zip(kernel_x[block], self.full_kernel))
+            width = (tuple(M.kept_points(x, self.max_width) for x in width_x[block]) if width_x
+                     else (self.max_width,) * 3)
             plans.append(BlockPlan(taps, keep, resolution, width))
         return plans
 

@@ -19,7 +19,10 @@ from nasbench.methods.dnarch.complexity import ComplexityModel
 from nasbench.methods.dnarch.network import DNArchCCNN
 
 
-def architecture_record(net: DNArchCCNN, config, costs: ComplexityModel, ratio: float) -> dict[str, Any]:
+def architecture_record(net: DNArchCCNN, config, costs: ComplexityModel, ratio: float,
+                        pair_head: bool = False) -> dict[str, Any]:
+    """The record of the trained supernet ``net``; ``pair_head``: it encodes each document of a
+    paired task, and a pair head on its ``config.width`` outputs compares the two (``backbones.encoder_pair``)."""
     m = net.masks
     with torch.no_grad():
         kernel_sizes, widths = m.kernel_sizes().tolist(), m.width_sizes().tolist()
@@ -32,7 +35,7 @@ def architecture_record(net: DNArchCCNN, config, costs: ComplexityModel, ratio: 
                        "width": [int(round(w)) for w in widths[index]],
                        "materialised": {"kernel": list(spec.kernel), "width": list(spec.width),
                                         "bandwidth": None if spec.bandwidth is None else list(spec.bandwidth)}})
-    return {
+    record = {
         "backbone": f"dnarch-ccnn_{config.depth}_{config.width}",
         "search_space": {"id": "dnarch", "variant": config.variant, "max_width": m.max_width,
                          "max_depth": m.max_depth, "max_kernel": list(m.full_kernel),
@@ -46,6 +49,9 @@ def architecture_record(net: DNArchCCNN, config, costs: ComplexityModel, ratio: 
                                        "frequencies": config.kernel_frequencies, "omega_0": config.omega_0}},
         "cost": {"complexity_ratio": ratio, "C_target": costs.target(), "C_curr": ratio * costs.target()},
     }
+    if pair_head:
+        record["choices"]["encoder_pair"] = {"features": config.width}
+    return record
 
 
 def mask_parameters(net: DNArchCCNN) -> dict[str, Any]:

@@ -59,7 +59,8 @@ def plot_ranks(ranks: pd.DataFrame, ax: Axes | None = None, published: pd.DataFr
     ax = new_axes(ax)
     y = np.arange(len(ranks))
     err = np.vstack([ranks["mean_rank"] - ranks["ci_low"], ranks["ci_high"] - ranks["mean_rank"]]).clip(min=0)
-    ax.errorbar(ranks["mean_rank"], y, xerr=err, fmt="o", color=SUITE_COLOR, capsize=4, label="suite (95% bootstrap CI)")
+    ax.errorbar(ranks["mean_rank"], y, xerr=err, fmt="o", color=SUITE_COLOR, capsize=4,
+                label="suite (95% bootstrap CI)")
     if published is not None and not published.empty:
         where = {m: i for i, m in enumerate(ranks["method"])}
         shown = published[published["method"].isin(where)]
@@ -131,7 +132,8 @@ def plot_stage_costs(costs: pd.DataFrame, ax: Axes | None = None, title: str = "
 
 
 def plot_kernel_dilation(layers: pd.DataFrame, ax: Axes | None = None, title: str = "") -> Axes:
-    """DASH: kernel size k and dilation d per layer (bars), receptive field d(k-1)+1 (line, right)."""
+    """Kernel size k and dilation d per layer (bars), receptive field d(k-1)+1 (line, right): the
+    figure of any method whose record picks a (k, d) per convolution."""
     ax = new_axes(ax, (max(6.0, 0.45 * len(layers)), 3.8))
     x = np.arange(len(layers))
     ax.bar(x - 0.2, layers["k"], width=0.4, color=SUITE_COLOR, label="kernel size k")
@@ -148,7 +150,8 @@ def plot_kernel_dilation(layers: pd.DataFrame, ax: Axes | None = None, title: st
 
 
 def plot_blocks(blocks: pd.DataFrame, ax: Axes | None = None, title: str = "") -> Axes:
-    """DNArch: kernel size and resolution per axis (lines, left) and widths (bars, right) per block."""
+    """Kernel size and resolution per axis (lines, left) and widths (bars, right) per block: the
+    figure of any method whose record sizes blocks along these axes."""
     ax = new_axes(ax)
     x = blocks["block"].to_numpy()
     right = ax.twinx()

@@ -1,10 +1,17 @@
-"""Published numbers: imported from ``shared/reference/`` into ``results/reference/`` (committed),
-read back with every value in the suite's error form and labelled with its source table.
+"""Published numbers: ``results/reference/`` is the suite's own, committed copy of the published tables
+(imported once with ``nasbench reference --import DIR`` from a folder that holds them), read back with
+every value in the suite's error form and labelled with its source table.
 
 The imported CSVs are byte-for-byte copies (``IMPORTED.json`` records their checksums and origin);
 ``methods.csv`` is the suite's own file: for each published method of a table, its kind in the
 paper's words (DASH Section 4.1: expert, hand-designed, automated, general-purpose, ablation) and
 the suite method it corresponds to, if any.
+
+Ranking ground truths, by one naming convention: every ``*_ground_truth.csv`` in the folder is the
+stand-alone test accuracy of the candidate architectures of one search space, one row per candidate,
+with the columns ``config`` (the candidate as ``[a b c]``, see ``archs.config_key``) and
+``test_accuracy`` (higher is better). A report ranks any run's ``details.supernet_scores`` against
+every ground truth whose candidates it scored (ranking fidelity).
 """
 from __future__ import annotations
 
@@ -20,7 +27,6 @@ import pandas as pd
 from nasbench.analysis.table import ReportError
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_SOURCE = REPO_ROOT.parent / "shared" / "reference"
 DEFAULT_REFERENCE_DIR = Path("results") / "reference"
 PUBLISHED = "published_results.csv"
 IMPORTED_FILES = (PUBLISHED, "search_method_results.csv", "bms_resnet20_cifar10_pooling_ground_truth.csv",
@@ -29,16 +35,19 @@ METHODS = "methods.csv"
 MANIFEST = "IMPORTED.json"
 REQUIRED = ("source", "table", "benchmark", "method", "task", "metric", "direction", "value", "std")
 COST_MARK = "GPU hours"
+GROUND_TRUTH_SUFFIX = "_ground_truth.csv"
+GROUND_TRUTH_COLUMNS = ("config", "test_accuracy")
 
 
-def import_reference(source: Path | str = DEFAULT_SOURCE, dest: Path | str = DEFAULT_REFERENCE_DIR) -> list[Path]:
-    """Copy the published tables into ``dest`` and record their checksums; returns the copies."""
+def import_reference(source: Path | str, dest: Path | str = DEFAULT_REFERENCE_DIR) -> list[Path]:
+    """Copy the published tables from ``source`` (a folder that holds ``IMPORTED_FILES``) into ``dest``
+    and record their checksums; returns the copies."""
     source, dest = Path(source), Path(dest)
     missing = [name for name in IMPORTED_FILES if not (source / name).is_file()]
     if missing:
         raise ReportError(f"published tables not found in {source}: missing {', '.join(missing)}\n"
-                          f"  expected: {', '.join(IMPORTED_FILES)} (the shared/reference folder)\n"
-                          f"  to fix: pass the folder that holds them, e.g. `nasbench reference --import ../shared/reference`")
+                          f"  expected: {', '.join(IMPORTED_FILES)}\n"
+                          f"  to fix: pass the folder that holds them: `nasbench reference --import DIR`")
     _check_columns(pd.read_csv(source / PUBLISHED), source / PUBLISHED)
     dest.mkdir(parents=True, exist_ok=True)
     copies = [Path(shutil.copyfile(source / name, dest / name)) for name in IMPORTED_FILES]
@@ -82,7 +91,9 @@ def load_published(reference_dir: Path | str) -> pd.DataFrame:
     path = Path(reference_dir) / PUBLISHED
     if not path.is_file():
         raise ReportError(f"published numbers not found: {path}\n"
-                          f"  to fix: `nasbench reference --import ../shared/reference` (writes {reference_dir})")
+                          f"  to fix: build the report from the suite's checkout (its results/reference), pass "
+                          f"--reference DIR, or import the tables: `nasbench reference --import DIR` (writes "
+                          f"results/reference)")
     table = pd.read_csv(path)
     _check_columns(table, path)
     table["is_cost"] = table["metric"].str.contains(COST_MARK, regex=False)
@@ -140,6 +151,21 @@ def win_counts(best: pd.DataFrame) -> pd.Series:
     """How many tasks each method wins in a ``best_of_kind`` table (a shared win counts for each)."""
     winners = best["best"].str.split(", ").explode()
     return winners.value_counts().rename("tasks_won")
+
+
+def ranking_ground_truths(reference_dir: Path | str | None) -> dict[str, pd.DataFrame]:
+    """Every ``*_ground_truth.csv`` of the folder (module docstring), by file name, as
+    ``config`` (normalised ``[a b c]``) and ``test_accuracy``; files without the columns are skipped."""
+    from nasbench.analysis.archs import config_key
+
+    found: dict[str, pd.DataFrame] = {}
+    if reference_dir is None:
+        return found
+    for path in sorted(Path(reference_dir).glob(f"*{GROUND_TRUTH_SUFFIX}")):
+        table = pd.read_csv(path)
+        if set(GROUND_TRUTH_COLUMNS) <= set(table.columns):
+            found[path.name] = table.assign(config=table["config"].map(config_key))[list(GROUND_TRUTH_COLUMNS)]
+    return found
 
 
 def _relative(path: Path) -> str:

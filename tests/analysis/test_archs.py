@@ -1,39 +1,76 @@
-"""Reading found architectures from arch.json records in the shapes the methods write."""
+"""Found architectures are shown the way their method says (describe_record / draw_record through the
+registry); an unknown method, an import failure or a record the method cannot read gives a row that
+says so, never an exception."""
 import pandas as pd
+from matplotlib.figure import Figure
 
-from nasbench.analysis.archs import config_key, found_architecture, supernet_scores
+from nasbench.analysis.archs import NOTE, config_key, describe, draw, supernet_scores
+from nasbench.contracts import SearchMethod
+from nasbench.registry import methods
 
-DNARCH_RECORD = {  # the shape of methods/dnarch/record.py: blocks under choices, float mask parameters in details
+DNARCH_RECORD = {  # the shape of methods/dnarch/record.py
     "backbone": "dnarch-ccnn_4_140",
-    "choices": {"depth": 2, "complexity_ratio": 1.01, "blocks": [
+    "choices": {"depth": 2, "complexity_ratio": 1.0123, "blocks": [
         {"kernel_size": [9, 7], "resolution": [32, 32], "width": [142, 139, 145], "materialised": {"kernel": [9, 7]}},
         {"kernel_size": [5, 5], "resolution": [16, 16], "width": [145, 150, 160], "materialised": {"kernel": [5, 5]}}]},
-    "details": {"depth_size": 1.7, "mask_parameters": {"depth": [2.0, 1.0], "width": [[0.5, 0.2]]},
-                "kernel_network": {"hidden": 32, "layers": 3}},
 }
-DASH_RECORD = {"details": {"layers": [{"name": "conv1", "k": 3, "d": 1, "receptive_field": 3, "probs": [0.9, 0.1]},
-                                      {"name": "block1.conv1", "k": 7, "d": 4, "receptive_field": 25, "probs": [0.2]}]},
-               "search_space": {"K": [3, 5, 7], "D": [1, 2, 4]}}
+DASH_RECORD = {"backbone": "wrn-16-4", "choices": {"kernels": [[3, 1], [7, 4]], "dims": 2, "depth": 16},
+               "details": {"layers": [{"name": "conv1", "k": 3, "d": 1}, {"name": "block1.conv1", "k": 7, "d": 4}]}}
 
 
-def test_dnarch_blocks_per_axis_and_widths():
-    kind, blocks = found_architecture(DNARCH_RECORD)
-    assert kind == "blocks"
-    assert blocks[["kernel_size_0", "kernel_size_1", "resolution_0", "width_in", "width_mid", "width_out"]].to_numpy().tolist() == [
-        [9, 7, 32, 142, 139, 145], [5, 5, 16, 145, 150, 160]]
+def test_rows_come_from_the_methods():
+    assert describe("dnarch", DNARCH_RECORD) == {
+        "depth": 2, "kernel sizes": "9x7 5x5", "resolutions": "32x32 16x16",
+        "widths (in/mid/out)": "142/139/145 145/150/160", "C_curr/C_target": 1.012}
+    assert describe("dash", DASH_RECORD) == {"backbone": "wrn-16-4", "kernels (k x d)": "3x1 7x4",
+                                             "largest receptive field": 25}
+    assert describe("wrn", {"backbone": "wrn-16-4", "choices": {"depth": 16, "widen": 4, "dims": 2}}) == {
+        "backbone": "wrn-16-4", "searchable convolutions": 13, "kernels": "fixed"}
 
 
-def test_dash_layers_with_receptive_field():
-    kind, layers = found_architecture(DASH_RECORD)
-    assert kind == "kernel-dilation"
-    assert layers[["name", "k", "d", "receptive_field"]].values.tolist() == [["conv1", 3, 1, 3], ["block1.conv1", 7, 4, 25]]
+def test_figures_come_from_the_methods():
+    ax = Figure().subplots()
+    assert draw("dash", DASH_RECORD, ax) is None
+    assert [p.get_height() for p in ax.patches] == [3.0, 7.0, 1.0, 4.0]  # k bars, then d bars
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["conv1", "block1.conv1"]
+    ax = Figure().subplots()
+    assert draw("dnarch", DNARCH_RECORD, ax) is None
+    assert {line.get_label() for line in ax.get_lines()} == {"kernel_size_0", "kernel_size_1", "resolution_0",
+                                                             "resolution_1"}
 
 
-def test_unknown_or_partial_records_are_ignored():
-    assert found_architecture({"choices": {"depth": 16, "widen": 4}}) is None
-    assert found_architecture({"details": {"mask": {"a": [2.0, 1.0]}}}) is None  # numbers alone are not layers
-    assert found_architecture({"details": {"layers": [{"k": 3, "d": 1}, {"k": 0.4, "d": 1}]}}) is None
-    assert found_architecture({}) is None
+class Broken(SearchMethod):
+    name = "broken-describer"
+    citation = "tests"
+    Config = dict
+
+    @classmethod
+    def default_config(cls, budget, task):
+        return {}
+
+    @classmethod
+    def describe_record(cls, record):
+        return {"layers": record["choices"]["layers"]}
+
+    def search(self, ctx):
+        return {}
+
+    def retrain(self, ctx, arch, hparams):
+        return None
+
+
+def test_unknown_failing_or_silent_methods_give_a_reason_not_an_exception():
+    assert "not available here" in describe("no-such-method", DASH_RECORD)[NOTE]
+    assert "not available here" in draw("no-such-method", DASH_RECORD, Figure().subplots())
+    assert describe("dash", None) == {NOTE: "no arch.json recorded"}
+    assert "dash.describe_record failed on this record: KeyError" in describe("dash", {"choices": {}})[NOTE]
+    methods.register(Broken)
+    try:
+        assert describe("broken-describer", {"choices": {"layers": [1, 2]}}) == {"layers": "[1,2]"}
+        assert "KeyError" in describe("broken-describer", {})[NOTE]
+        assert draw("broken-describer", {}, Figure().subplots()) == "broken-describer draws no figure of its records"
+    finally:
+        methods.unregister("broken-describer")
 
 
 def test_supernet_scores_and_config_keys():

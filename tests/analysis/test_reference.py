@@ -9,8 +9,14 @@ import pytest
 
 from nasbench.analysis.profiles import performance_profile
 from nasbench.analysis.ranks import average_ranks
-from nasbench.analysis.reference import (DEFAULT_SOURCE, IMPORTED_FILES, best_of_kind, import_reference,
-                                         load_published, published_matrix, win_counts)
+from nasbench.analysis.reference import (
+    IMPORTED_FILES,
+    best_of_kind,
+    import_reference,
+    load_published,
+    published_matrix,
+    win_counts,
+)
 from nasbench.analysis.table import ReportError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -29,11 +35,11 @@ def table2_by_hand() -> dict[str, dict[str, float]]:
     return table
 
 
-def test_committed_copies_match_the_shared_tables():
-    if not DEFAULT_SOURCE.is_dir():
-        pytest.skip(f"shared/reference is not beside this checkout ({DEFAULT_SOURCE})")
+def test_committed_copies_match_their_recorded_checksums():
+    record = json.loads((REFERENCE / "IMPORTED.json").read_text())
+    assert sorted(record["files"]) == sorted(IMPORTED_FILES)
     for name in IMPORTED_FILES:
-        assert (REFERENCE / name).read_bytes() == (DEFAULT_SOURCE / name).read_bytes(), name
+        assert hashlib.sha256((REFERENCE / name).read_bytes()).hexdigest() == record["files"][name], name
 
 
 def test_import_copies_and_records_checksums(tmp_path):
@@ -73,7 +79,8 @@ def test_dash_has_the_lowest_error_among_automated_methods_on_7_of_10_tasks():
 def test_profile_and_ranks_over_table_2_match_an_independent_computation():
     by_hand = table2_by_hand()
     methods = sorted({m for row in by_hand.values() for m in row})
-    ratio = {(t, m): row[m] / min(row.values()) if m in row else float("inf") for t, row in by_hand.items() for m in methods}
+    ratio = {(t, m): row[m] / min(row.values()) if m in row else float("inf")
+             for t, row in by_hand.items() for m in methods}
     matrix = published_matrix(load_published(REFERENCE), DASH, TABLE2)
     # every breakpoint, nudged up so that rounding (percent vs fraction) cannot flip a comparison
     taus = sorted({r * (1 + 1e-9) for r in ratio.values() if r != float("inf")} | {float("inf")})
@@ -90,3 +97,15 @@ def test_profile_and_ranks_over_table_2_match_an_independent_computation():
             others = [row.get(o, float("inf")) for o in methods]
             ranks[m] += sum(v < mine for v in others) + (sum(v == mine for v in others) + 1) / 2
     assert average_ranks(matrix).to_dict() == pytest.approx({m: r / len(by_hand) for m, r in ranks.items()})
+
+
+def test_ranking_ground_truths_follow_the_naming_convention(tmp_path):
+    from nasbench.analysis.reference import ranking_ground_truths
+
+    (tmp_path / "space_a_ground_truth.csv").write_text("config,test_accuracy,std\n\"[1, 2, 3]\",90.5,0.1\n")
+    (tmp_path / "space_b_ground_truth.csv").write_text("arch,accuracy\nx,1\n")  # lacks the columns: skipped
+    (tmp_path / "other.csv").write_text("config,test_accuracy\n[1 1 1],50\n")  # not a ground truth by its name
+    truths = ranking_ground_truths(tmp_path)
+    assert list(truths) == ["space_a_ground_truth.csv"]
+    assert truths["space_a_ground_truth.csv"].to_dict("records") == [{"config": "[1 2 3]", "test_accuracy": 90.5}]
+    assert "bms_resnet20_cifar10_pooling_ground_truth.csv" in ranking_ground_truths(REFERENCE)

@@ -11,14 +11,14 @@ import pytest
 from scipy.stats import kendalltau
 
 from nasbench.analysis.archs import config_key
+from nasbench.analysis.table import ReportError
 from nasbench.cli import main
 from nasbench.report import ReportRequest, build_report, resolve_target
-from nasbench.analysis.table import ReportError
 
 REFERENCE = Path(__file__).resolve().parents[2] / "results" / "reference"
-DASH_ARCH = {"details": {"layers": [{"name": f"layer{i}", "k": 3 + 2 * (i % 3), "d": 2 ** (i % 3), "probs": [0.5]}
-                                    for i in range(9)]}}
-DNARCH_ARCH = {"details": {"depth": 2, "blocks": [
+DASH_ARCH = {"backbone": "wrn-16-4", "choices": {"kernels": [[3 + 2 * (i % 3), 2 ** (i % 3)] for i in range(9)]},
+             "details": {"layers": [{"name": f"layer{i}"} for i in range(9)]}}
+DNARCH_ARCH = {"choices": {"depth": 2, "complexity_ratio": 0.98, "blocks": [
     {"kernel_size": [9, 7], "resolution": [32, 32], "width": [142, 139, 145]},
     {"kernel_size": [5, 5], "resolution": [16, 16], "width": [145, 150, 160]}]}}
 SCORES = {f"[{a} {b} {10 - a - b}]": 80.0 + a - 0.5 * b for a in range(1, 9) for b in range(1, 10 - a)}
@@ -85,8 +85,23 @@ def test_ranking_fidelity_matches_scipy(suite_report):
     truth = pd.read_csv(REFERENCE / "bms_resnet20_cifar10_pooling_ground_truth.csv")
     supernet = [SCORES[config_key(c)] for c in truth["config"]]
     expected = kendalltau(supernet, truth["test_accuracy"]).statistic
-    row = re.search(r"\| darcyflow \| dnarch \| 2 \| 36 \| (\S+) \|", md)
+    truth_file = "bms_resnet20_cifar10_pooling_ground_truth.csv"
+    row = re.search(rf"\| darcyflow \| dnarch \| 2 \| {truth_file} \| 36 \| (\S+) \|", md)
     assert row and float(row.group(1)) == pytest.approx(expected, abs=5e-4)
+
+
+def test_architectures_are_shown_as_their_methods_describe_them(suite_report, tmp_path, write, reference):
+    _, md, _ = suite_report
+    assert "| darcyflow | 0 | a0 | 1000 | 5000 | wrn-16-4 | 3x1 5x2 7x4 3x1 5x2 7x4 3x1 5x2 7x4 | 25 |" in md
+    assert "| darcyflow | 0 | a0 | 1000 | 5000 | 2 | 9x7 5x5 | 32x32 16x16 | 142/139/145 145/150/160 | 0.98 |" in md
+    root = tmp_path / "archs"
+    write(root, "darcyflow", "ghost-method", 0, 0.1, arch={"choices": {}})  # a method not installed here
+    write(root, "darcyflow", "dash", 0, 0.1, arch={"choices": {}})  # a record dash cannot read
+    md = build_report(ReportRequest(tmp_path / "r", root, reference, n_boot=10))["md"].read_text()
+    assert re.search(r"\| darcyflow \| 0 \| a0 \| 1000 \| 5000 \| method 'ghost-method' is not available here: "
+                     r"unknown method 'ghost-method'", md)
+    assert "dash.describe_record failed on this record: KeyError: 'kernels'" in md
+    assert not list((tmp_path / "r" / "figures").glob("arch-*"))
 
 
 def test_html_is_self_contained(suite_report):
@@ -122,9 +137,11 @@ def test_fixture_runs_are_shown_only_when_asked_and_then_labelled(tmp_path, writ
 def test_published_only_report_shows_dash_best_of_automated_on_7_of_10(tmp_path, capsys):
     assert main(["report", "--published-only", "--out", str(tmp_path / "pub"), "--reference", str(REFERENCE)]) == 0
     md = (tmp_path / "pub" / "report.md").read_text()
-    assert "**DASH has the lowest error on 7 of 10 tasks** (darcyflow, cosmic, ninapro, fsd50k, ecg, satellite, deepsea)" in md
+    won = "(darcyflow, cosmic, ninapro, fsd50k, ecg, satellite, deepsea)"
+    assert f"**DASH has the lowest error on 7 of 10 tasks** {won}" in md
     assert "| DASH | 0.5 | 0.5 | 1 | 1 |" in md  # rho(1) = 5/10: Expert wins cifar100, spherical(Baby DASH)...
-    assert (tmp_path / "pub" / "figures" / "profile-dash-shen-khodak-talwalkar-2022-table-2-and-appendix-a-6.svg").is_file()
+    figure = "profile-dash-shen-khodak-talwalkar-2022-table-2-and-appendix-a-6.svg"
+    assert (tmp_path / "pub" / "figures" / figure).is_file()
     assert "runs: none (a report of published numbers alone)" in md
 
 

@@ -11,10 +11,17 @@ import torch.nn.functional as F
 
 from nasbench.arch import count_macs
 from nasbench.contracts import TaskShape, TaskView
-from nasbench.methods.backbones.ccnn import (CCNN as CCNNBackbone, BlockSpec, fft_lengths, fourier_conv,
-                                             output_length, pointwise_linear, spectral_upsample)
-from nasbench.methods.ccnn import CCNN, CCNNConfig
 from nasbench.errors import ConfigError
+from nasbench.methods.backbones.ccnn import (
+    CCNN as CCNNBackbone,
+    BlockSpec,
+    fft_lengths,
+    fourier_conv,
+    output_length,
+    pointwise_linear,
+    spectral_upsample,
+)
+from nasbench.methods.ccnn import CCNN, CCNNConfig
 
 DOUBLE = torch.float64
 
@@ -76,7 +83,9 @@ def test_spectral_weight_is_applied_per_frequency_before_the_crop():
     g = torch.Generator().manual_seed(2)
     x = torch.randn(1, 2, 10, 13, generator=g, dtype=DOUBLE)
     kernel, keep = torch.randn(2, 5, 7, generator=g, dtype=DOUBLE), (5, 6)
-    weight_fn = lambda f: 1.0 / (1.0 + abs(f[0]) + 0.5 * abs(f[1]))
+    def weight_fn(f):
+        return 1.0 / (1.0 + abs(f[0]) + 0.5 * abs(f[1]))
+
     rows = list(range(6)) + list(range(-5, 0))  # the kept layout: fft order, |k| <= 5; rfft axis 0..6
     weight = torch.tensor([[weight_fn((fy, fx)) for fx in range(7)] for fy in rows], dtype=DOUBLE)
     out = fourier_conv(x, kernel, keep=keep, spectral_weight=weight)
@@ -159,7 +168,8 @@ def test_ccnn_method_configs_follow_the_paper_and_the_budgets():
     view = TaskView(DarcyFlow(DarcyFlow.default_config("small")))
     paper = CCNN.default_config("paper", view)
     assert (paper.depth, paper.width, paper.omega_0) == (4, 140, 24500.0)
-    assert (paper.train.epochs, paper.train.batch_size, paper.train.lr, paper.train.weight_decay) == (310, 8, 0.02, 1e-4)
+    train = paper.train
+    assert (train.epochs, train.batch_size, train.lr, train.weight_decay) == (310, 8, 0.02, 1e-4)
     assert paper.train.optimizer == "adamw" and paper.train.schedule == "cosine" and paper.train.warmup_epochs == 10
     small = CCNN.default_config("small", view)
     assert small.width < paper.width and small.train.epochs < paper.train.epochs

@@ -18,11 +18,14 @@ import torch.nn.functional as F
 from nasbench.arch import count_macs, count_parameters
 from nasbench.contracts import TaskShape
 from nasbench.errors import ConfigError
-from nasbench.methods.dash import DASH, BabyDASH, DASHConfig
-from nasbench.methods.dash import config as C
-from nasbench.methods.dash import ops
-from nasbench.methods.dash.search import (Supernet, condition_arch_gradients, discretise, receptive_fields,
-                                          search_batches_per_epoch)
+from nasbench.methods.dash import DASH, BabyDASH, DASHConfig, config as C, ops
+from nasbench.methods.dash.search import (
+    Supernet,
+    condition_arch_gradients,
+    discretise,
+    receptive_fields,
+    search_batches_per_epoch,
+)
 from nasbench.methods.dash.tune import build_retrain_network, hp_grid, reference_subsample
 from nasbench.registry import benchmarks, methods
 from nasbench.runner import RunRequest, execute, prepare
@@ -83,7 +86,8 @@ def test_three_forms_agree(dims, depthwise):
 def test_causal_forms_agree_with_left_padded_convolution():
     pairs, weights, probs = candidates(1)
     x = torch.randn(2, 3, 15, dtype=torch.float64)
-    expected = sum(p * F.conv1d(F.pad(x, (d * (k - 1), 0)), w, dilation=d) for p, w, (k, d) in zip(probs, weights, pairs))
+    expected = sum(p * F.conv1d(F.pad(x, (d * (k - 1), 0)), w, dilation=d)
+                   for p, w, (k, d) in zip(probs, weights, pairs))
     for got in (ops.aggregated_fourier(x, weights, probs, K, D, causal=True),
                 ops.mixed_results(x, weights, probs, pairs, causal=True),
                 ops.spatial_conv(x, ops.mixed_kernel(weights, probs, K, D, causal=True), causal=True)):
@@ -208,7 +212,8 @@ def test_paper_budget_is_the_paper_protocol_and_smaller_budgets_say_how_they_dif
     assert (c.search.epochs, c.tune.epochs, c.retrain.epochs) == (100, 80, 200)
     assert (c.search_widen, c.retrain_widen, c.subsample, c.search.grad_clip) == (1, 4, 0.2, 1.0)
     assert c.retrain.milestones == (60, 120, 160) and c.retrain.grad_clip is None
-    assert C.scaled_milestones((60, 120, 160), 4) == (2, 3, 4) and C.scaled_milestones((60, 120, 160), 200) == (60, 120, 160)
+    assert C.scaled_milestones((60, 120, 160), 4) == (2, 3, 4)
+    assert C.scaled_milestones((60, 120, 160), 200) == (60, 120, 160)
     assert len(hp_grid(c.tune)) == 24 and hp_grid(c.tune)[0] == dict(lr=0.1, dropout=0.0, weight_decay=5e-4,
                                                                         momentum=0.9)
     assert [p["lr"] for p in hp_grid(c.tune)][7:9] == [0.1, 0.01]  # lr-major
@@ -241,16 +246,19 @@ def test_supernet_has_13_layers_in_2d_and_9_in_1d_with_depthwise_square_convs():
     c = C.scale_config(C.paper_config(task_view("darcyflow", DARCY)), "smoke")
     net = Supernet(DARCY, c)
     assert len(net.layers) == 13 and net.names[0] == "stem"
-    assert [layer.groups > 1 for layer in net.layers] == [layer.in_channels == layer.out_channels for layer in net.layers]
+    depthwise = [layer.groups > 1 for layer in net.layers]
+    assert depthwise == [layer.in_channels == layer.out_channels for layer in net.layers]
     assert len(net.arch_parameters()) == 13
     assert len(net.weight_parameters()) + 13 == len(list(net.parameters()))
-    net1d = Supernet(TaskShape(1, 1, (64,), "classes", 4), C.paper_config(task_view("ecg", TaskShape(1, 1, (64,), "classes", 4))))
+    ecg = TaskShape(1, 1, (64,), "classes", 4)
+    net1d = Supernet(ecg, C.paper_config(task_view("ecg", ecg)))
     assert len(net1d.layers) == 9 and all(layer.causal for layer in net1d.layers)
     with torch.no_grad():
         net.layers[3].alpha.zero_()
         net.layers[3].alpha[ops.pair_index(9, 7, C.K_2D, C.D_2D)] = 1.0
     layer = discretise(net, c)[3]
-    assert (layer["k"], layer["d"], layer["receptive_field"]) == (9, 7, 57) and sum(layer["probs"]) == pytest.approx(1, abs=1e-4)
+    assert (layer["k"], layer["d"], layer["receptive_field"]) == (9, 7, 57)
+    assert sum(layer["probs"]) == pytest.approx(1, abs=1e-4)
 
 
 def test_retrain_network_matches_wrn_16_4_size_and_macs_count_the_fourier_layer():

@@ -14,8 +14,7 @@ import torch
 from nasbench.arch import count_macs, count_parameters
 from nasbench.contracts import TaskShape, TaskView
 from nasbench.errors import ConfigError
-from nasbench.methods.dnarch import DNArch, DNArchConfig
-from nasbench.methods.dnarch import masks as M
+from nasbench.methods.dnarch import DNArch, DNArchConfig, masks as M
 from nasbench.methods.dnarch.complexity import ComplexityModel, complexity_loss, fractional_sum
 from nasbench.methods.dnarch.method import build_supernet, complexity_model, complexity_ratio
 from nasbench.methods.dnarch.network import DNArchCCNN, MaskSettings
@@ -122,7 +121,7 @@ def test_sizes_at_initialisation_are_the_base_network_and_the_loss_is_zero():
 def test_complexity_against_a_hand_computation():
     shape = TaskShape(1, 2, (16,), "classes", 3)
     net = tiny(shape, width=4, depth=2)
-    m, s = net.masks, MaskSettings()
+    m = net.masks
     with torch.no_grad():
         m.width_mu.copy_(torch.tensor([[0.1, -0.2, 0.3], [0.0, 0.2, -0.1], [0.5, 0.5, 0.5], [-0.3, 0.4, 0.0]]))
         m.resolution_mu[:, 0] = torch.tensor([0.2, 0.6, -0.1, 0.0])
@@ -141,7 +140,7 @@ def test_complexity_against_a_hand_computation():
         return 16 * a + a * r * math.log(r) + r * (a * b + b * c) + r * (b + c)
 
     mus = m.width_mu.tolist()
-    costs = [block(res(m.resolution_mu[l, 0].item()), *[width(v) for v in mus[l]]) for l in range(4)]
+    costs = [block(res(m.resolution_mu[b, 0].item()), *[width(v) for v in mus[b]]) for b in range(4)]
     depth = (0.2 + ln9 / 8 + 1) * 2  # Eq. 10 with x_T^0 = 0, N = 2
     whole = int(depth)
     ends = 16 * 2 * 8 + 2 * 16 * 8 + 16 * 8 + 8 * 3

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from nasbench.contracts import SearchMethod, TaskShape, unsupported_reason
-from nasbench.encoder_pair import EncoderPair, encoder_shape
+from nasbench.methods.backbones.encoder_pair import EncoderPair, encoder_shape
 from nasbench.registry import methods, tasks
 from nasbench.runner import RunRequest, execute, prepare
 from nasbench.store import RunStore
@@ -140,6 +140,6 @@ def test_encoder_pair_features_and_macs():
 def test_methods_without_pair_support_are_skipped_with_the_reason():
     shape = TaskShape(dims=1, in_channels=1, input_size=(16,), output="classes", num_outputs=2, vocab_size=10,
                       pair_inputs=True)
-    reason = unsupported_reason(methods.get("ccnn"), shape)
+    reason = unsupported_reason(methods.get("wrn"), shape)
     assert reason is not None and "encoder-pair" in reason
     assert encoder_shape(shape, 7) == TaskShape(1, 1, (16,), "classes", 7, 10, False)

@@ -5,11 +5,11 @@ Run with ``pytest examples/nasbench-randomsearch/tests`` once the package is ins
 from dataclasses import replace
 
 import numpy as np
+from nasbench_randomsearch.method import best_index
+from nasbench_randomsearch.space import D_1D, K_1D, sample_kernels
+from nasbench_randomsearch.tones import Tones, generate_tones
 
 from nasbench.testing import check_method, check_task
-from nasbench_randomsearch.method import best_index
-from nasbench_randomsearch.space import K_1D, D_1D, sample_kernels
-from nasbench_randomsearch.tones import Tones, generate_tones
 
 
 def test_method_keeps_the_contract_on_its_own_task_and_on_a_builtin_fixture():
@@ -40,3 +40,16 @@ def test_tone_periods_follow_the_labels():
         spectrum = np.abs(np.fft.rfft(signal - signal.mean()))
         period = config.length / spectrum.argmax()
         assert abs(period - config.base_period * 2 ** label) <= 0.25 * period
+
+
+def test_the_record_describes_and_draws_itself():
+    from matplotlib.figure import Figure
+    from nasbench_randomsearch.method import RandomSearch
+
+    record = {"backbone": "wrn1d", "choices": {"kernels": [[3, 1], [7, 3], [19, 15]]},
+              "details": {"best": 2, "sampled": 3}}
+    assert RandomSearch.describe_record(record) == {"backbone": "wrn1d", "kernels (k x d)": "3x1 7x3 19x15",
+                                                    "best candidate": "2 of 3"}
+    ax = Figure().subplots()
+    assert RandomSearch.draw_record(record, ax)
+    assert [p.get_height() for p in ax.patches] == [3, 7, 19, 1, 3, 15]  # k bars, then d bars

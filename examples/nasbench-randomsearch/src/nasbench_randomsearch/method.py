@@ -31,10 +31,20 @@ from torch import nn
 
 from nasbench.contracts import RunContext, SearchMethod, TaskShape, TaskView
 from nasbench.errors import ConfigError, TrainingDiverged
-from nasbench.methods.wrn import DEFAULT_RECIPE, DENSE_RECIPE, nb360_milestones
+from nasbench.methods.backbones.records import draw_kernel_dilation, kernel_dilation_frame, kernels_text
+from nasbench.methods.backbones.wrn_recipes import DEFAULT_RECIPE, nb360_dropout, nb360_milestones, nb360_recipe
 from nasbench.training import TrainConfig, fit
-from nasbench_randomsearch.space import (D_2D, K_2D, Backbone, Kernels, build_network, default_space,
-                                         receptive_field, sample_kernels, searchable_layers)
+from nasbench_randomsearch.space import (
+    D_2D,
+    K_2D,
+    Backbone,
+    Kernels,
+    build_network,
+    default_space,
+    receptive_field,
+    sample_kernels,
+    searchable_layers,
+)
 
 
 @dataclass(frozen=True)
@@ -52,9 +62,11 @@ class RandomSearchConfig:
     retrain: TrainConfig = field(default_factory=lambda: DEFAULT_RECIPE)
 
     def validate(self) -> None:
-        unique = len(set(self.kernel_sizes)) == len(self.kernel_sizes) and len(set(self.dilations)) == len(self.dilations)
+        unique = (len(set(self.kernel_sizes)) == len(self.kernel_sizes)
+                  and len(set(self.dilations)) == len(self.dilations))
         if not (self.kernel_sizes and self.dilations and unique):
-            raise ConfigError(f"randomsearch: K and D must be non-empty sets, got K={self.kernel_sizes}, D={self.dilations}")
+            raise ConfigError(f"randomsearch: K and D must be non-empty sets, got K={self.kernel_sizes}, "
+                              f"D={self.dilations}")
         if any(k < 1 or k % 2 == 0 for k in self.kernel_sizes) or any(d < 1 for d in self.dilations):
             raise ConfigError(f"randomsearch: kernel sizes must be odd ('same' convolutions) and dilations >= 1, "
                               f"got K={self.kernel_sizes}, D={self.dilations}")
@@ -63,7 +75,8 @@ class RandomSearchConfig:
                               f"{self.candidates} and {self.candidate_train.epochs}")
         if (self.depth - 4) % 6 or min(self.search_widen, self.retrain_widen) < 1 or not 0 <= self.dropout < 1:
             raise ConfigError(f"randomsearch: WRN depth must be 6n+4, widths >= 1 and dropout in [0, 1); got "
-                              f"depth={self.depth}, widths {self.search_widen}/{self.retrain_widen}, dropout={self.dropout}")
+                              f"depth={self.depth}, widths {self.search_widen}/{self.retrain_widen}, "
+                              f"dropout={self.dropout}")
         self.candidate_train.validate()
         self.retrain.validate()
 
@@ -91,10 +104,9 @@ SCALES = {
 
 def paper_config(task: TaskView) -> RandomSearchConfig:
     """Defaults for ``task``: DASH's K and D for its dimension, the WRN recipe for its output kind."""
-    dense2d = task.shape.dense and task.shape.dims == 2
-    recipe = DENSE_RECIPE if dense2d else DEFAULT_RECIPE
+    recipe = nb360_recipe(task.shape)
     kernel_sizes, dilations = default_space(task.shape.dims)
-    return RandomSearchConfig(kernel_sizes=kernel_sizes, dilations=dilations, dropout=0.3 if dense2d else 0.0,
+    return RandomSearchConfig(kernel_sizes=kernel_sizes, dilations=dilations, dropout=nb360_dropout(task.shape),
                               candidate_train=replace(recipe, epochs=20, milestones=()), retrain=recipe)
 
 
@@ -125,6 +137,7 @@ class RandomSearch(SearchMethod):
                 "search space of Shen, Khodak & Talwalkar, Efficient Architecture Search for Diverse Tasks "
                 "(DASH), NeurIPS 2022")
     Config = RandomSearchConfig
+    description = "random search over DASH's kernel/dilation space: N sampled WRNs, the best retrained"
 
     @classmethod
     def default_config(cls, budget: str, task: TaskView) -> RandomSearchConfig:
@@ -149,6 +162,18 @@ class RandomSearch(SearchMethod):
         if shape.dims not in (1, 2):
             return f"the WRN backbones are 1D or 2D, the task is {shape.dims}D"
         return None
+
+    @classmethod
+    def describe_record(cls, record: dict[str, Any]) -> dict[str, Any]:
+        """The winner's k x d per convolution and which of the sampled candidates it was."""
+        details = record.get("details") or {}
+        return {"backbone": record.get("backbone"), "kernels (k x d)": kernels_text(record["choices"]["kernels"]),
+                "best candidate": f"{details.get('best')} of {details.get('sampled')}"}
+
+    @classmethod
+    def draw_record(cls, record: dict[str, Any], ax: Any) -> bool:
+        frame = kernel_dilation_frame(record["choices"]["kernels"])
+        return draw_kernel_dilation(frame, ax, title="Best sampled kernel size and dilation per layer")
 
     def backbone(self, widen: int) -> Backbone:
         c = self.config
@@ -184,7 +209,8 @@ class RandomSearch(SearchMethod):
                              "log10_size": round(layers * math.log10(size), 3)},
             "choices": {"kernels": [list(pair) for pair in sampled[best]], "dims": dims,
                         "depth": c.depth if dims == 2 else None, "widen": c.retrain_widen if dims == 2 else None,
-                        "mid_channels": c.mid_channels if dims == 1 else None, "causal": c.causal if dims == 1 else None},
+                        "mid_channels": c.mid_channels if dims == 1 else None,
+                        "causal": c.causal if dims == 1 else None},
             "details": {"search_backbone": self.backbone(c.search_widen).name(dims), "sampled": len(sampled),
                         "best": best, "receptive_fields": [receptive_field(k, d) for k, d in sampled[best]],
                         "candidates": [{"kernels": [list(p) for p in kernels], "val_score": _json_float(score)}

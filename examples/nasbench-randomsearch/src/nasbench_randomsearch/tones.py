@@ -37,7 +37,7 @@ class TonesConfig:
     length: int = 256
     classes: int = 4
     base_period: int = 4  # periods 4, 8, 16, 32 samples for 4 classes
-    noise: float = 2.0  # at 1.0, one randomsearch run at `small` reached 99.8% test accuracy: too easy to rank
+    noise: float = 2.0  # at 1.0 the task is too easy to rank methods (docs/measurements.md)
 
     def validate(self) -> None:
         if min(self.n_train, self.n_val, self.n_test) < 1 or self.classes < 2 or self.base_period < 2:

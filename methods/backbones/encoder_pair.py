@@ -1,6 +1,7 @@
 """The encoder-pair ("two tower") protocol of LRA Retrieval, usable with any method's backbone.
 
-Tay et al., Long Range Arena (ICLR 2021), Section 3.3, and the DNArch paper's Appendix D.1: each
+Tay et al., "Long Range Arena: A Benchmark for Efficient Transformers", ICLR 2021 (arXiv:2011.04006),
+Section 3.3, and Romero & Zeghidour, "DNArch" (arXiv:2302.05400), Appendix D.1: each
 document goes through ONE shared encoder; with X1, X2 the two encodings, the features
 [X1, X2, X1 * X2, X1 - X2] go into a two-layer MLP (Linear, ReLU, Linear), whose output is the logits.
 
@@ -22,6 +23,7 @@ statistics are shared between the towers.
 from __future__ import annotations
 
 import dataclasses
+from typing import Callable
 
 import torch
 from torch import nn
@@ -33,6 +35,14 @@ def encoder_shape(shape: TaskShape, features: int) -> TaskShape:
     """The shape of one document of a paired task, with ``features`` global outputs: the shape to
     build the shared encoder for."""
     return dataclasses.replace(shape, pair_inputs=False, output="classes", num_outputs=features)
+
+
+def pair_network(shape: TaskShape, features: int, build: Callable[[TaskShape], nn.Module]) -> nn.Module:
+    """``build(shape)`` for a task of single inputs; for a paired task, ``build`` on one document with
+    ``features`` outputs, shared by both documents and followed by the pair head."""
+    if not shape.pair_inputs:
+        return build(shape)
+    return EncoderPair(build(encoder_shape(shape, features)), features, shape.num_outputs)
 
 
 class EncoderPair(nn.Module):
