@@ -75,7 +75,7 @@ class FlexCHartsConfig(ChannelSearchConfig):
     # active range: grid points with alpha >= epsilon [A], i.e. mu +- 3.03 sigma
     epsilon: float = 0.01
     # new channels at reallocation [A]: "preserving" keeps the output exactly and lets them learn; "zeros"
-    # and "default" are the two forms of the spec's check (see backbones.channel_allocation)
+    # and "default" are the other two forms (see backbones.channel_allocation)
     new_channel_init: Literal["preserving", "zeros", "default"] = "preserving"
     # the widths the cost model sees [A]: "mu", the mean of Eq. 4, whose nearest grid point is the final
     # width (argmax alpha), so the cost of the search is that of the final network up to rounding; or

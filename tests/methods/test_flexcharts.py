@@ -1,4 +1,4 @@
-"""FlexCHarts and DMaskingNAS (spec 6.6): the Gaussian alpha peaks at the grid point nearest mu and
+"""FlexCHarts and DMaskingNAS, the checks of issue 19: the Gaussian alpha peaks at the grid point nearest mu and
 passes a gradient to mu; the combined mask is non-increasing and in [0, 1]; reallocation keeps the
 leading weights and the optimiser state exactly and, with zero (or function-preserving) new channels,
 the output to 1e-6; widths never leave their range; the MACs model equals the suite's MAC count and
