@@ -118,5 +118,6 @@ def time_alternating(steps: dict[str, Callable[[], None]], rounds: int, warmup: 
             step()
             if r >= warmup:
                 samples[name].append(time.perf_counter() - start)
-        log(f"  round {r + 1}/{warmup + rounds}: " + ", ".join(f"{n} {s[-1]:.2f}s" for n, s in samples.items() if s))
+        if r >= warmup:
+            log(f"  round {r + 1 - warmup}/{rounds}: " + ", ".join(f"{n} {s[-1]:.2f}s" for n, s in samples.items()))
     return {name: statistics.median(values) for name, values in samples.items()}
