@@ -80,8 +80,8 @@ class FlexCHartsConfig(ChannelSearchConfig):
     # the widths the cost model sees [A]: "mu", the mean of Eq. 4, whose nearest grid point is the final
     # width (argmax alpha), so the cost of the search is that of the final network up to rounding; or
     # "mean", sum_k w_k f_k, the expected width of the masked stage, which exceeds mu near the bottom of
-    # the valid range (the Gaussian is cut there): measured on Fashion-MNIST (small), the final network
-    # then had 0.83 x the target MACs while the soft widths had 0.99 x
+    # the valid range (the Gaussian is cut there), so the final network falls below the target
+    # (docs/measurements.md)
     effective_width: Literal["mu", "mean"] = "mu"
 
     def validate(self) -> None:
@@ -113,14 +113,12 @@ class DMaskingConfig(ChannelSearchConfig):
 
 # -- budgets ----------------------------------------------------------------------------------------
 # What ``smoke`` and ``small`` change (``paper`` changes nothing). small: Fashion-MNIST-sized tasks in
-# minutes on a 2-core CPU. Measured on Fashion-MNIST (5,000 training images), one thread: a weight step
-# of the found network costs ~5.5 ms of CPU per image, and with 3 retraining epochs the whole run used
-# 155 CPU seconds (21.5 min of wall time at a load of 16-21 on the shared machine) and reached 0.79 test
-# accuracy, hence 8 epochs. 3 cells and grid step 2 (with step 4, rounding the first stage's ~14 channels
-# moves the network's MACs by ~10 %). smoke: seconds, two search epochs so that one reallocation happens.
-# Both take larger steps of the channel parameters (arch_lr) since they take well under 1 % of the
-# paper's steps, and use neither drop-path nor the auxiliary head (regularisers for 100-epoch trainings
-# that only slow a short one).
+# minutes on a 2-core CPU: 3 cells; grid step 2 (with step 4, rounding the first stage's ~14 channels
+# moves the network's MACs by ~10 %); 2 x 20 search steps; 8 retraining epochs (3 fell short of 0.85
+# test accuracy on Fashion-MNIST: docs/measurements.md). smoke: seconds, two search epochs so that one
+# reallocation happens. Both take larger steps of the channel parameters (arch_lr) since they take well
+# under 1 % of the paper's steps, and use neither drop-path nor the auxiliary head (regularisers for
+# 100-epoch trainings that only slow a short one).
 SCALES = {
     "smoke": dict(cells=3, stem=8, head=16, base_width=8, grid_step=2, min_width=2, arch_lr=0.3, drop_path=0.0,
                   auxiliary_weight=0.0,
