@@ -61,14 +61,16 @@ def _interleave(module: nn.Module) -> None:
 
 
 def width_network(dims: int, in_channels: int, num_outputs: int, widths: Sequence[int], stem: int, head: int,
-                  genotype: Genotype = DARTS_V2, supernet: bool = False, auxiliary: bool = False) -> EvalNetwork:
+                  genotype: Genotype = DARTS_V2, supernet: bool = False, auxiliary: bool = False,
+                  vocab_size: int | None = None) -> EvalNetwork:
     """The DARTS network with ``widths[s]`` channels per node in stage s; a ``supernet`` interleaves its
-    factorized reductions (its widths change during the search)."""
+    factorized reductions (its widths change during the search); ``vocab_size``: a token stem."""
     if any(w < 2 or w % 2 for w in widths):
         raise ValueError(f"every stage width must be even and >= 2 (factorized reductions halve it), "
                          f"got {list(widths)}")
     net = EvalNetwork(genotype, in_channels, num_outputs, layers=len(widths), dims=dims, auxiliary=auxiliary,
-                      cell_channels=[int(w) for w in widths], stem_channels=stem, head_channels=head)
+                      cell_channels=[int(w) for w in widths], stem_channels=stem, head_channels=head,
+                      vocab_size=vocab_size)
     if supernet:
         _interleave(net)
     return net

@@ -49,7 +49,7 @@ def build_from_record(arch: dict[str, Any], shape: TaskShape, auxiliary: bool = 
     """The found network without the supernet: the DARTS_V2 network at the record's stage widths."""
     space = arch["search_space"]
     return width_network(shape.dims, shape.in_channels, shape.num_outputs, arch["choices"]["stage_widths"],
-                         stem=space["stem"], head=space["head"], auxiliary=auxiliary)
+                         stem=space["stem"], head=space["head"], auxiliary=auxiliary, vocab_size=shape.vocab_size)
 
 
 class RetrainHooks:
@@ -89,8 +89,6 @@ class ChannelSearch(SearchMethod):
 
     @classmethod
     def unsupported_reason(cls, shape: TaskShape) -> str | None:
-        if shape.vocab_size is not None:
-            return f"{cls.name} searches the DARTS cell network, which takes real-valued inputs, not token ids"
         if shape.dense or shape.dims not in (1, 2):
             return f"{cls.name} searches a classification network (global pool and linear head) in 1D or 2D"
         return None

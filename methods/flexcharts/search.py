@@ -27,7 +27,7 @@ from nasbench.training import ArchitectureSteps, fit, make_optimizer
 def build_network(shape: TaskShape, config: ChannelSearchConfig, widths, supernet: bool,
                   auxiliary: bool = False) -> EvalNetwork:
     return width_network(shape.dims, shape.in_channels, shape.num_outputs, widths, stem=config.stem,
-                         head=config.head, supernet=supernet, auxiliary=auxiliary)
+                         head=config.head, supernet=supernet, auxiliary=auxiliary, vocab_size=shape.vocab_size)
 
 
 def stage_range(config: ChannelSearchConfig, base: int, factors: tuple[float, float]) -> list[int]:
