@@ -76,13 +76,17 @@ class FlexCHartsBenchmark(Benchmark):
     name = "flexcharts"
     description = "search step memory and time of DMask-large over FlexCHarts (same network, widths range, batch)"
 
-    def __init__(self, batch: int = 8, rounds: int = 3, warmup: int = 1, seed: int = 0, cells: int = 20):
+    def __init__(self, batch: int = 8, rounds: int = 3, warmup: int = 1, seed: int = 0, cells: int = 20,
+                 sigma_steps: float | None = None, width_range: tuple[float, float] | None = None):
         self.batch, self.rounds, self.warmup, self.seed, self.cells = batch, rounds, warmup, seed, cells
+        self.sigma_steps, self.width_range = sigma_steps, width_range  # None: the methods' defaults
 
     def configs(self) -> dict[str, ChannelSearchConfig]:
-        flex = FlexCHartsConfig(cells=self.cells)
-        dmask = DMaskingConfig(cells=self.cells, candidate_range="large")
-        shared = dict(search=replace(flex.search, batch_size=self.batch))
+        flex, dmask = FlexCHartsConfig(cells=self.cells), DMaskingConfig(cells=self.cells, candidate_range="large")
+        if self.sigma_steps is not None:
+            flex = replace(flex, sigma_steps=self.sigma_steps)
+        shared = dict(search=replace(flex.search, batch_size=self.batch),
+                      width_range=self.width_range or flex.width_range)
         return {"flexcharts": replace(flex, **shared), "dmask_large": replace(dmask, **shared)}
 
     def run(self, log: Callable[[str], None] = print) -> dict[str, Any]:
@@ -102,7 +106,9 @@ class FlexCHartsBenchmark(Benchmark):
         figures["flexcharts_search_memory_ratio"] = round(held["dmask_large"] / held["flexcharts"], 3)
         figures["flexcharts_search_time_ratio"] = round(seconds["dmask_large"] / seconds["flexcharts"], 3)
         figures["load_average_after"] = os.getloadavg()[0]
+        flex = self.configs()["flexcharts"]
         figures["setup"] = {"cells": self.cells, "batch": self.batch, "input": [3, 32, 32], "rounds": self.rounds,
+                            "sigma_steps": flex.sigma_steps, "width_range": list(flex.width_range),
                             "memory": "saved-for-backward bytes + parameters, gradients, momentum (CPU)",
                             "statistic": "median step time"}
         log(f"memory ratio {figures['flexcharts_search_memory_ratio']}, time ratio "
