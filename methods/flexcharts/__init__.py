@@ -15,6 +15,9 @@ backbone pieces: the DARTS network of ``nasbench.methods.backbones.darts_cells``
 width per cell), its masks and width uses in ``width_cells``, and ``channel_masks``,
 ``channel_allocation``.
 
+Tasks: every classification task the DARTS network takes (1D and 2D, token inputs through the
+backbone's embedding stem); dense tasks are skipped (the network ends in a global pool).
+
 What follows the papers:
 - network: fixed 3x3 stem (108 channels) and 1x1 head (256), 20 stages of DARTS_V2 cells with
   reductions at 1/3 and 2/3, one width per stage shared by all its layers [P 5.1];
