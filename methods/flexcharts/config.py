@@ -5,7 +5,7 @@ next to it.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from typing import Literal
 
 from nasbench.errors import ConfigError
@@ -70,8 +70,12 @@ class ChannelSearchConfig:
 
 @dataclass(frozen=True)
 class FlexCHartsConfig(ChannelSearchConfig):
-    # sigma of Eq. 4 in grid steps [A]: not reported; two steps keep about six grid points active
-    sigma_steps: float = 2.0
+    # sigma of Eq. 4 in grid steps [A]: not reported. One step of 8 channels (0.22 x the first width 36)
+    # keeps 7 grid points active (alpha 1, 0.61, 0.14, 0.011 at 0-3 steps from mu); with two steps the
+    # active range (mu +- 48) would span the first six stages' whole valid range [16, 72], so FlexCHarts
+    # would allocate what DMask-large does there, against the paper's 1.5-1.7x lower search memory
+    # (docs/measurements.md). Budgets with a finer grid keep sigma at the same fraction of the widths.
+    sigma_steps: float = 1.0
     # active range: grid points with alpha >= epsilon [A], i.e. mu +- 3.03 sigma
     epsilon: float = 0.01
     # new channels at reallocation [A]: "preserving" keeps the output exactly and lets them learn; "zeros"
@@ -114,18 +118,19 @@ class DMaskingConfig(ChannelSearchConfig):
 # -- budgets ----------------------------------------------------------------------------------------
 # What ``smoke`` and ``small`` change (``paper`` changes nothing). small: Fashion-MNIST-sized tasks in
 # minutes on a 2-core CPU: 3 cells; grid step 2 (with step 4, rounding the first stage's ~14 channels
-# moves the network's MACs by ~10 %); 2 x 20 search steps; 8 retraining epochs (3 fell short of 0.85
+# moves the network's MACs by ~10 %) and sigma 2 steps (4 channels, 0.25 x the first width 16, as the
+# paper scale's 8 of 36); 2 x 20 search steps; 8 retraining epochs (3 fell short of 0.85
 # test accuracy on Fashion-MNIST: docs/measurements.md). smoke: seconds, two search epochs so that one
 # reallocation happens. Both take larger steps of the channel parameters (arch_lr) since they take well
 # under 1 % of the paper's steps, and use neither drop-path nor the auxiliary head (regularisers for
 # 100-epoch trainings that only slow a short one).
 SCALES = {
     "smoke": dict(cells=3, stem=8, head=16, base_width=8, grid_step=2, min_width=2, arch_lr=0.3, drop_path=0.0,
-                  auxiliary_weight=0.0,
+                  auxiliary_weight=0.0, sigma_steps=2.0,
                   search=dict(epochs=2, batch_size=16, batches_per_epoch=3, eval_batch_size=64),
                   retrain=dict(epochs=1, batch_size=16, batches_per_epoch=3, eval_batch_size=64)),
     "small": dict(cells=3, stem=16, head=64, base_width=16, grid_step=2, min_width=4, arch_lr=0.3, drop_path=0.0,
-                  auxiliary_weight=0.0,
+                  auxiliary_weight=0.0, sigma_steps=2.0,
                   search=dict(epochs=2, batch_size=64, batches_per_epoch=20, eval_batch_size=256),
                   retrain=dict(epochs=8, batch_size=64, lr=0.05, eval_batch_size=256)),
     "paper": {},
@@ -133,7 +138,8 @@ SCALES = {
 
 
 def scaled(config: ChannelSearchConfig, budget: str) -> ChannelSearchConfig:
-    scale = dict(SCALES[budget])
+    """``config`` with the budget's changes (those of its fields: sigma is FlexCHarts' only)."""
+    scale = {k: v for k, v in SCALES[budget].items() if k in {f.name for f in fields(config)}}
     search, retrain = scale.pop("search", {}), scale.pop("retrain", {})
     return replace(config, search=replace(config.search, **search), retrain=replace(config.retrain, **retrain), **scale)
 
@@ -145,7 +151,7 @@ def budget_notes(budget: str) -> str:
     search, retrain = s["search"], s["retrain"]
     limit = f" of {search['batches_per_epoch']} batches" if "batches_per_epoch" in search else ""
     return (f"{s['cells']} cells (stem {s['stem']}, head {s['head']}, first width {s['base_width']}, grid step "
-            f"{s['grid_step']}) instead of 20 (108, 256, 36, 8); {search['epochs']} search epochs{limit} and "
+            f"{s['grid_step']}, FlexCHarts sigma {s['sigma_steps']:g} steps) instead of 20 (108, 256, 36, 8, 1 step); {search['epochs']} search epochs{limit} and "
             f"{retrain['epochs']} retraining epochs (lr {retrain.get('lr', RETRAIN.lr)}) instead of 50 and 100, "
             f"batch {search['batch_size']} instead of 96; channel-parameter lr {s['arch_lr']} instead of 0.1; "
             f"no drop-path (instead of 0 -> 0.2) and no auxiliary head (instead of weight 0.4)")
