@@ -47,7 +47,7 @@ perf: $(STAMP)
 	$(BIN)/nasbench perf $(ARGS)
 
 lint: $(STAMP)
-	$(BIN)/python -m compileall -q nasbench methods tasks
+	$(BIN)/ruff check .
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

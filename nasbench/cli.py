@@ -1,15 +1,20 @@
-"""``nasbench`` command line: list, run, data, check."""
+"""``nasbench`` command line: list, run, data, perf, check, study, report, reference."""
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from nasbench.budgets import BUDGETS, DEFAULT_BUDGET, check_budget
 from nasbench.config import apply_overrides
-from nasbench.contracts import TaskView, unsupported_reason
+from nasbench.contracts import unsupported_reason
 from nasbench.errors import DataError, NasBenchError
 from nasbench.registry import benchmarks, methods, tasks
+
+if TYPE_CHECKING:
+    from nasbench.study import Study
 
 DEFAULT_RESULTS = Path("results") / "bench"
 
@@ -49,7 +54,8 @@ def _parser() -> argparse.ArgumentParser:
     mode.add_argument("--path", action="store_true", help="print where the files are looked for")
     mode.add_argument("--verify", action="store_true", help="check sizes and checksums")
     mode.add_argument("--generate", action="store_true", help="generate the data from its defining process")
-    mode.add_argument("--download", action="store_true", help="fetch the official files (resumable, checksums verified)")
+    mode.add_argument("--download", action="store_true",
+                      help="fetch the official files (resumable, checksums verified)")
     p.add_argument("--budget", default=DEFAULT_BUDGET, help="the budget whose sample counts to generate")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     p.set_defaults(handler=cmd_data)
@@ -80,19 +86,27 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--bootstrap", type=int, default=1000, help="bootstrap replicates of the rank intervals")
     p.set_defaults(handler=cmd_report)
 
-    p = sub.add_parser("reference", help="import (--import [SRC]) or list the published numbers in results/reference")
-    p.add_argument("--import", dest="import_from", nargs="?", const="", default=None, metavar="SRC",
-                   help="copy the published tables from SRC (default ../shared/reference)")
+    p = sub.add_parser("reference",
+                       help="list the published numbers in results/reference, or import them (--import DIR)")
+    p.add_argument("--import", dest="import_from", type=Path, default=None, metavar="DIR",
+                   help="copy the published tables from DIR, a folder holding published_results.csv and the "
+                        "files listed in results/reference/IMPORTED.json (there is no default: the suite's copy "
+                        "is results/reference itself)")
     p.add_argument("--to", type=Path, default=Path("results") / "reference", help="destination (default %(default)s)")
     p.set_defaults(handler=cmd_reference)
     return parser
 
 
 def cmd_list(args) -> int:
+    """Names, sources and one-line descriptions; the descriptions are read from the plugins' source
+    files (``Registry.description``), so listing imports no plugin and a broken plugin is still listed."""
     for title, registry in (("methods", methods), ("tasks", tasks), ("benchmarks", benchmarks)):
         print(f"{title}:")
         for name, source in sorted(registry.sources().items()):
-            print(f"  {name:<14} {source.target}  [{source.origin}]")
+            print(f"  {name:<16} {source.target}  [{source.origin}]")
+            description = registry.description(name)
+            if description:
+                print(f"  {'':<16} {description}")
     return 0
 
 
@@ -104,8 +118,9 @@ def cmd_run(args) -> int:
 
     run = prepare(RunRequest(args.method, args.task, args.budget, args.seed, tuple(args.overrides)))
     device = torch.device(args.device) if args.device else None
-    outcome = execute(run, RunStore(args.results), study=args.results.name, force=args.force, device=device,
-                      on_row=print_curve_row)
+    with EpochProgress() as progress:
+        outcome = execute(run, RunStore(args.results), study=args.results.name, force=args.force, device=device,
+                          on_row=progress.row)
     metric = outcome.manifest.get("metric") or {}
     if outcome.status == "cached":
         print(f"already finished (use --force to recompute): {outcome.run_dir}")
@@ -119,11 +134,42 @@ def cmd_run(args) -> int:
     return 1 if outcome.manifest.get("status") == "failed" else 0
 
 
-def print_curve_row(row: dict) -> None:
+def curve_line(row: dict) -> str:
     """One line per epoch: stage, epoch, elapsed seconds and the recorded values."""
     values = "  ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()
                        if k not in ("stage", "epoch", "elapsed_s"))
-    print(f"[{row['stage']} {row['epoch']:>3}  {row['elapsed_s']:7.1f}s]  {values}", flush=True)
+    return f"[{row['stage']} {row['epoch']:>3}  {row['elapsed_s']:7.1f}s]  {values}"
+
+
+class EpochProgress:
+    """Progress of a single run's stages: the curve line of every epoch on stdout (it stays in logs and
+    pipes, and is the record a user reads), and below it a tqdm counter of the current stage's epochs
+    and seconds per epoch on stderr, shown only when stderr is a terminal. A study reports through its
+    backend's progress lines instead (nasbench.execution.progress). The counter has no total: a method
+    may call the training loop several times per stage (candidates, phases), so only it knows."""
+
+    def __init__(self):
+        self._bar, self._stage = None, None
+
+    def __enter__(self) -> "EpochProgress":
+        return self
+
+    def row(self, row: dict) -> None:
+        from tqdm import tqdm
+
+        if row["stage"] != self._stage:
+            self._close()
+            self._stage = row["stage"]
+            self._bar = tqdm(desc=f"{self._stage} epochs", unit="epoch", file=sys.stderr, disable=None, leave=False)
+        tqdm.write(curve_line(row), file=sys.stdout)
+        self._bar.update(1)
+
+    def _close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+
+    def __exit__(self, *exc) -> None:
+        self._close()
 
 
 def cmd_data(args) -> int:
@@ -182,6 +228,10 @@ def cmd_check(args) -> int:
         print(task_name.ljust(width) + "".join(cells))
     if reasons:
         print("skipped pairs:\n" + "\n".join(reasons))
+    for title, registry, names in (("methods", methods, method_names), ("tasks", tasks, task_names)):
+        print(f"{title}:")
+        for name in names:
+            print(f"  {name:<16} {registry.get(name).description or '(no description)'}")
     return 0
 
 
@@ -192,15 +242,73 @@ def cmd_study(args) -> int:
 
 
 def cmd_report(args) -> int:
-    from nasbench.report import cmd_report as report
+    from nasbench.report import ReportRequest, build_report
 
-    return report(args)
+    results, name, study = resolve_target(args.target, args.published_only)
+    request = ReportRequest(out_dir=Path(args.out) if args.out else Path("reports") / name, results_dir=results,
+                            reference_dir=args.reference, include_fixture=args.include_fixture, study=study,
+                            title=f"nasbench report: {name}", n_boot=args.bootstrap, command=rebuild_command(args))
+    for kind, path in build_report(request).items():
+        print(f"{kind}: {path}")
+    return 0
+
+
+def _study_of(name: str) -> Study | None:
+    """The study file ``reports/<name>/study.yaml`` read by the study module (names not resolved: the
+    report needs the grid, not the plugins), or None when there is none."""
+    from nasbench.study import STUDY_FILE, load_study
+
+    path = Path("reports") / name / STUDY_FILE
+    return load_study(path, resolve=False) if path.is_file() else None
+
+
+def resolve_target(target: str | None, published_only: bool) -> tuple[Path | None, str, Study | None]:
+    """(results folder, report name, study) for ``nasbench report [STUDY_OR_DIR]``."""
+    from nasbench.analysis.table import ReportError
+
+    if published_only:
+        return None, Path(target).name if target else "published", None
+    if not target:
+        raise ReportError("no study or results folder given\n  valid: `nasbench report STUDY` (results/STUDY), "
+                          "`nasbench report DIR`, or `nasbench report --published-only`")
+    path = Path(target)
+    if len(path.parts) > 1 or path.is_dir():  # a folder; runs_table says so if it does not exist
+        return path, path.name, _study_of(path.name)
+    study = _study_of(target)
+    results = study.results if study is not None else Path("results") / target
+    if not results.is_dir():
+        known = sorted(p.name for p in Path("results").glob("*") if p.is_dir() and p.name != "reference")
+        raise ReportError(f"no results for study {target!r}: {results} does not exist\n  valid studies with "
+                          f"results: {', '.join(known) or '(none)'}\n  to fix: `make study STUDY={target}` first, "
+                          f"or give the results folder itself")
+    return results, target, study
+
+
+def rebuild_command(args) -> str:
+    """The command line that rebuilds this report, written into it."""
+    parts = ["nasbench", "report"] + ([args.target] if args.target else [])
+    parts += ["--out", str(args.out)] if args.out else []
+    parts += ["--reference", str(args.reference)] if args.reference else []
+    parts += ["--include-fixture"] * bool(args.include_fixture) + ["--published-only"] * bool(args.published_only)
+    parts += ["--bootstrap", str(args.bootstrap)] if args.bootstrap != 1000 else []
+    return shlex.join(parts)
 
 
 def cmd_reference(args) -> int:
-    from nasbench.report import cmd_reference as reference
+    from nasbench.analysis.reference import find_reference_dir, import_reference, load_published
+    from nasbench.analysis.table import ReportError
 
-    return reference(args)
+    if args.import_from is not None:
+        for path in import_reference(args.import_from, args.to):
+            print(f"imported: {path}")
+    reference = find_reference_dir(args.to if args.import_from is not None else None)
+    published = load_published(reference) if reference is not None else None
+    if published is None:
+        raise ReportError("no published numbers in results/reference\n  to fix: run from the suite's checkout, "
+                          "whose results/reference holds them, or `nasbench reference --import DIR`")
+    summary = published.groupby(["source", "table"], sort=False).agg(rows=("value", "size"), tasks=("task", "nunique"))
+    print(f"published numbers in {reference}:\n{summary.to_string()}")
+    return 0
 
 
 if __name__ == "__main__":

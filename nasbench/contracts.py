@@ -228,6 +228,9 @@ class SearchMethod(ABC):
     Config: ClassVar[type]
     has_tune_stage: ClassVar[bool] = False
     supports_pair_inputs: ClassVar[bool] = False  # builds its network with an encoder pair
+    # a plain backbone (its search returns a fixed architecture): the contract checks of a task
+    # (nasbench.testing.check_task) run one of these on it, since it costs the least
+    baseline: ClassVar[bool] = False
     description: ClassVar[str] = ""  # one line for `nasbench list` and `nasbench check`
 
     def __init__(self, config: Any):

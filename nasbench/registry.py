@@ -6,6 +6,8 @@ same facts, because plugin metadata are class attributes.
 """
 from __future__ import annotations
 
+import ast
+import sys
 from dataclasses import dataclass
 from importlib import import_module, metadata
 from typing import Generic, TypeVar
@@ -62,6 +64,15 @@ class Registry(Generic[T]):
     def __contains__(self, name: str) -> bool:
         return name in self.sources()
 
+    def description(self, name: str) -> str:
+        """The plugin's one-line ``description``: the class attribute once the class is imported, else
+        read from its module's source without importing anything (a string literal assigned to
+        ``description`` in the class body; "" when it is inherited, computed or not found)."""
+        if name in self._loaded:
+            return str(getattr(self._loaded[name], "description", "") or "")
+        module_name, _, attr = self.sources()[name].target.partition(":")
+        return _static_class_attribute(module_name, attr, "description")
+
     # -- registration -----------------------------------------------------------------------------
     def register(self, cls: type[T]) -> type[T]:
         """Class decorator: register ``cls`` under its ``name`` attribute."""
@@ -112,6 +123,45 @@ class Registry(Generic[T]):
                 f"name is {declared!r}; the two names must be equal."
             )
         return obj  # type: ignore[return-value]
+
+
+def _module_source(module_name: str) -> str | None:
+    """The source text of a module, found as the import system would find it, without executing it
+    or its parent packages (each finder of ``sys.meta_path`` is asked directly)."""
+    path = None
+    for depth in range(1, module_name.count(".") + 2):
+        name = ".".join(module_name.split(".")[:depth])
+        spec = getattr(sys.modules.get(name), "__spec__", None) or _find_spec(name, path)
+        if spec is None:
+            return None
+        path = spec.submodule_search_locations
+    try:
+        return spec.loader.get_source(name) if spec.loader is not None else None
+    except (ImportError, OSError, AttributeError):
+        return None
+
+
+def _find_spec(name: str, path):
+    for finder in sys.meta_path:
+        find = getattr(finder, "find_spec", None)
+        spec = find(name, path) if find is not None else None
+        if spec is not None:
+            return spec
+    return None
+
+
+def _static_class_attribute(module_name: str, class_name: str, attr: str) -> str:
+    source = _module_source(module_name)
+    if source is None or "." in class_name:
+        return ""
+    for node in ast.parse(source).body:
+        if isinstance(node, ast.ClassDef) and node.name == class_name:
+            for item in node.body:
+                targets = item.targets if isinstance(item, ast.Assign) else [getattr(item, "target", None)]
+                value = getattr(item, "value", None)
+                if any(getattr(t, "id", None) == attr for t in targets) and isinstance(value, ast.Constant):
+                    return str(value.value)
+    return ""
 
 
 methods: Registry = Registry("method", "nasbench.methods")

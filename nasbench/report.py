@@ -10,12 +10,11 @@ for, and then labelled as fixture data in every table.
 from __future__ import annotations
 
 import json
-import shlex
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -47,6 +46,9 @@ from nasbench.analysis.reference import (
 )
 from nasbench.analysis.table import FIXTURE, ReportError, benchmark_runs, completeness, runs_table
 
+if TYPE_CHECKING:
+    from nasbench.study import Study
+
 REPORT_MD, REPORT_HTML, FIGURES = "report.md", "report.html", "figures"
 MAX_ARCH_FIGURES = 12
 AUTOMATED = "automated"
@@ -60,7 +62,7 @@ class ReportRequest:
     results_dir: Path | None = None
     reference_dir: Path | None = None
     include_fixture: bool = False
-    study: dict[str, Any] | None = None
+    study: Study | None = None  # the grid of expected runs (nasbench.study.load_study)
     title: str = ""
     n_boot: int = 1000
     command: str = ""
@@ -474,70 +476,3 @@ def _best_automated(doc: Document, rows: pd.DataFrame, matrix: pd.DataFrame, lab
              f"{len(best)} tasks** ({tasks}).")
     doc.table(best, f"{label}: lowest error among the automated methods per task")
     doc.table(wins.reset_index().rename(columns={"best": "method"}), f"{label}: tasks won among the automated methods")
-
-
-# --- command line ---------------------------------------------------------------------------------
-
-def _study_file(name: str) -> dict[str, Any] | None:
-    import yaml
-
-    path = Path("reports") / name / "study.yaml"
-    try:
-        loaded = yaml.safe_load(path.read_text())
-    except (OSError, yaml.YAMLError):
-        return None
-    return loaded if isinstance(loaded, dict) else None
-
-
-def resolve_target(target: str | None, published_only: bool) -> tuple[Path | None, str, dict | None]:
-    """(results folder, report name, study spec) for ``nasbench report [STUDY_OR_DIR]``."""
-    if published_only:
-        return None, Path(target).name if target else "published", None
-    if not target:
-        raise ReportError("no study or results folder given\n  valid: `nasbench report STUDY` (results/STUDY), "
-                          "`nasbench report DIR`, or `nasbench report --published-only`")
-    path = Path(target)
-    if len(path.parts) > 1 or path.is_dir():  # a folder; runs_table says so if it does not exist
-        return path, path.name, _study_file(path.name)
-    study = _study_file(target)
-    results = Path(str((study or {}).get("results") or Path("results") / target))
-    if not results.is_dir():
-        known = sorted(p.name for p in Path("results").glob("*") if p.is_dir() and p.name != "reference")
-        raise ReportError(f"no results for study {target!r}: {results} does not exist\n  valid studies with "
-                          f"results: {', '.join(known) or '(none)'}\n  to fix: `make study STUDY={target}` first, "
-                          f"or give the results folder itself")
-    return results, target, study
-
-
-def rebuild_command(args) -> str:
-    parts = ["nasbench", "report"] + ([args.target] if args.target else [])
-    parts += ["--out", str(args.out)] if args.out else []
-    parts += ["--reference", str(args.reference)] if args.reference else []
-    parts += ["--include-fixture"] * bool(args.include_fixture) + ["--published-only"] * bool(args.published_only)
-    parts += ["--bootstrap", str(args.bootstrap)] if args.bootstrap != 1000 else []
-    return shlex.join(parts)
-
-
-def cmd_report(args) -> int:
-    results, name, study = resolve_target(args.target, args.published_only)
-    request = ReportRequest(out_dir=Path(args.out) if args.out else Path("reports") / name, results_dir=results,
-                            reference_dir=args.reference, include_fixture=args.include_fixture, study=study,
-                            title=f"nasbench report: {name}", n_boot=args.bootstrap, command=rebuild_command(args))
-    for kind, path in build_report(request).items():
-        print(f"{kind}: {path}")
-    return 0
-
-
-def cmd_reference(args) -> int:
-    from nasbench.analysis.reference import DEFAULT_SOURCE, import_reference
-
-    if args.import_from is not None:
-        for path in import_reference(args.import_from or DEFAULT_SOURCE, args.to):
-            print(f"imported: {path}")
-    reference = find_reference_dir(args.to if args.import_from is not None else None)
-    published = load_published(reference) if reference is not None else None
-    if published is None:
-        raise ReportError("no published numbers in results/reference\n  to fix: `nasbench reference --import`")
-    summary = published.groupby(["source", "table"], sort=False).agg(rows=("value", "size"), tasks=("task", "nunique"))
-    print(f"published numbers in {reference}:\n{summary.to_string()}")
-    return 0

@@ -147,7 +147,8 @@ def _run_stages(run: PreparedRun, device, manifest, files, curves: CurveLog, log
         data: TaskData = run.task.load(allow_generate=True, log=log)
     costs["data"] = meter.result
     manifest[schema.DATA_SOURCE] = data.data_source
-    manifest["data"] = {"source": data.data_source, "sizes": {s.name: len(s) for s in (data.train, data.val, data.test)},
+    sizes = {s.name: len(s) for s in (data.train, data.val, data.test)}
+    manifest["data"] = {"source": data.data_source, "sizes": sizes,
                         **data.detail}
 
     ctx = RunContext(task=TaskView(run.task), train=data.train, val=data.val, device=device, seed=req.seed,
@@ -189,7 +190,8 @@ def _run_stages(run: PreparedRun, device, manifest, files, curves: CurveLog, log
 
 
 def _arch_record(run: PreparedRun, arch, hparams, model, data: TaskData, manifest) -> dict[str, Any]:
-    """The common envelope of spec/methods.md 0.1 around the method's own choices."""
+    """The common envelope of every architecture record (docs/plugins.md, "The architecture record") around
+    the method's own choices."""
     req = run.request
     example = data.val.inputs[:1].to(next(model.parameters()).device)
     return {
@@ -210,7 +212,8 @@ def _base_manifest(run: PreparedRun, study: str, device: torch.device) -> dict[s
         schema.METHOD: req.method, schema.TASK: req.task, schema.SEED: req.seed, schema.BUDGET: req.budget,
         schema.STATUS: None, schema.ERROR: None, "overrides": list(req.overrides),
         "method_config": to_dict(run.method_config), "task_config": to_dict(run.task.config),
-        "budget_notes": {"method": run.method_cls.budget_notes(req.budget), "task": type(run.task).budget_notes(req.budget)},
+        "budget_notes": {"method": run.method_cls.budget_notes(req.budget),
+                         "task": type(run.task).budget_notes(req.budget)},
         "citation": {"method": run.method_cls.citation, "task": type(run.task).citation},
         schema.DATA_SOURCE: None, schema.COSTS: {}, "versions": provenance.versions(), "host": provenance.host(),
         "device": provenance.describe_device(device),

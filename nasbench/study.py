@@ -114,27 +114,33 @@ def run_key(request: RunRequest) -> str:
 
 
 # -- loading ----------------------------------------------------------------------------------------
-def load_study(path: Path | str, results: Path | str | None = None) -> Study:
-    """Read and validate a study file; ``results`` (``--results``) replaces the file's folder."""
+def load_study(path: Path | str, results: Path | str | None = None, *, resolve: bool = True) -> Study:
+    """Read and validate a study file; ``results`` (``--results``) replaces the file's folder.
+
+    ``resolve=False`` (reports) checks the file's structure and values but neither looks its method and
+    task names up in the registries nor registers its plugins: a report reads the grid of a study whose
+    plugins need not be installed where the report is built."""
     path = Path(path)
     raw = _read_yaml(path)
     try:
-        return _build(path, raw, results)
+        return _build(path, raw, results, resolve)
     except StudyError:
         raise
     except NasBenchError as exc:
         raise StudyError(f"study file {path}: {exc}") from exc
 
 
-def _build(path: Path, raw: dict[str, Any], results: Path | str | None) -> Study:
+def _build(path: Path, raw: dict[str, Any], results: Path | str | None, resolve: bool = True) -> Study:
     _check_keys(raw, REQUIRED_KEYS + OPTIONAL_KEYS, "the study file", required=REQUIRED_KEYS)
     plugins = _plugins(raw.get("plugins") or {})
-    register_plugins(plugins)
+    if resolve:
+        register_plugins(plugins)
     name = path.resolve().parent.name
     folder = Path(results if results is not None else raw.get("results") or Path("results") / name)
     return Study(
         name=name, path=path, budget=check_budget(_text(raw["budget"], "budget")), seeds=_seeds(raw["seeds"]),
-        methods=_entries(raw["methods"], methods, prefix=""), tasks=_entries(raw["tasks"], tasks, prefix=TASK_PREFIX),
+        methods=_entries(raw["methods"], methods, "", resolve),
+        tasks=_entries(raw["tasks"], tasks, TASK_PREFIX, resolve),
         resources=_resources(raw.get("resources") or {}), results=folder.expanduser().resolve(),
         plugins=plugins, description=_text(raw.get("description", ""), "description"),
     )
@@ -192,8 +198,8 @@ def _seeds(value: Any) -> tuple[int, ...]:
     return tuple(value)
 
 
-def _entries(value: Any, registry: Registry, prefix: str) -> dict[str, tuple[str, ...]]:
-    """``[a, b]`` or ``{a: {key: value}, b: null}`` -> name -> overrides, each name checked."""
+def _entries(value: Any, registry: Registry, prefix: str, resolve: bool = True) -> dict[str, tuple[str, ...]]:
+    """``[a, b]`` or ``{a: {key: value}, b: null}`` -> name -> overrides, each name checked (``resolve``)."""
     kind = f"{registry.kind}s"
     if isinstance(value, list) and all(isinstance(v, str) for v in value):
         if len(set(value)) != len(value):
@@ -202,7 +208,7 @@ def _entries(value: Any, registry: Registry, prefix: str) -> dict[str, tuple[str
     if not isinstance(value, dict) or not value:
         raise StudyError(f"{kind}: expected a non-empty list of names or a mapping name -> overrides, "
                          f"got {value!r}. Valid {kind}: {', '.join(registry.names())}")
-    for name in value:
+    for name in value if resolve else ():
         registry.get(str(name))  # raises UnknownNameError listing the valid names
     return {str(name): tuple(prefix + o for o in _overrides(sets or {}, f"{kind}.{name}"))
             for name, sets in value.items()}
@@ -283,7 +289,8 @@ def plan_study(study: Study, force: bool = False) -> list[PlannedRun]:
     """Prepare every run (every override checked) and read what the results folder holds for it.
 
     A finished run (ok or skipped) with the same run id is done; a failed or missing one is to run.
-    An ok run with another id is a conflict (the runner would refuse it too): refused before anything runs, unless ``force``."""
+    An ok run with another id is a conflict (the runner would refuse it too): refused before anything runs,
+    unless ``force``."""
     store, planned, conflicts = RunStore(study.results), [], []
     for request in study.requests():
         try:

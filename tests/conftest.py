@@ -4,9 +4,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from toy_plugins import ToyMethod, ToyTask
 
 from nasbench.registry import methods, tasks
-from toy_plugins import ToyMethod, ToyTask
 
 
 @pytest.fixture

@@ -3,11 +3,11 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 import torch
 
+from nasbench.registry import tasks
 from nasbench.tasks.nb360.darcyflow import relative_l2
 
 NASBENCH = [sys.executable, "-m", "nasbench"]
@@ -21,6 +21,11 @@ def nasbench(*args, data_root, cwd=None):
 def test_list_shows_builtin_plugins(data_root):
     out = nasbench("list", data_root=data_root)
     assert out.returncode == 0 and "wrn" in out.stdout and "darcyflow" in out.stdout
+    described = [name for name in tasks.names() if tasks.get(name).description]
+    for name in described:  # each description on the line below its name, read without importing the plugin
+        lines = out.stdout.splitlines()
+        row = next(i for i, line in enumerate(lines) if line.split()[:1] == [name])
+        assert lines[row + 1].strip() == tasks.get(name).description
 
 
 def test_unknown_method_exits_nonzero_listing_valid_names(data_root):
@@ -77,3 +82,5 @@ def test_check_prints_the_method_task_matrix(data_root):
     assert "wrn" in header.split()
     darcy = next(r for r in rows if r.startswith("darcyflow"))
     assert darcy.split()[1 + header.split()[1:].index("wrn")] == "runs"
+    described = {name: tasks.get(name).description for name in tasks.names()}
+    assert all(f"  {name:<16} {text or '(no description)'}" in out.stdout for name, text in described.items())

@@ -2,9 +2,10 @@
 import os
 import subprocess
 import sys
-import tomllib
 import zipfile
 from pathlib import Path
+
+import tomllib
 
 ROOT = Path(__file__).resolve().parents[1]
 MAPPING = {"nasbench": "nasbench", "nasbench.methods": "methods", "nasbench.tasks": "tasks"}

@@ -28,9 +28,21 @@ from nasbench import cli, runner, schema
 from nasbench.contracts import MetricSpec, SearchMethod, Task, TaskShape
 from nasbench.errors import NasBenchError, PluginError
 from nasbench.registry import Registry
-from nasbench.testing import (METHOD_CHECKS, METHOD_HOOKS, ContractError, SmokeTask, Watch, WatchedRun, check_method,
-                              check_task, missing_hooks)
-from nasbench.testing import _device as device_check  # the one check a CPU-only machine cannot trigger in a run
+from nasbench.testing import (
+    METHOD_CHECKS,
+    METHOD_HOOKS,
+    ContractError,
+    SmokeTask,
+    Watch,
+    WatchedRun,
+    check_method,
+    check_task,
+    missing_hooks,
+    shape_kind,
+    smoke_task,
+    smoke_tasks,
+)
+from nasbench.testing.runs import device_ok as device_check  # the one check a CPU-only machine cannot trigger in a run
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "nasbench-randomsearch"
@@ -78,7 +90,8 @@ def manifests(results: Path) -> dict[str, dict]:
 def test_installed_example_is_listed_with_its_distribution(example_site, tmp_path):
     out = run_with(example_site, "-m", "nasbench", "list", data=tmp_path)
     assert out.returncode == 0, out.stderr
-    assert re.search(r"randomsearch\s+nasbench_randomsearch\.method:RandomSearch\s+\[nasbench-randomsearch\]", out.stdout)
+    listed = r"randomsearch\s+nasbench_randomsearch\.method:RandomSearch\s+\[nasbench-randomsearch\]"
+    assert re.search(listed, out.stdout)
     assert re.search(r"tones\s+nasbench_randomsearch\.tones:Tones\s+\[nasbench-randomsearch\]", out.stdout)
     assert (example_site / "nasbench_randomsearch-0.1.0.dist-info" / "entry_points.txt").is_file()
 
@@ -135,7 +148,7 @@ def test_example_passes_the_checks_on_the_darcy_flow_fixture(example_site, tmp_p
     out = run_with(example_site, "-c", "from nasbench.testing import check_method; print(check_method('randomsearch'))",
                    data=tmp_path)
     assert out.returncode == 0, out.stdout + out.stderr
-    assert "on darcyflow (smoke)" in out.stdout and "fixture data" in out.stdout
+    assert f"on {smoke_tasks()[0][0].name} (smoke)" in out.stdout and "fixture data" in out.stdout
 
 
 def guide_block(first_line: str) -> str:
@@ -221,7 +234,8 @@ def test_two_distributions_declaring_one_name_is_an_error_naming_both(plugin_sit
 
 def test_an_entry_point_name_differing_from_the_class_name_is_refused_with_both(plugin_site, tmp_path, capsys):
     fake_distribution(plugin_site, "nasbench-alias", {"nasbench.methods": {"alias": "nb_fake_alias:Named"}},
-                      {"nb_fake_alias": "from nasbench.methods.wrn import WRN\n\n\nclass Named(WRN):\n    name = 'named'\n"})
+                      {"nb_fake_alias": "from nasbench.methods.wrn import WRN\n\n\n"
+                                        "class Named(WRN):\n    name = 'named'\n"})
     code, _, err = cli_main(capsys, "run", "alias", "darcyflow", "--results", str(tmp_path / "r"))
     assert code == 2 and "entry point 'alias'" in err and "name is 'named'" in err and "must be equal" in err
 
@@ -394,9 +408,12 @@ def test_a_task_with_a_wrong_data_source_and_shape_is_caught(toy_plugins):
 
 
 def test_builtins_pass_on_the_default_fixtures(isolated_data):
+    first = smoke_tasks()[0]  # the registry's cheapest 2D dense task, with its own smoke settings
+    assert shape_kind(first[1]) == "2d-dense" and first[0].fixture
     method = check_method("wrn", skip=("determinism",))
-    assert "on darcyflow (smoke)" in method.subject and "fixture data" in str(method)
-    task = check_task("satellite", skip=("determinism",))  # its default fixture settings
-    assert "fixture data, train/val/test 64/32/32" in str(task) and task.status("smoke") == "ok"
+    assert f"on {first[0].name} (smoke)" in method.subject and "fixture data" in str(method)
+    assert smoke_task("satellite").fixture
+    task = check_task("satellite", skip=("determinism",))  # its own smoke_overrides and fixture
+    assert "fixture data, train/val/test" in str(task) and task.status("smoke") == "ok"
     with pytest.raises(PluginError, match="runs on none of the smoke tasks"):
         check_method("wrn", task=SmokeTask("listops"), skip=("determinism",))

@@ -5,7 +5,7 @@ from types import SimpleNamespace
 import pytest
 
 from nasbench.errors import DuplicateNameError, PluginError, UnknownNameError
-from nasbench.registry import Registry, methods
+from nasbench.registry import Registry, Source, methods
 
 
 def test_listing_imports_no_plugin():
@@ -14,6 +14,21 @@ def test_listing_imports_no_plugin():
             "print(any(m.startswith(('nasbench.methods.', 'nasbench.tasks.')) for m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_descriptions_are_read_without_importing_the_plugin(tmp_path, monkeypatch):
+    (tmp_path / "nb_described").mkdir()
+    (tmp_path / "nb_described" / "__init__.py").write_text("raise ImportError('a parent package is never run')\n")
+    (tmp_path / "nb_described" / "plugin.py").write_text(
+        "raise ImportError('never imported')\n\n\nclass Described:\n    name = 'described'\n"
+        "    description = ('Searches a space '\n                   'in one line.')\n\n\n"
+        "class Bare:\n    name = 'bare'\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    reg = Registry("method", "nasbench.test-none")
+    reg._sources = {"described": Source("nb_described.plugin:Described", "test"),
+                    "bare": Source("nb_described.plugin:Bare", "test")}
+    assert reg.description("described") == "Searches a space in one line." and reg.description("bare") == ""
+    assert not any(m.startswith("nb_described") for m in sys.modules)
 
 
 def test_get_imports_lazily_and_caches():

@@ -65,7 +65,8 @@ resources: {cpus: 2, memory: 512MiB}
     (WRN + "budget: small\n", ["'budget' is given twice"]),
     (WRN.replace("[wrn]", "{wrn: [1]}"), ["methods.wrn: expected a mapping"]),
     (WRN + "plugins: {method: {}}\n", ["unknown key 'method' in plugins", "Did you mean 'methods'"]),
-    (WRN + "plugins: {methods: {x: 'no_such_module:X'}}\n", ["'no_such_module:X'", "ModuleNotFoundError", "PYTHONPATH"]),
+    (WRN + "plugins: {methods: {x: 'no_such_module:X'}}\n",
+     ["'no_such_module:X'", "ModuleNotFoundError", "PYTHONPATH"]),
     (WRN + "plugins: {methods: {other: 'nasbench.methods.wrn:WRN'}}\n", ["class attribute name is 'wrn'"]),
     ("- a\n- b\n", ["must be a mapping"]),
     ("budget: [\n", ["not valid YAML"]),
@@ -78,7 +79,8 @@ def test_invalid_study_is_refused_saying_what_is_valid(tmp_path, text, expected)
 
 
 def test_missing_file_says_where_studies_live(tmp_path):
-    with pytest.raises(StudyError, match=r"not found: .*nothing\.yaml \(a study lives in reports/<study>/study\.yaml\)"):
+    where = r"not found: .*nothing\.yaml \(a study lives in reports/<study>/study\.yaml\)"
+    with pytest.raises(StudyError, match=where):
         load_study(tmp_path / "nothing.yaml")
 
 
@@ -121,7 +123,8 @@ def test_plan_skips_finished_and_skipped_runs_reruns_failed_and_refuses_conflict
 @pytest.mark.parametrize("name", ["smoke", "nb360-small"])
 def test_committed_studies_cover_every_registered_method(name):
     study = load_study(REPO / "reports" / name / "study.yaml")
-    assert sorted(study.methods) == sorted(n for n, s in methods.sources().items() if s.origin == "nasbench"), "a method was added: extend reports/<study>/study.yaml"
+    builtin = sorted(n for n, s in methods.sources().items() if s.origin == "nasbench")
+    assert sorted(study.methods) == builtin, "a method was added: extend reports/<study>/study.yaml"
     assert study.budget == {"smoke": "smoke", "nb360-small": "small"}[name] and len(study.seeds) == 2
     if name == "nb360-small":
         nb360 = [t for t in tasks.names() if tasks.get(t).family == "nb360"]

@@ -10,12 +10,16 @@ Two views, stated in every report:
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from nasbench import schema
 from nasbench.analysis.table import expected_grid
+
+if TYPE_CHECKING:
+    from nasbench.study import Study
 
 STAGE_WALLS = [f"{stage}_wall_s" for stage in ("search", "tune", "retrain")]
 
@@ -43,7 +47,7 @@ def aggregate(table: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def seed_error_cube(table: pd.DataFrame, study: dict | None = None) -> tuple[np.ndarray, list, list, list]:
+def seed_error_cube(table: pd.DataFrame, study: Study | None = None) -> tuple[np.ndarray, list, list, list]:
     """Errors as an array [task, method, seed] over the expected grid; ``inf`` where a run is
     failed, skipped or missing. Returns the array and its task, method and seed labels."""
     grid = expected_grid(table, study)
@@ -61,7 +65,7 @@ def cube_means(cube: np.ndarray, tasks: list, methods: list) -> pd.DataFrame:
     return pd.DataFrame(cube.mean(axis=2), index=pd.Index(tasks, name="task"), columns=pd.Index(methods, name="method"))
 
 
-def error_matrix(table: pd.DataFrame, study: dict | None = None) -> pd.DataFrame:
+def error_matrix(table: pd.DataFrame, study: Study | None = None) -> pd.DataFrame:
     """Task x method mean error over the expected seeds; ``inf`` if any expected seed is not ok."""
     cube, tasks, methods, _ = seed_error_cube(table, study)
     return cube_means(cube, tasks, methods)

@@ -13,8 +13,10 @@ from typing import Any
 import pandas as pd
 from matplotlib.figure import Figure
 
-CSS = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222;line-height:1.45}
-table{border-collapse:collapse;margin:.6em 0 1.2em;font-size:.85em}th,td{border:1px solid #ccc;padding:.25em .5em;text-align:left}
+CSS = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222;
+line-height:1.45}
+table{border-collapse:collapse;margin:.6em 0 1.2em;font-size:.85em}
+th,td{border:1px solid #ccc;padding:.25em .5em;text-align:left}
 th{background:#f0f0f0}tr:nth-child(even) td{background:#fafafa}img{max-width:100%;border:1px solid #eee}
 figure{margin:1em 0}figcaption{font-size:.85em;color:#555}code,pre{background:#f5f5f5;padding:.1em .3em}
 pre{padding:.6em;overflow-x:auto}.note{border-left:4px solid #c9a227;padding:.3em .8em;background:#fffbea}

@@ -9,15 +9,18 @@ cell's seeds with replacement, averages them (a failed seed is ``inf``), ranks p
 over tasks. The interval is the percentile interval of those replicates. With one seed per cell it
 collapses to the point.
 
-Kendall tau-b (Kendall 1945, the variant with the tie correction used by ``scipy.stats.kendalltau``'s
-default): (n_c - n_d) / sqrt((n0 - n1)(n0 - n2)) with n0 = n(n-1)/2 pairs, n1 (n2) the pairs tied
-in the first (second) ranking. Undefined (NaN) with fewer than two items or a constant ranking.
+Kendall tau-b (Kendall 1945, the variant with the tie correction) is ``scipy.stats.kendalltau(x, y,
+variant="b")``: (n_c - n_d) / sqrt((n0 - n1)(n0 - n2)) with n0 = n(n-1)/2 pairs, n1 (n2) the pairs tied
+in the first (second) ranking. The suite's handling around it: a pair with a NaN is dropped, a failed
+run (``inf``) is a value that ranks last and ties with another ``inf`` (scipy sees the ranks, so it
+never meets an ``inf``), and tau is NaN (no scipy warning) with fewer than two pairs or a constant
+ranking.
 """
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy.stats import rankdata
+from scipy.stats import kendalltau, rankdata
 
 from nasbench.analysis.aggregate import cube_means
 from nasbench.analysis.table import ReportError
@@ -69,11 +72,6 @@ def rank_table(cube: np.ndarray, tasks: list, methods: list, n_boot: int = N_BOO
     return table.sort_values(["mean_rank", "method"], ignore_index=True)
 
 
-def _pair_signs(values: np.ndarray) -> np.ndarray:
-    i, j = np.triu_indices(len(values), k=1)
-    return (values[i] > values[j]).astype(int) - (values[i] < values[j]).astype(int)
-
-
 def kendall_tau_b(x, y) -> float:
     """Kendall's tau-b of two paired score vectors; pairs with a NaN are dropped; ``inf`` is a value
     (it ties with ``inf``)."""
@@ -81,11 +79,10 @@ def kendall_tau_b(x, y) -> float:
     if x.shape != y.shape or x.ndim != 1:
         raise ReportError(f"kendall_tau_b needs two 1-D vectors of one length; got shapes {x.shape} and {y.shape}")
     keep = ~(np.isnan(x) | np.isnan(y))
-    sx, sy = _pair_signs(x[keep]), _pair_signs(y[keep])
-    untied_x, untied_y = np.count_nonzero(sx), np.count_nonzero(sy)
-    if untied_x == 0 or untied_y == 0:
+    x, y = rankdata(x[keep]), rankdata(y[keep])  # tau-b depends on the order alone; ranks make inf a value
+    if len(x) < 2 or np.all(x == x[0]) or np.all(y == y[0]):
         return float("nan")
-    return float(np.sum(sx * sy) / np.sqrt(float(untied_x) * float(untied_y)))
+    return float(kendalltau(x, y, variant="b").statistic)
 
 
 def tau_between_tasks(errors: pd.DataFrame) -> pd.DataFrame:

@@ -7,13 +7,16 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
 import pandas as pd
 
 from nasbench import schema
 from nasbench.errors import NasBenchError
 from nasbench.store import RunStore
+
+if TYPE_CHECKING:
+    from nasbench.study import Study
 
 FIXTURE = "fixture"
 COST_FIELDS = ("wall_s", "cpu_s", "peak_rss_mb", "peak_cuda_mb")
@@ -89,29 +92,21 @@ def benchmark_runs(table: pd.DataFrame, include_fixture: bool = False) -> pd.Dat
     return table[table["data_source"] != FIXTURE].reset_index(drop=True)
 
 
-def expected_grid(table: pd.DataFrame, study: dict[str, Any] | None = None) -> pd.DataFrame:
-    """Every (task, method, seed) that should exist: the study's grid when given, else the product
-    of the tasks, methods and seeds seen in the table."""
-    tasks = _listed(study, "tasks") or sorted(table["task"].dropna().unique())
-    methods = _listed(study, "methods") or sorted(table["method"].dropna().unique())
-    seeds = _study_seeds(study) or sorted(int(s) for s in table["seed"].dropna().unique())
+def expected_grid(table: pd.DataFrame, study: Study | None = None) -> pd.DataFrame:
+    """Every (task, method, seed) that should exist: the study's grid when given (a ``Study`` read by
+    ``nasbench.study.load_study``, the one reader of study files), else the product of the tasks, methods
+    and seeds seen in the table."""
+    if study is not None:
+        tasks, methods, seeds = list(study.tasks), list(study.methods), list(study.seeds)
+    else:
+        tasks = sorted(table["task"].dropna().unique())
+        methods = sorted(table["method"].dropna().unique())
+        seeds = sorted(int(s) for s in table["seed"].dropna().unique())
     index = pd.MultiIndex.from_product([tasks, methods, seeds], names=["task", "method", "seed"])
     return index.to_frame(index=False)
 
 
-def _listed(study: dict[str, Any] | None, key: str) -> list[str]:
-    values = (study or {}).get(key) or []
-    return [v if isinstance(v, str) else str(v.get("name", v)) if isinstance(v, dict) else str(v) for v in values]
-
-
-def _study_seeds(study: dict[str, Any] | None) -> list[int]:
-    seeds = (study or {}).get("seeds")
-    if isinstance(seeds, int) and not isinstance(seeds, bool):
-        return list(range(seeds))
-    return [int(s) for s in seeds] if isinstance(seeds, (list, tuple)) else []
-
-
-def completeness(table: pd.DataFrame, study: dict[str, Any] | None = None) -> pd.DataFrame:
+def completeness(table: pd.DataFrame, study: Study | None = None) -> pd.DataFrame:
     """One row per run that is not a finished result: ``missing`` (expected, no folder), ``failed``
     or ``skipped`` (with the recorded reason). Empty when the grid is complete."""
     grid = expected_grid(table, study)

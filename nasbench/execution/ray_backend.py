@@ -91,7 +91,8 @@ def check_reachable(address: str, timeout_s: float = 10.0) -> None:
         socket.create_connection((host, int(port)), timeout=timeout_s).close()
     except OSError as exc:
         raise ClusterError(f"no Ray cluster answers at {address} ({exc}). Start one there with `ray start --head "
-                           f"--port={port}`, use the address it prints, or leave --address out to run locally.") from exc
+                           f"--port={port}`, use the address it prints, or leave --address out to run "
+                           f"locally.") from exc
 
 
 @contextmanager

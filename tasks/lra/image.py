@@ -1,7 +1,9 @@
-"""LRA Image: sequential grey-scale CIFAR-10 (spec/datasets.md 2.14; DNArch paper Appendix D.1).
+"""LRA Image: sequential grey-scale CIFAR-10 (Tay et al., Long Range Arena, ICLR 2021, arXiv:2011.04006; the
+DNArch paper's Appendix D.1, arXiv:2302.05400).
 
-Files: the CIFAR-10 python pickles, read by ``nasbench.tasks.cifar.cifar`` from the same folder as the
-``cifar10`` tasks (``<data root>/cifar``: ``cifar-10-python.tar.gz`` or ``cifar-10-batches-py/``).
+Files: the CIFAR-10 python pickles, read by the suite's CIFAR reader (``tasks.common.cifar``) from the
+same folder as the ``cifar10`` tasks (``<data root>/cifar``: ``cifar-10-python.tar.gz`` or
+``cifar-10-batches-py/``).
 
 Preprocessing (S4 ``CIFAR10(grayscale=True)``, which the DNArch paper follows): PIL's ``convert("L")``
 (ITU-R 601-2 luma in fixed point, as ``torchvision.transforms.Grayscale``), raster scan to a sequence
@@ -20,11 +22,11 @@ from typing import Callable, Literal
 import numpy as np
 import torch
 
-from nasbench.contracts import DataFile, Split, TaskData, TaskShape
-from nasbench.tasks.cifar.cifar import CIFAR10, locate, official_file, read_cifar
-from nasbench.tasks.classification import (ClassificationTask, check_counts, random_split_indices, source_of,
-                                           split_lengths, take_first)
-from nasbench.tasks.nb360.download import download_all
+from nasbench.contracts import Split, TaskData, TaskShape
+from nasbench.tasks.common.cifar import CIFAR10, CifarFiles, locate, read_cifar, write_cifar_fixture
+from nasbench.tasks.common.classification import ClassificationTask
+from nasbench.tasks.common.provenance import mark_fixture, source_of
+from nasbench.tasks.common.splits import check_counts, random_split_indices, split_lengths, take_first
 
 GREY_MEAN, GREY_STD = 122.6, 61.0  # S4, in grey levels (122.6 / 255 and 61.0 / 255 after ToTensor)
 
@@ -41,10 +43,6 @@ class ImageConfig:
         check_counts("image", n_train=self.n_train, n_val=self.n_val, n_test=self.n_test)
 
 
-BUDGETS = {"smoke": dict(n_train=256, n_val=64, n_test=64), "small": dict(n_train=5000, n_val=1000, n_test=2000),
-           "paper": {}}
-
-
 def rgb_to_grey(images: np.ndarray) -> np.ndarray:
     """(N, 3, H, W) uint8 -> (N, H, W) uint8 as Pillow's ``convert("L")``: L = R 299/1000 + G 587/1000
     + B 114/1000 in 16-bit fixed point with rounding."""
@@ -52,53 +50,24 @@ def rgb_to_grey(images: np.ndarray) -> np.ndarray:
     return ((r * 19595 + g * 38470 + b * 7471 + 0x8000) >> 16).astype(np.uint8)
 
 
-class Image(ClassificationTask):
+class Image(CifarFiles, ClassificationTask):
     name = "image"
+    description = "LRA Image: grayscale CIFAR-10 as a 1D sequence of 1,024 pixels, 0-1 error"
+    smoke_overrides = ("n_train=16", "n_val=4", "n_test=4")
     family = "lra"
     citation = ("Tay et al., Long Range Arena, ICLR 2021; Krizhevsky, 2009 (data); preprocessing of Gu et al., "
                 "S4, ICLR 2022")
     Config = ImageConfig
-
-    def __init__(self, config: ImageConfig):
-        config.validate()
-        super().__init__(config)
-
-    @classmethod
-    def default_config(cls, budget: str) -> ImageConfig:
-        return ImageConfig(**BUDGETS[budget])
-
-    @classmethod
-    def budget_notes(cls, budget: str) -> str:
-        b = BUDGETS[budget]
-        if not b:
-            return "45,000/5,000/10,000 images (LRA, S4)"
-        return f"the first {b['n_train']}/{b['n_val']}/{b['n_test']} train/val/test images (paper 45,000/5,000/10,000)"
+    source = CIFAR10
+    budgets = {"smoke": dict(n_train=256, n_val=64, n_test=64), "small": dict(n_train=5000, n_val=1000, n_test=2000),
+               "paper": {}}
+    paper_sizes, unit, paper_protocol = "45,000/5,000/10,000", "images", "LRA, S4"
 
     @property
     def shape(self) -> TaskShape:
         tokens = self.config.encoding == "tokens"
         return TaskShape(dims=1, in_channels=1, input_size=(1024,), output="classes", num_outputs=10,
                          vocab_size=256 if tokens else None)
-
-    def data_dir(self) -> Path:
-        """The CIFAR-10 files of the ``cifar10`` tasks (one copy serves all of them)."""
-        from nasbench.data import data_root
-
-        return Path(self.config.data_dir).expanduser() if self.config.data_dir else data_root() / "cifar"
-
-    def data_files(self) -> list[DataFile]:
-        return [DataFile(self.data_dir() / CIFAR10.archive, f"{CIFAR10.archive} (md5 {CIFAR10.md5}; or the "
-                                                             f"extracted {CIFAR10.folder}/)")]
-
-    def verify(self) -> list[str]:
-        """The checks of the ``cifar10`` tasks on the same files."""
-        from nasbench.tasks.cifar.cifar import CifarConfig, Cifar10
-
-        return Cifar10(CifarConfig(data_dir=str(self.data_dir()))).verify()
-
-    def download(self, log: Callable[[str], None] = print) -> None:
-        """The CIFAR-10 archive of the ``cifar10`` tasks, into the folder they share."""
-        download_all(self.name, [official_file(CIFAR10)], self.data_dir(), log)
 
     def encode(self, images: np.ndarray) -> torch.Tensor:
         grey = torch.from_numpy(rgb_to_grey(images).reshape(len(images), -1))
@@ -119,7 +88,6 @@ class Image(ClassificationTask):
         return TaskData(*splits, source_of(self.data_dir()), detail)
 
     def write_fixture(self, root: Path, seed: int = 0, n_train: int = 320, n_test: int = 64) -> None:
-        """The CIFAR-10 fixture of the ``cifar10`` tasks (the files are the same)."""
-        from nasbench.tasks.cifar.cifar import Cifar10
-
-        Cifar10(Cifar10.default_config("smoke")).write_fixture(root, seed, n_train, n_test)
+        """The CIFAR-10 release's batches of synthetic images (the files of the ``cifar10`` tasks)."""
+        write_cifar_fixture(root, CIFAR10, seed, n_train, n_test, tuple(range(10)))
+        mark_fixture(root, type(self).__name__)

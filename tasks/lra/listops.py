@@ -1,4 +1,5 @@
-"""LRA ListOps (spec/datasets.md 2.11 and 3.2; DNArch paper Appendix D.1).
+"""LRA ListOps (Tay et al., Long Range Arena, ICLR 2021, arXiv:2011.04006; the DNArch paper, Romero &
+Zeghidour, arXiv:2302.05400, Appendix D.1).
 
 Official files: ``basic_{train,val,test}.tsv`` of the LRA release's ``listops-1000`` folder (put them in
 the task's data folder, or point ``task.data_dir`` at that folder): tab-separated, header
@@ -28,7 +29,9 @@ import torch
 from nasbench.contracts import DataFile, Split, TaskData, TaskShape
 from nasbench.data import atomic_write_text, sha256_file, verify_files
 from nasbench.errors import ConfigError, CorruptDataError, MissingDataError
-from nasbench.tasks.classification import ClassificationTask, check_counts, folder_lock, mark_fixture, source_of
+from nasbench.tasks.common.classification import ClassificationTask
+from nasbench.tasks.common.provenance import folder_lock, mark_fixture, source_of
+from nasbench.tasks.common.splits import check_counts
 from nasbench.tasks.lra import listops_generator as gen
 from nasbench.tasks.lra.common import Vocabulary
 
@@ -62,13 +65,6 @@ class ListOpsConfig:
 # small budgets read the network at the first position (methods/dnarch/budget.py, FIRST_POSITION_TASKS):
 # test accuracy 0.371 (most frequent class 0.184); with the papers' mean pool (`--set pooling=mean`,
 # one thread), 0.174, the label prior.
-BUDGETS = {
-    "smoke": dict(n_train=128, n_val=32, n_test=32),
-    "small": dict(n_train=512, n_val=128, n_test=512),
-    "paper": dict(),
-}
-
-
 def tokenize(source: str) -> list[str]:
     """S4's ``listops_tokenizer`` (the LRA tokenizer drops non-alphanumerics, hence ] -> X)."""
     return source.translate({ord("]"): ord("X"), ord("("): None, ord(")"): None}).split()
@@ -98,26 +94,17 @@ def read_tsv(path: Path, limit: int) -> tuple[list[str], list[int]]:
 
 class ListOps(ClassificationTask):
     name = "listops"
+    description = "LRA ListOps: nested list operations as 1D tokens (2,048), 10 classes, 0-1 error"
+    smoke_overrides = ("n_train=16", "n_val=4", "n_test=4")
     family = "lra"
     citation = ("Tay et al., Long Range Arena, ICLR 2021; Nangia & Bowman, ListOps, NAACL SRW 2018; "
                 "preprocessing of Gu et al., S4, ICLR 2022")
     Config = ListOpsConfig
-
-    def __init__(self, config: ListOpsConfig):
-        config.validate()
-        super().__init__(config)
-
-    @classmethod
-    def default_config(cls, budget: str) -> ListOpsConfig:
-        return ListOpsConfig(**BUDGETS[budget])
-
-    @classmethod
-    def budget_notes(cls, budget: str) -> str:
-        if budget == "paper":
-            return "96,000/2,000/2,000 sequences, l_max 2048 (LRA, S4)"
-        b = BUDGETS[budget]
-        return (f"{b['n_train']}/{b['n_val']}/{b['n_test']} train/val/test sequences (paper 96,000/2,000/2,000), "
-                f"the first rows of each file; generated data draws only these")
+    budgets = {"smoke": dict(n_train=128, n_val=32, n_test=32), "small": dict(n_train=512, n_val=128, n_test=512),
+               "paper": {}}
+    paper_sizes, unit, paper_protocol = "96,000/2,000/2,000", "sequences", "LRA, S4; l_max 2048"
+    selection = "the first rows:"
+    budget_remark = "generated data draws only these"
 
     @property
     def shape(self) -> TaskShape:

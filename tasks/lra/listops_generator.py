@@ -1,6 +1,7 @@
-"""The ListOps generator of Long Range Arena, re-implemented from its description (spec/datasets.md 3.2;
-google-research/long-range-arena ``lra_benchmarks/data/listops.py``, Apache-2.0; its constants are
-facts, the code here is the suite's own).
+"""The ListOps generator of Long Range Arena, re-implemented from its description (Tay et al., Long Range
+Arena, ICLR 2021, arXiv:2011.04006; Nangia & Bowman, ListOps, NAACL SRW 2018, arXiv:1804.06028;
+google-research/long-range-arena ``lra_benchmarks/data/listops.py``, Apache-2.0; its constants are facts,
+the code here is the suite's own).
 
 A tree is a digit (a leaf) or an operator applied to 2..``max_args`` sub-trees. Below ``max_depth`` a
 node is a leaf with probability 1 - VALUE_P and an operator with probability VALUE_P; at ``max_depth``
@@ -26,6 +27,8 @@ import random
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Union
+
+from nasbench.tasks.common.progress import progress
 
 MIN, MAX, MED, SUM_MOD = "[MIN", "[MAX", "[MED", "[SM"
 FIRST, LAST = "[FIRST", "[LAST"  # defined by the reference, not used (commented out of OPERATORS)
@@ -121,7 +124,7 @@ def generate_splits(counts: dict[str, int], seeds: dict[str, int], settings: Lis
 
 
 def _counted(rows: Iterator[tuple[str, int]], count: int, split: str, log: Callable[[str], None]):
-    for i in range(count):
+    for i in progress(range(count), count, f"listops {split}"):
         yield next(rows)
         if (i + 1) % 10000 == 0:
             log(f"listops: {split} {i + 1}/{count}")

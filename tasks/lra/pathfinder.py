@@ -1,5 +1,5 @@
-"""LRA Pathfinder (32 x 32) and Path-X (128 x 128) (spec/datasets.md 2.15 and 3.3; DNArch paper
-Appendix D.1).
+"""LRA Pathfinder (32 x 32) and Path-X (128 x 128) (Tay et al., Long Range Arena, ICLR 2021,
+arXiv:2011.04006; the DNArch paper, Romero & Zeghidour, arXiv:2302.05400, Appendix D.1).
 
 Official layout (the LRA release, ``lra_release/lra_release/pathfinder{32,128}/``), in the task's data
 folder: ``pathfinder<res>/<difficulty>/imgs/<batch>/sample_<i>.png`` (8-bit grey) and
@@ -8,12 +8,15 @@ index, label, then the generator's settings. The release's metadata files are te
 separated rows) despite the name; the generator's own are ``np.save`` string arrays; both are read.
 LRA uses the hard difficulty, ``curv_contour_length_14``. S4's blacklisted empty image is skipped.
 
-Splits (S4 ``PathFinder``): the rows in metadata order (files by batch number), split by
-``random_split`` with seed 42 into train / val / test of ``n_train`` / ``n_val`` / ``n_test``
-(160,000 / 20,000 / 20,000 of the 200,000 images: 80 / 10 / 10 %); budgets below ``paper`` split the
-first ``n_train + n_val + n_test`` rows the same way. Preprocessing: ToTensor then Normalize(0.5, 0.5),
-so pixels lie in [-1, 1], raster-scanned to (1, 1024) or (1, 16384); images stay uint8 in memory and
-are normalised batch by batch. Two classes, cross-entropy, accuracy.
+Splits (S4 ``PathFinder``): every listed row in metadata order (files by batch number), split by
+``random_split`` with seed 42 into 80 / 10 / 10 % (160,000 / 20,000 / 20,000 of the release's 200,000
+images); budgets below ``paper`` take the first ``n_train`` / ``n_val`` / ``n_test`` rows of those same
+splits, so a small run reads a subset of S4's own train, validation and test images. [A] Generated data
+and fixtures are drawn image by image as far as a run needs: there the first ``n_train + n_val + n_test``
+images are the data set and ``random_split`` (seed 42) cuts them into exactly those counts (at the
+``paper`` budget, 200,000 images: S4's split). Preprocessing: ToTensor then Normalize(0.5, 0.5), so
+pixels lie in [-1, 1], raster-scanned to (1, 1024) or (1, 16384); images stay uint8 in memory and are
+normalised batch by batch. Two classes, cross-entropy, accuracy.
 
 Without official files the snakes generator (``pathfinder_generator``, LRA's settings) writes the same
 layout into ``<data dir>/generated/``, 1,000 images per batch, metadata as text rows; each image is
@@ -37,10 +40,11 @@ import torch
 from nasbench.contracts import DataFile, TaskData, TaskShape
 from nasbench.data import atomic_write_bytes, atomic_write_text
 from nasbench.errors import ConfigError, CorruptDataError, MissingDataError
-from nasbench.tasks.classification import (ClassificationTask, check_counts, folder_lock, mark_fixture,
-                                           random_split_indices, source_of)
+from nasbench.tasks.common.classification import ClassificationTask
+from nasbench.tasks.common.progress import progress
+from nasbench.tasks.common.provenance import folder_lock, mark_fixture, source_of
+from nasbench.tasks.common.splits import LazySplit, check_counts, random_split_indices, split_lengths, take_first
 from nasbench.tasks.lra import pathfinder_generator as gen
-from nasbench.tasks.nb360.common import LazySplit
 
 BLACKLIST = {"pathfinder32/curv_baseline/imgs/0/sample_172.png"}  # an empty image in the release (S4)
 IMAGES_PER_BATCH = 1000
@@ -105,6 +109,8 @@ def list_images(folder: Path, prefix: str) -> list[Row]:
 
 class Pathfinder(ClassificationTask):
     name = "pathfinder"
+    description = "LRA Pathfinder: are two dots joined by a dashed path, 32x32 as 1,024 pixels, 0-1 error"
+    smoke_overrides = ("n_train=8", "n_val=2", "n_test=2")
     family = "lra"
     citation = ("Tay et al., Long Range Arena, ICLR 2021; Linsley, Kim et al., Learning long-range spatial "
                 "dependencies with horizontal gated recurrent units, NeurIPS 2018 (data); preprocessing of Gu et "
@@ -113,22 +119,8 @@ class Pathfinder(ClassificationTask):
     resolution: ClassVar[int] = 32
     budgets: ClassVar[dict] = {"smoke": dict(n_train=64, n_val=8, n_test=8),
                                "small": dict(n_train=1600, n_val=200, n_test=200), "paper": {}}
-
-    def __init__(self, config: PathfinderConfig):
-        config.validate()
-        super().__init__(config)
-
-    @classmethod
-    def default_config(cls, budget: str) -> PathfinderConfig:
-        return PathfinderConfig(**cls.budgets[budget])
-
-    @classmethod
-    def budget_notes(cls, budget: str) -> str:
-        b = cls.budgets[budget]
-        if not b:
-            return "160,000/20,000/20,000 images (LRA, S4)"
-        return (f"{b['n_train']}/{b['n_val']}/{b['n_test']} train/val/test images (paper 160,000/20,000/20,000); "
-                f"generated data draws only these")
+    paper_sizes, unit, paper_protocol = "160,000/20,000/20,000", "images", "LRA, S4"
+    budget_remark = "generated data draws only these"
 
     @property
     def shape(self) -> TaskShape:
@@ -174,7 +166,8 @@ class Pathfinder(ClassificationTask):
         an interrupted generation resumes where it stopped."""
         draw = partial(gen.draw_image, self.params(), info["seed"])
         with multiprocessing.get_context("fork").Pool(self.config.generate_workers) as pool:
-            for batch in range(info["count"] // IMAGES_PER_BATCH, -(-total // IMAGES_PER_BATCH)):
+            batches = range(info["count"] // IMAGES_PER_BATCH, -(-total // IMAGES_PER_BATCH))
+            for batch in progress(batches, len(batches), f"{self.name} batches"):
                 first = batch * IMAGES_PER_BATCH
                 start, stop = max(info["count"], first), min(total, first + IMAGES_PER_BATCH)
                 drawn = pool.map(draw, range(start, stop), chunksize=8)
@@ -232,19 +225,35 @@ class Pathfinder(ClassificationTask):
     def load(self, allow_generate: bool = True, log: Callable[[str], None] = print) -> TaskData:
         if self._use_official():
             folder, source = self.official_folder(), source_of(self.data_dir())
-            detail = {"folder": str(folder)}
-            pixels, labels = self._read(folder)
+            splits, detail = self._splits(folder, whole=source == "official"), {"folder": str(folder)}
         else:
             folder, source = self._generated(allow_generate, log), "generated"
             with folder_lock(folder, exclusive=False):
                 info = self._check_generated()
-                pixels, labels = self._read(folder)
+                splits = self._splits(folder, whole=False)
             detail = {"folder": str(folder), "generator": GENERATOR_VERSION, "seed": info["seed"],
                       "batch_sha256": info["batches"]}
+        return TaskData(*splits, source, {**detail, "difficulty": self.config.difficulty})
+
+    def _splits(self, folder: Path, whole: bool) -> list[LazySplit]:
+        rows = list_images(folder, self.prefix)
+        parts = self.split_indices(len(rows), whole, folder / "metadata")
+        return [pixel_split(name, *self._read(folder, rows, idx)) for name, idx in zip(("train", "val", "test"), parts)]
+
+    def split_indices(self, listed: int, whole: bool, where: Path) -> list[torch.Tensor]:
+        """Row indices of train / val / test. ``whole`` (official data): S4's ``random_split`` of every
+        listed row into 80 / 10 / 10 % with seed 42, each split then taking its first ``n`` rows.
+        Otherwise (generated data and fixtures) [A]: the first ``n_train + n_val + n_test`` rows are the
+        data set, split by ``random_split`` with seed 42 into exactly those counts."""
         c = self.config
-        parts = random_split_indices(c.total, [c.n_train, c.n_val, c.n_test], seed=42)
-        splits = [pixel_split(name, pixels[idx], labels[idx]) for name, idx in zip(("train", "val", "test"), parts)]
-        return TaskData(*splits, source, {**detail, "difficulty": c.difficulty})
+        if whole:
+            parts = random_split_indices(listed, split_lengths(listed, 0.1, 0.1), seed=42)
+            wanted = zip(parts, (c.n_train, c.n_val, c.n_test), ("training", "validation", "test"))
+            return [take_first(part, n, what, where) for part, n, what in wanted]
+        if listed < c.total:
+            raise CorruptDataError(where, f"lists {listed} images, {c.total} are needed",
+                                   "lower task.n_train/n_val/n_test or generate the data again")
+        return random_split_indices(c.total, [c.n_train, c.n_val, c.n_test], seed=42)
 
     def _generated(self, allow_generate: bool, log) -> Path:
         if self.config.source == "official":
@@ -260,26 +269,23 @@ class Pathfinder(ClassificationTask):
             self.generate(log)
         return self.generated_folder()
 
-    def _read(self, folder: Path) -> tuple[torch.Tensor, torch.Tensor]:
-        """The first ``total`` listed images as uint8 (N, H * W) and their labels."""
-        rows = list_images(folder, self.prefix)
-        if len(rows) < self.config.total:
-            raise CorruptDataError(folder / "metadata", f"lists {len(rows)} images, {self.config.total} are needed",
-                                   "lower task.n_train/n_val/n_test or place the complete data")
-        side = self.resolution
-        pixels = np.empty((self.config.total, side * side), dtype=np.uint8)
-        for i, row in enumerate(rows[: self.config.total]):
+    def _read(self, folder: Path, rows: list[Row], idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The listed images ``rows[idx]`` as uint8 (N, H * W) and their labels."""
+        side, picked = self.resolution, [rows[i] for i in idx.tolist()]
+        pixels = np.empty((len(picked), side * side), dtype=np.uint8)
+        for i, row in enumerate(picked):
             image = gen.decode_png((folder / row.path).read_bytes())
             if image.shape != (side, side):
                 raise CorruptDataError(folder / row.path, f"image is {image.shape}, expected {(side, side)}",
                                        "download or generate the data again")
             pixels[i] = image.reshape(-1)
-        labels = torch.tensor([row.label for row in rows[: self.config.total]])
-        return torch.from_numpy(pixels), labels
+        return torch.from_numpy(pixels), torch.tensor([row.label for row in picked], dtype=torch.long)
 
 
 class PathX(Pathfinder):
     name = "pathx"
+    description = "LRA Path-X: Pathfinder at 128x128 (16,384 pixels), 0-1 error"
+    smoke_overrides = ("n_train=4", "n_val=2", "n_test=2")
     citation = Pathfinder.citation
     resolution = 128
     budgets = {"smoke": dict(n_train=16, n_val=2, n_test=2), "small": dict(n_train=160, n_val=20, n_test=20),

@@ -1,5 +1,7 @@
-"""The Pathfinder "snakes" generator (Linsley, Kim et al.; drewlinsley/pathfinder ``snakes2.py`` and
-``snakes.py`` at ab9c130, MIT), re-implemented from its description (spec/datasets.md 3.3) with the
+"""The Pathfinder "snakes" generator (Linsley, Kim et al., Learning long-range spatial dependencies with
+horizontal gated recurrent units, NeurIPS 2018, arXiv:1805.08315; drewlinsley/pathfinder ``snakes2.py``
+and ``snakes.py`` at ab9c130, MIT), re-implemented from its description (LRA's appendix and the snakes
+code's documented settings) with the
 parameters LRA used (docstrings of ``lra_benchmarks/data/pathfinder.py``).
 
 One image: a label ~ U{0, 1}; a paddle margin from ``paddle_margin_list``; two target snakes of

@@ -1,5 +1,5 @@
-"""LRA Retrieval: ACL Anthology Network citation pairs at character level (spec/datasets.md 2.13; DNArch
-paper Appendix D.1).
+"""LRA Retrieval: ACL Anthology Network citation pairs at character level (Tay et al., Long Range Arena,
+ICLR 2021, arXiv:2011.04006; the DNArch paper, Romero & Zeghidour, arXiv:2302.05400, Appendix D.1).
 
 Official files: ``new_aan_pairs.{train,eval,test}.tsv`` of the LRA release's ``tsv_data`` folder, in
 the task's data folder: tab-separated, no header, no quoting (LRA ``use_quote_delim=False``), five
@@ -7,7 +7,8 @@ columns ``label`` (a float, 0 or 1), ``id1``, ``id2``, ``text1``, ``text2``; 147
 pairs. Budgets below ``paper`` read the first rows of each file.
 
 Preprocessing (S4 ``AAN``): characters, ``l_max`` 4000 per document, vocabulary of every character of
-the training documents read (both columns) plus ``<pad>``, ``<unk>``, ``<eos>`` (97 tokens per the
+the training documents read (both columns), counted over what is kept of each document after
+truncation to ``l_max - 1`` characters (as S4) plus ``<pad>``, ``<unk>``, ``<eos>`` (97 tokens per the
 DNArch paper, 98 per S4; capacity 100, S4's ``max_vocab``). Inputs are (N, 2, 4000) token ids and the
 shape declares ``pair_inputs``: a method encodes both documents with one backbone and classifies
 [X1, X2, X1 * X2, X1 - X2] with a two-layer MLP (``nasbench.encoder_pair``). Two classes,
@@ -27,7 +28,9 @@ import torch
 from nasbench.contracts import DataFile, Split, TaskData, TaskShape
 from nasbench.data import verify_files
 from nasbench.errors import ConfigError, CorruptDataError
-from nasbench.tasks.classification import ClassificationTask, check_counts, mark_fixture, source_of
+from nasbench.tasks.common.classification import ClassificationTask
+from nasbench.tasks.common.provenance import mark_fixture, source_of
+from nasbench.tasks.common.splits import check_counts
 from nasbench.tasks.lra.common import Vocabulary
 
 FILES = {"train": "new_aan_pairs.train.tsv", "val": "new_aan_pairs.eval.tsv", "test": "new_aan_pairs.test.tsv"}
@@ -51,13 +54,6 @@ class RetrievalConfig:
         return {"train": self.n_train, "val": self.n_val, "test": self.n_test}
 
 
-BUDGETS = {
-    "smoke": dict(n_train=32, n_val=16, n_test=16),
-    "small": dict(n_train=2000, n_val=500, n_test=1000),
-    "paper": dict(),
-}
-
-
 def read_pairs(path: Path, limit: int) -> tuple[list[str], list[str], list[int]]:
     """The first ``limit`` rows of an AAN pairs file: (text1s, text2s, labels)."""
     csv.field_size_limit(sys.maxsize)  # documents run to tens of thousands of characters
@@ -79,25 +75,16 @@ def read_pairs(path: Path, limit: int) -> tuple[list[str], list[str], list[int]]
 
 class Retrieval(ClassificationTask):
     name = "retrieval"
+    description = "LRA Retrieval: AAN byte-level document pairs (2 x 4,000), match or not, 0-1 error"
+    smoke_overrides = ("n_train=16", "n_val=4", "n_test=4")
     family = "lra"
     citation = ("Tay et al., Long Range Arena, ICLR 2021; Radev et al., The ACL Anthology Network Corpus, 2013 "
                 "(data); preprocessing of Gu et al., S4, ICLR 2022")
     Config = RetrievalConfig
-
-    def __init__(self, config: RetrievalConfig):
-        config.validate()
-        super().__init__(config)
-
-    @classmethod
-    def default_config(cls, budget: str) -> RetrievalConfig:
-        return RetrievalConfig(**BUDGETS[budget])
-
-    @classmethod
-    def budget_notes(cls, budget: str) -> str:
-        if budget == "paper":
-            return "147,086/18,090/17,437 pairs (LRA), l_max 4000 per document"
-        b = BUDGETS[budget]
-        return f"the first {b['n_train']}/{b['n_val']}/{b['n_test']} pairs of each file (paper 147,086/18,090/17,437)"
+    budgets = {"smoke": dict(n_train=32, n_val=16, n_test=16), "small": dict(n_train=2000, n_val=500, n_test=1000),
+               "paper": {}}
+    paper_sizes, unit, paper_protocol = "147,086/18,090/17,437", "pairs", "LRA; l_max 4000 per document"
+    selection = "the first rows:"
 
     @property
     def shape(self) -> TaskShape:
@@ -118,8 +105,9 @@ class Retrieval(ClassificationTask):
     def load(self, allow_generate: bool = True, log: Callable[[str], None] = print) -> TaskData:
         self.verify()  # presence: no checksums are published for the release
         rows = {s: read_pairs(self.data_dir() / FILES[s], n) for s, n in self.config.counts().items()}
-        vocab = Vocabulary.build([*rows["train"][0], *rows["train"][1]], capacity=VOCAB_CAPACITY)
         length = self.config.max_length
+        kept = (t[: length - 1] for t in (*rows["train"][0], *rows["train"][1]))  # S4: truncate, then count
+        vocab = Vocabulary.build(kept, capacity=VOCAB_CAPACITY)
 
         def split(name: str) -> Split:
             text1, text2, labels = rows[name]

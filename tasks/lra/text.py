@@ -1,4 +1,5 @@
-"""LRA Text: IMDB sentiment at character level (spec/datasets.md 2.12; DNArch paper Appendix D.1).
+"""LRA Text: IMDB sentiment at character level (Tay et al., Long Range Arena, ICLR 2021, arXiv:2011.04006;
+the DNArch paper, Romero & Zeghidour, arXiv:2302.05400, Appendix D.1).
 
 Official files: the extracted ``aclImdb_v1.tar.gz`` (Maas et al., 2011), ``aclImdb/{train,test}/{pos,neg}/
 <id>_<rating>.txt``, 12,500 reviews per folder, in the task's data folder. LRA reads the same reviews
@@ -12,8 +13,10 @@ instead [A]. Budgets below ``paper`` read seeded random subsets (the folders are
 
 Preprocessing (S4 ``IMDB``): characters, ``l_max`` 4096 (the DNArch paper; LRA's released config uses
 1000 bytes), vocabulary of the characters seen at least 15 times in the training reviews read
-(``min_freq=15``) plus ``<pad>``, ``<unk>``, ``<eos>`` (129 tokens on the full data per the DNArch
-paper; capacity 135, S4's ``max_vocab``). Two classes, cross-entropy, accuracy.
+(``min_freq=15``), counted over what is kept of each review after truncation to ``l_max - 1`` characters
+(S4 tokenizes, truncates, then builds the vocabulary) plus ``<pad>``, ``<unk>``, ``<eos>`` (129 tokens on
+the full data per the DNArch paper; capacity 135, S4's ``max_vocab``). Two classes, cross-entropy,
+accuracy.
 """
 from __future__ import annotations
 
@@ -27,11 +30,11 @@ import torch
 
 from nasbench.contracts import DataFile, Split, TaskData, TaskShape
 from nasbench.errors import ConfigError, CorruptDataError, MissingDataError
-from nasbench.tasks.classification import (ClassificationTask, check_counts, mark_fixture, random_split_indices,
-                                           seeded_subset, source_of, split_lengths)
+from nasbench.tasks.common.classification import ClassificationTask
+from nasbench.tasks.common.download import OfficialFile, download_all
+from nasbench.tasks.common.provenance import mark_fixture, source_of
+from nasbench.tasks.common.splits import check_counts, random_split_indices, seeded_subset, split_lengths
 from nasbench.tasks.lra.common import Vocabulary
-from nasbench.tasks.nb360.common import OfficialFile
-from nasbench.tasks.nb360.download import download_all
 
 LABELS = ("neg", "pos")  # TFDS imdb_reviews label names: 0 = neg, 1 = pos
 VOCAB_CAPACITY = 135
@@ -55,13 +58,6 @@ class TextConfig:
             raise ConfigError(f"text: need max_length >= 2 and min_freq >= 1, got {self.max_length}, {self.min_freq}")
 
 
-BUDGETS = {
-    "smoke": dict(n_train=64, n_val=32, n_test=32),
-    "small": dict(n_train=2000, n_val=500, n_test=1000),
-    "paper": dict(),
-}
-
-
 def list_reviews(root: Path, split: str) -> list[tuple[Path, int]]:
     """(file, label) of ``aclImdb/<split>``: neg then pos, each by review id."""
     out = []
@@ -78,26 +74,18 @@ def read_reviews(listing: list[tuple[Path, int]], index: torch.Tensor) -> tuple[
 
 class Text(ClassificationTask):
     name = "text"
+    description = "LRA Text: IMDb byte-level reviews (4,096 tokens), 2 classes, 0-1 error"
+    smoke_overrides = ("n_train=16", "n_val=4", "n_test=4")
     family = "lra"
     citation = ("Tay et al., Long Range Arena, ICLR 2021; Maas et al., Learning Word Vectors for Sentiment "
                 "Analysis, ACL 2011 (data); preprocessing of Gu et al., S4, ICLR 2022")
     Config = TextConfig
-
-    def __init__(self, config: TextConfig):
-        config.validate()
-        super().__init__(config)
-
-    @classmethod
-    def default_config(cls, budget: str) -> TextConfig:
-        return TextConfig(**BUDGETS[budget])
-
-    @classmethod
-    def budget_notes(cls, budget: str) -> str:
-        if budget == "paper":
-            return "25,000 train reviews; validation and test on the 25,000 test reviews (LRA); l_max 4096"
-        b = BUDGETS[budget]
-        return (f"seeded random subsets: {b['n_train']} train reviews, {b['n_val']} validation and {b['n_test']} test "
-                f"reviews from the test split (paper 25,000 / 25,000 / 25,000)")
+    budgets = {"smoke": dict(n_train=64, n_val=32, n_test=32), "small": dict(n_train=2000, n_val=500, n_test=1000),
+               "paper": {}}
+    paper_sizes, unit = "25,000/25,000/25,000", "reviews"
+    selection = "seeded random subsets of"
+    paper_protocol = "LRA: validation and test on the test reviews; l_max 4096"
+    budget_remark = "validation and test reviews come from the test split"
 
     @property
     def shape(self) -> TaskShape:
@@ -130,7 +118,8 @@ class Text(ClassificationTask):
         train_idx, val_idx, val_from = self._indices(len(listing["train"]), len(listing["test"]))
         test_idx = seeded_subset(len(listing["test"]), c.n_test)
         texts, labels = read_reviews(listing["train"], train_idx)
-        vocab = Vocabulary.build(texts, capacity=VOCAB_CAPACITY, min_freq=c.min_freq)
+        kept = (t[: c.max_length - 1] for t in texts)  # S4 counts the text left after truncation (l_max - <eos>)
+        vocab = Vocabulary.build(kept, capacity=VOCAB_CAPACITY, min_freq=c.min_freq)
         val_texts, val_labels = read_reviews(listing[val_from], val_idx)
         test_texts, test_labels = read_reviews(listing["test"], test_idx)
         splits = [Split(name, vocab.encode_chars(t, c.max_length), y) for name, t, y in

@@ -1,4 +1,4 @@
-"""FSD50K audio features of NAS-Bench-360 (``AudioParser``, spec/datasets.md 2.4) in numpy.
+"""FSD50K audio features of NAS-Bench-360 (its ``AudioParser``) in numpy.
 
 ``torchaudio.transforms.MelSpectrogram(sample_rate=22050, n_fft=1920, win_length=661,
 hop_length=220, n_mels=96)`` with its defaults (periodic Hann window zero-padded to n_fft at the
@@ -7,8 +7,10 @@ f_min 0, f_max 11025), then ``librosa.power_to_db`` with its defaults (ref 1, am
 top_db 80), then +75 (the parser's ``top_db / 2`` with top_db 150), then minus the mean.
 A 1 s clip (22,050 samples) gives 96 x 101 features.
 
-WAV files are read with the standard ``wave`` module (PCM 8/16/24/32-bit), scaled to [-1, 1)
-as soundfile does, and tiled to at least 1 s (``load_audio(min_duration=1)``).
+Audio files (chunks and background noise) are read with ``soundfile`` as NAS-Bench-360's
+``load_audio`` reads them: any format and encoding libsndfile reads (PCM 8/16/24/32-bit, float,
+extensible WAV, FLAC, ...), scaled to [-1, 1), channels averaged, then tiled to at least 1 s
+(``load_audio(min_duration=1)``).
 """
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ import wave
 from functools import lru_cache
 
 import numpy as np
+import soundfile
 
 SAMPLE_RATE, N_FFT, WIN_LENGTH, HOP_LENGTH, N_MELS = 22050, 1920, 661, 220, 96
 TOP_DB_OFFSET = 75.0  # AudioParser: specgram += top_db / 2 with top_db = 150
@@ -24,19 +27,10 @@ FRAMES = 101  # 1 s of audio
 
 
 def read_wav(data: bytes) -> tuple[np.ndarray, int]:
-    """(mono float32 samples, sample rate) of PCM WAV bytes; channels are averaged."""
-    with wave.open(io.BytesIO(data)) as handle:
-        width, channels, rate = handle.getsampwidth(), handle.getnchannels(), handle.getframerate()
-        raw = handle.readframes(handle.getnframes())
-    if width == 1:
-        samples = (np.frombuffer(raw, np.uint8).astype(np.float32) - 128) / 128.0
-    elif width == 3:
-        b = np.frombuffer(raw, np.uint8).reshape(-1, 3).astype(np.int32)
-        samples = ((b[:, 0] | b[:, 1] << 8 | b[:, 2] << 16) << 8 >> 8).astype(np.float32) / 2**23
-    else:
-        kind = {2: np.int16, 4: np.int32}[width]
-        samples = np.frombuffer(raw, kind).astype(np.float32) / float(2 ** (8 * width - 1))
-    return samples.reshape(-1, channels).mean(axis=1), rate
+    """(mono float32 samples, sample rate) of audio file bytes, read as NAS-Bench-360's ``load_audio``
+    reads them (``soundfile.read``, float64, then float32); channels are averaged."""
+    samples, rate = soundfile.read(io.BytesIO(data), dtype="float64", always_2d=True)
+    return samples.mean(axis=1).astype(np.float32), int(rate)
 
 
 def write_wav(samples: np.ndarray, rate: int = SAMPLE_RATE) -> bytes:

@@ -1,5 +1,5 @@
-"""NAS-Bench-360 Cosmic: cosmic-ray masks of HST ACS/WFC images (spec/datasets.md 2.7; Zhang &
-Bloom 2020, deepCR).
+"""NAS-Bench-360 Cosmic: cosmic-ray masks of HST ACS/WFC images (Tu et al., NAS-Bench-360, NeurIPS 2022
+Datasets and Benchmarks, arXiv:2110.05668; data: Zhang & Bloom 2020, deepCR).
 
 Files: ``deepCR.ACS-WFC.train.tar`` (6.5 GB) and ``deepCR.ACS-WFC.test.tar`` (2.0 GB), read as
 they are (members streamed) or extracted (``npy_train/``, ``npy_test/``, also under ``data/``):
@@ -32,11 +32,13 @@ import torch
 
 from nasbench.contracts import MetricSpec, Split, TaskData, TaskShape
 from nasbench.errors import CorruptDataError
-from nasbench.tasks.nb360 import common, metrics
-from nasbench.tasks.nb360.base import NB360Task
-from nasbench.tasks.nb360.common import S3, LazySplit, OfficialFile, generator_rng
+from nasbench.tasks.common.download import OfficialFile, missing
+from nasbench.tasks.common.members import Members, open_members
+from nasbench.tasks.common.provenance import mark_fixture
+from nasbench.tasks.common.splits import LazySplit, check_counts, first_n, generator_rng
+from nasbench.tasks.nb360 import metrics
+from nasbench.tasks.nb360.base import S3, NB360Task
 from nasbench.tasks.nb360.losses import masked_bce
-from nasbench.tasks.nb360.members import Members, open_members
 
 FILES = (OfficialFile("deepCR.ACS-WFC.train.tar", f"{S3}/cosmic/deepCR.ACS-WFC.train.tar",
                       "deepCR ACS/WFC training patches npy_train/<filter>/<prop>/<visit>/*.npy (6.5 GB); or npy_train/ "
@@ -69,7 +71,7 @@ class CosmicConfig:
     data_dir: str | None = None
 
     def validate(self) -> None:
-        common.check_counts("cosmic", n_train=self.n_train, n_val=self.n_val, n_test=self.n_test)
+        check_counts("cosmic", n_train=self.n_train, n_val=self.n_val, n_test=self.n_test)
 
 
 def selected_patches(members: Members, part: str) -> list[str]:
@@ -126,15 +128,17 @@ def patch_split(name: str, patches: list[tuple], sky_range: tuple[float, float],
 
 class Cosmic(NB360Task):
     name = "cosmic"
+    description = "NAS-Bench-360 Cosmic: cosmic-ray pixel masks in HST images, 1-AUROC"
+    smoke_overrides = ("n_train=4", "n_val=2", "n_test=2")
     citation = ("Tu et al., NAS-Bench-360, NeurIPS Datasets and Benchmarks 2022; "
                 "Zhang & Bloom, deepCR, ApJ 2020 (data)")
     Config = CosmicConfig
     metric = MetricSpec(name="auroc", direction="max", error_name="1-AUROC")
-    FILES = FILES
-    BUDGETS = {"smoke": dict(n_train=16, n_val=2, n_test=4), "small": dict(n_train=500, n_val=100, n_test=420),
+    files = FILES
+    budgets = {"smoke": dict(n_train=16, n_val=2, n_test=4), "small": dict(n_train=500, n_val=100, n_test=420),
                "paper": {}}
-    PAPER_SIZES = "4,347/483/420"
-    UNIT = "patches"
+    paper_sizes = "4,347/483/420"
+    unit = "patches"
 
     @property
     def shape(self) -> TaskShape:
@@ -147,7 +151,7 @@ class Cosmic(NB360Task):
                 return open_members(folder)
         spec = FILES[0] if part == "train" else FILES[1]
         if not (self.data_dir() / spec.name).exists():
-            raise common.missing(self.name, self.data_dir() / spec.name, FILES, f"{spec.name}: {spec.description}")
+            raise missing(self.name, self.data_dir() / spec.name, FILES, f"{spec.name}: {spec.description}")
         return open_members(self.data_dir() / spec.name)
 
     def verify(self) -> list[str]:
@@ -163,11 +167,11 @@ class Cosmic(NB360Task):
         train_part, val_part = deepcr_parts(selected_patches(train_members, "train"), c.val_fraction)
         test_part = selected_patches(test_members, "test")
         chosen = {
-            "train": (train_members, train_part[: common.first_n(c.n_train, len(train_part), "training patches",
+            "train": (train_members, train_part[: first_n(c.n_train, len(train_part), "training patches",
                                                                  train_members.path)]),
-            "val": (train_members, val_part[: common.first_n(c.n_val, len(val_part), "validation patches",
+            "val": (train_members, val_part[: first_n(c.n_val, len(val_part), "validation patches",
                                                              train_members.path)]),
-            "test": (test_members, test_part[: common.first_n(c.n_test, len(test_part), "test patches",
+            "test": (test_members, test_part[: first_n(c.n_test, len(test_part), "test patches",
                                                               test_members.path)])}
         splits = [patch_split(part, [read_patch(members, n) for n in names], (c.sky_min, c.sky_max), c.sky_seed + i,
                               randomize=part == "train") for i, (part, (members, names)) in enumerate(chosen.items())]
@@ -179,11 +183,12 @@ class Cosmic(NB360Task):
     def score(self, outputs: torch.Tensor, split: Split) -> float:
         return metrics.thresholded_auroc(split.targets[:, 0].numpy(), outputs[:, 0].numpy(), self.config.threshold)
 
-    def write_fixture(self, root: Path, seed: int = 0, counts: tuple[int, int] = (20, 4), extracted: bool = False) -> None:
+    def write_fixture(self, root: Path, seed: int = 0, counts: tuple[int, int] = (20, 4),
+                      extracted: bool = False) -> None:
         """The official tars (or their extracted trees): 256 x 256 patches of sky, Gaussian stars
         and thin bright cosmic-ray streaks (the mask), in two GAL visits, plus a GC visit and an
         f814w folder that the selection must skip."""
         from nasbench.tasks.nb360.cosmic_fixture import write_cosmic_fixture
 
         write_cosmic_fixture(root, np.random.default_rng(seed), counts, extracted)
-        common.write_fixture_marker(root, self.name)
+        mark_fixture(root, self.name)

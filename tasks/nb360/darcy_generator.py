@@ -5,7 +5,8 @@ field a ~ N(0, (-Laplacian + 9 I)^-2) is thresholded to the piecewise-constant c
 {3, 12}, and -div(a grad u) = f with f = 1 and u = 0 on the boundary of the unit square is solved
 by second-order finite differences on a 421 x 421 grid. NAS-Bench-360 keeps every 5th point
 (85 x 85). The recipe, including the cell-centred/nodal grid round trip of the original solver,
-is in ``spec/datasets.md`` section 3.1.
+follows the released FNO data-generation scripts (Li et al., Fourier Neural Operator for
+Parametric PDEs, ICLR 2021, arXiv:2010.08895).
 
 Two modes:
 
@@ -25,6 +26,8 @@ import scipy.fft
 import scipy.sparse as sparse
 import scipy.sparse.linalg as sparse_linalg
 from scipy.interpolate import CubicSpline
+
+from nasbench.tasks.common.progress import progress
 
 FNO_RESOLUTION = 421  # grid of the released .mat files
 NB360_SUBSAMPLE = 5  # NAS-Bench-360 ``sub: 5`` -> 85 x 85
@@ -211,8 +214,8 @@ def generate_darcy(n: int, seed: int, approx: bool = False, workers: int = 1,
     if workers > 1 and n > 1:
         # fork: workers start from the parent's loaded modules and cached spline matrices
         with multiprocessing.get_context("fork").Pool(min(workers, n)) as pool:
-            samples = pool.map(one, children, chunksize=1)
+            samples = list(progress(pool.imap(one, children, chunksize=1), n, "darcy samples"))  # in order
     else:
-        samples = [one(child) for child in children]
+        samples = [one(child) for child in progress(children, n, "darcy samples")]
     coeff, sol = zip(*samples)
     return np.stack(coeff), np.stack(sol)

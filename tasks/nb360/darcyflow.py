@@ -1,4 +1,6 @@
-"""NAS-Bench-360 Darcy Flow (spec/datasets.md 2.5 and 3.1).
+"""NAS-Bench-360 Darcy Flow (Tu et al., NAS-Bench-360, NeurIPS 2022 Datasets and Benchmarks,
+arXiv:2110.05668; data of Li et al., Fourier Neural Operator for Parametric PDEs, ICLR 2021,
+arXiv:2010.08895).
 
 Official files ``piececonst_r421_N1024_smooth{1,2}.mat`` (MAT v5 via scipy, v7.3 via h5py; only
 ``coeff`` and ``sol`` are read), subsampled every ``sub``-th point (421 -> 85); train =
@@ -16,7 +18,6 @@ sidecar with their sha256, checked on every reuse. ``source='generated-approx'``
 """
 from __future__ import annotations
 
-import fcntl
 import json
 import uuid
 from dataclasses import dataclass
@@ -26,13 +27,14 @@ from typing import Callable, Literal
 import numpy as np
 import torch
 
-from nasbench.contracts import DataFile, MetricSpec, Split, Task, TaskData, TaskShape
+from nasbench.contracts import DataFile, MetricSpec, Split, TaskData, TaskShape
 from nasbench.data import atomic_write_text, sha256_file, verify_files
 from nasbench.errors import ConfigError, CorruptDataError, DataError, MissingDataError
+from nasbench.tasks.common.declared import DeclaredTask
+from nasbench.tasks.common.provenance import folder_lock, mark_fixture, source_of
 from nasbench.tasks.nb360 import darcy_generator
 
 OFFICIAL = ("piececonst_r421_N1024_smooth1.mat", "piececonst_r421_N1024_smooth2.mat")
-FIXTURE_MARKER = "FIXTURE"
 GENERATED_SEEDS = {"smooth1": 1, "smooth2": 2}
 GENERATOR_VERSION = "fno-darcy-1"
 
@@ -52,18 +54,12 @@ class DarcyConfig:
         if min(self.n_train, self.n_val, self.n_test) < 1:
             raise ConfigError(f"darcyflow: n_train, n_val and n_test must be >= 1, got {self}")
         if (self.resolution - 1) % self.sub:
-            raise ConfigError(f"darcyflow: (resolution - 1) must be divisible by sub, got {self.resolution}, {self.sub}")
+            raise ConfigError(f"darcyflow: (resolution - 1) must be divisible by sub, "
+                              f"got {self.resolution}, {self.sub}")
 
     @property
     def size(self) -> int:
         return (self.resolution - 1) // self.sub + 1
-
-
-BUDGETS = {
-    "smoke": dict(n_train=16, n_val=8, n_test=8),
-    "small": dict(n_train=400, n_val=50, n_test=100),
-    "paper": dict(),
-}
 
 
 class UnitGaussianNormalizer:
@@ -91,29 +87,22 @@ def coordinate_grid(size: int) -> torch.Tensor:
     return torch.tensor(np.stack([gx, gy]), dtype=torch.float32)
 
 
-class DarcyFlow(Task):
+class DarcyFlow(DeclaredTask):
     name = "darcyflow"
+    description = "NAS-Bench-360 Darcy Flow: 2D PDE operator (permeability to pressure), rel. L2"
+    smoke_overrides = ("resolution=41", "source=official", "n_train=8", "n_val=4", "n_test=4")
     family = "nb360"
     citation = ("Tu et al., NAS-Bench-360, NeurIPS Datasets and Benchmarks 2022; "
                 "Li et al., Fourier Neural Operator, ICLR 2021 (data)")
     Config = DarcyConfig
     metric = MetricSpec(name="relative_l2", direction="min", error_name="relative L2")
+    budgets = {"smoke": dict(n_train=16, n_val=8, n_test=8), "small": dict(n_train=400, n_val=50, n_test=100),
+               "paper": {}}
+    paper_sizes, paper_protocol = "900/100/100", "NAS-Bench-360"
 
     def __init__(self, config: DarcyConfig):
-        config.validate()
-        super().__init__(config)
+        super().__init__(config)  # validates
         self._y_normalizer: UnitGaussianNormalizer | None = None
-
-    @classmethod
-    def default_config(cls, budget: str) -> DarcyConfig:
-        return DarcyConfig(**BUDGETS[budget])
-
-    @classmethod
-    def budget_notes(cls, budget: str) -> str:
-        if budget == "paper":
-            return "900/100/100 samples as NAS-Bench-360"
-        b = BUDGETS[budget]
-        return f"{b['n_train']}/{b['n_val']}/{b['n_test']} train/val/test samples (paper 900/100/100)"
 
     @property
     def shape(self) -> TaskShape:
@@ -142,7 +131,7 @@ class DarcyFlow(Task):
                 darcy_generator.gaussian_random_field(rng, self.config.resolution)) for _ in range(count)])
             sol = np.stack([darcy_generator.solve_darcy_approx(a) for a in coeff])
             write_mat(root / name, {"coeff": coeff, "sol": sol}, hdf5=hdf5)
-        (root / FIXTURE_MARKER).write_text("synthetic fixture written by DarcyFlow.write_fixture; not benchmark data\n")
+        mark_fixture(root, type(self).__name__)
 
     # -- files -----------------------------------------------------------------------------------
     def data_files(self) -> list[DataFile]:
@@ -164,8 +153,7 @@ class DarcyFlow(Task):
             raise ConfigError("darcyflow: the generator produces the 421 grid subsampled by 5 (85x85) only")
         folder = self.generated_path("smooth1", 1).parent
         folder.mkdir(parents=True, exist_ok=True)
-        with open(folder / ".lock", "w") as lock:  # concurrent runs (Ray trials) generate once
-            fcntl.flock(lock, fcntl.LOCK_EX)
+        with folder_lock(folder, exclusive=True):  # concurrent runs (Ray trials) generate once
             self._generate_missing(log)
 
     def _generate_missing(self, log: Callable[[str], None]) -> None:
@@ -175,7 +163,8 @@ class DarcyFlow(Task):
                 log(f"darcyflow: {part} with >= {n} samples already generated")
                 continue
             path = self.generated_path(part, n)
-            log(f"darcyflow: generating {n} {part} samples ({'approximate 85x85' if approx else 'FNO process at 421x421'}) -> {path}")
+            process = 'approximate 85x85' if approx else 'FNO process at 421x421'
+            log(f"darcyflow: generating {n} {part} samples ({process}) -> {path}")
             coeff, sol = darcy_generator.generate_darcy(n, GENERATED_SEEDS[part], approx=approx,
                                                         workers=self.config.generate_workers)
             _save_generated(path, coeff, sol, {"part": part, "n": n, "seed": GENERATED_SEEDS[part],
@@ -229,7 +218,7 @@ class DarcyFlow(Task):
         c, needed = self.config, self._needed()
         official = [f.path for f in self.data_files()]
         if c.source in ("auto", "official") and all(p.exists() for p in official):
-            source = "fixture" if (self.data_dir() / FIXTURE_MARKER).exists() else "official"
+            source = source_of(self.data_dir())
             parts = [read_mat_fields(p, needed[k], c.sub) for p, k in zip(official, needed)]
             return source, {"files": [str(p) for p in official]}, *parts
         if c.source == "official":

@@ -1,18 +1,21 @@
-"""NAS-Bench-360 DeepSEA (filtered, 36 chromatin features) (spec/datasets.md 2.10; Zhou & Troyanskaya 2015).
+"""NAS-Bench-360 DeepSEA (filtered, 36 chromatin features) (Tu et al., NAS-Bench-360, NeurIPS 2022 Datasets
+and Benchmarks, arXiv:2110.05668; data: Zhou & Troyanskaya, Nature Methods 2015).
 
 File: ``deepsea_filtered.npz`` with ``x_train`` (71753, 1000, 4), ``y_train`` (71753, 36),
 ``x_val`` (2490, 1000, 4), ``y_val``, ``x_test`` (149400, 1000, 4), ``y_test``; x one-hot DNA,
 one byte per element [inferred from the 860 MB size].
 Reading: each array is streamed from its zip member and only the first n rows a budget uses are
-read (the archive is not extracted and unused rows never reach memory).
+read (the archive is not extracted and unused rows never reach memory). Arrays the official loader's
+``np.load`` also reads but that cannot be cut as a stream (Fortran order, ``.npy`` format 3.0) are
+read whole, then cut.
 Splits: the file's train / val / test.
 Preprocessing: permute to (N, 4, 1000); inputs stay one byte per base in memory and become
 float32 batch by batch; labels float for the loss.
 Loss: ``BCEWithLogitsLoss`` (NAS-Bench-360 backbone; ``pos_weight=None``); ORCA/DASH weight
 positives by 4 (``--set task.pos_weight=4.0``).
 Metric: mean over the 36 labels of the per-label ROC AUC of sigmoid outputs (``test_mAUC``);
-error form 1-AUROC. A label without both classes in a split is left out of the mean (ORCA's
-``nanmean``; NAS-Bench-360's scikit-learn call would raise).
+error form 1-AUROC (scikit-learn ``roc_auc_score`` per label). A label without both classes in a
+split is left out of the mean (ORCA's ``nanmean``; NAS-Bench-360's scikit-learn call is undefined there).
 """
 from __future__ import annotations
 
@@ -26,9 +29,11 @@ import torch
 
 from nasbench.contracts import MetricSpec, Split, TaskData, TaskShape
 from nasbench.errors import CorruptDataError
-from nasbench.tasks.nb360 import common, metrics
-from nasbench.tasks.nb360.base import NB360Task
-from nasbench.tasks.nb360.common import S3, LazySplit, OfficialFile
+from nasbench.tasks.common.download import OfficialFile
+from nasbench.tasks.common.provenance import mark_fixture
+from nasbench.tasks.common.splits import LazySplit, check_counts, first_n
+from nasbench.tasks.nb360 import metrics
+from nasbench.tasks.nb360.base import S3, NB360Task
 from nasbench.tasks.nb360.losses import weighted_bce
 
 FILES = (OfficialFile("deepsea_filtered.npz", f"{S3}/deepsea/deepsea_filtered.npz",
@@ -47,26 +52,32 @@ class DeepSEAConfig:
     data_dir: str | None = None
 
     def validate(self) -> None:
-        common.check_counts("deepsea", n_train=self.n_train, n_val=self.n_val, n_test=self.n_test)
+        check_counts("deepsea", n_train=self.n_train, n_val=self.n_val, n_test=self.n_test)
 
 
 def read_npz_rows(path: Path, key: str, n: int | None) -> np.ndarray:
-    """The first ``n`` rows (all when None) of array ``key`` in an npz, streamed from its member."""
+    """The first ``n`` rows (all when None) of array ``key`` in an npz, C-ordered. A C-ordered array
+    in format 1.0 or 2.0 is streamed from its member and only those rows are read; any other array
+    ``np.load`` reads (Fortran order, format 3.0) is read whole, as ``np.load`` does, then cut."""
     fix = "run `nasbench data deepsea --download` again"
     with zipfile.ZipFile(path) as archive:
         if f"{key}.npy" not in archive.namelist():
             raise CorruptDataError(path, f"array {key!r} not found (has {sorted(archive.namelist())})", fix)
         with archive.open(f"{key}.npy") as member:
             version = np.lib.format.read_magic(member)
-            if version not in HEADER_READERS:
-                raise CorruptDataError(path, f"{key} has .npy format version {version}", fix)
-            shape, fortran, dtype = HEADER_READERS[version](member)
-            if fortran or dtype.hasobject:
-                raise CorruptDataError(path, f"{key} is Fortran-ordered or holds objects", fix)
-            rows = common.first_n(n, shape[0], f"rows of {key}", path)
-            count = rows * int(np.prod(shape[1:], dtype=np.int64))
-            data = np.frombuffer(bytearray(member.read(count * dtype.itemsize)), dtype=dtype, count=count)
-    return data.reshape(rows, *shape[1:])
+            if version in HEADER_READERS:
+                shape, fortran, dtype = HEADER_READERS[version](member)
+                if not fortran and not dtype.hasobject:
+                    rows = first_n(n, shape[0], f"rows of {key}", path)
+                    count = rows * int(np.prod(shape[1:], dtype=np.int64))
+                    data = np.frombuffer(bytearray(member.read(count * dtype.itemsize)), dtype=dtype, count=count)
+                    return data.reshape(rows, *shape[1:])
+        with archive.open(f"{key}.npy") as member:
+            try:
+                whole = np.lib.format.read_array(member, allow_pickle=False)
+            except ValueError as exc:  # object arrays (pickles) are not data this task reads
+                raise CorruptDataError(path, f"{key} cannot be read without pickle ({exc})", fix) from exc
+    return np.ascontiguousarray(whole[: first_n(n, len(whole), f"rows of {key}", path)])
 
 
 def sequence_split(name: str, x: np.ndarray, y: np.ndarray) -> LazySplit:
@@ -77,15 +88,17 @@ def sequence_split(name: str, x: np.ndarray, y: np.ndarray) -> LazySplit:
 
 class DeepSEA(NB360Task):
     name = "deepsea"
+    description = "NAS-Bench-360 DeepSEA: 1D one-hot DNA (1000 bp), 36 chromatin labels, 1-AUROC"
+    smoke_overrides = ("n_train=32", "n_val=16", "n_test=16")
     citation = ("Tu et al., NAS-Bench-360, NeurIPS Datasets and Benchmarks 2022; "
                 "Zhou & Troyanskaya, Nature Methods 2015 (DeepSEA)")
     Config = DeepSEAConfig
     metric = MetricSpec(name="auroc", direction="max", error_name="1-AUROC")
-    FILES = FILES
-    BUDGETS = {"smoke": dict(n_train=256, n_val=64, n_test=64),
+    files = FILES
+    budgets = {"smoke": dict(n_train=256, n_val=64, n_test=64),
                "small": dict(n_train=10_000, n_val=2490, n_test=10_000), "paper": {}}
-    PAPER_SIZES = "71,753/2,490/149,400"
-    UNIT = "sequences"
+    paper_sizes = "71,753/2,490/149,400"
+    unit = "sequences"
 
     @property
     def shape(self) -> TaskShape:
@@ -119,7 +132,7 @@ class DeepSEA(NB360Task):
             arrays[f"x_{part}"], arrays[f"y_{part}"] = np.eye(4, dtype=np.uint8)[bases], y
         root.mkdir(parents=True, exist_ok=True)
         np.savez(root / FILES[0].name, **arrays)
-        common.write_fixture_marker(root, self.name)
+        mark_fixture(root, self.name)
 
     def loss(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         return weighted_bce(output, target, self.config.pos_weight)

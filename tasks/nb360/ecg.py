@@ -1,5 +1,6 @@
-"""NAS-Bench-360 ECG, PhysioNet/CinC Challenge 2017 AF classification (spec/datasets.md 2.8;
-Clifford et al. 2017; Hong et al. 2020 for the windowing).
+"""NAS-Bench-360 ECG, PhysioNet/CinC Challenge 2017 AF classification (Tu et al., NAS-Bench-360,
+NeurIPS 2022 Datasets and Benchmarks, arXiv:2110.05668; data: Clifford et al. 2017; Hong et al. 2020
+for the windowing).
 
 File: ``challenge2017.pkl``, a pickled dict ``{'data': 8,528 single-lead records (1-D arrays,
 300 Hz, 9-60 s), 'label': 'N' | 'A' | 'O' | '~'}`` (list or object array; int16 samples
@@ -35,9 +36,11 @@ import torch.nn.functional as F
 
 from nasbench.contracts import MetricSpec, Split, TaskData, TaskShape
 from nasbench.errors import CorruptDataError
-from nasbench.tasks.nb360 import common, metrics
-from nasbench.tasks.nb360.base import NB360Task
-from nasbench.tasks.nb360.common import S3, LazySplit, OfficialFile
+from nasbench.tasks.common.download import OfficialFile
+from nasbench.tasks.common.provenance import mark_fixture
+from nasbench.tasks.common.splits import LazySplit, check_counts, first_n
+from nasbench.tasks.nb360 import metrics
+from nasbench.tasks.nb360.base import S3, NB360Task
 
 FILES = (OfficialFile("challenge2017.pkl", f"{S3}/ECG/challenge2017.pkl",
                       "pickled dict {'data': 8,528 single-lead ECG records, 'label': 'N'|'A'|'O'|'~'} (150 MB)"),)
@@ -55,7 +58,7 @@ class ECGConfig:
     data_dir: str | None = None
 
     def validate(self) -> None:
-        common.check_counts("ecg", n_train=self.n_train, n_val=self.n_val, n_test=self.n_test)
+        check_counts("ecg", n_train=self.n_train, n_val=self.n_val, n_test=self.n_test)
 
 
 def class_strides(stride: int) -> np.ndarray:
@@ -114,15 +117,17 @@ def window_split(name: str, records: list[np.ndarray], labels: np.ndarray, windo
 
 class ECG(NB360Task):
     name = "ecg"
+    description = "NAS-Bench-360 ECG: 1D single-lead ECG windows, 4 rhythm classes, 1-F1"
+    smoke_overrides = ("n_train=12", "n_val=6", "n_test=6")
     citation = ("Tu et al., NAS-Bench-360, NeurIPS Datasets and Benchmarks 2022; "
                 "Clifford et al., PhysioNet/CinC Challenge 2017 (data); Hong et al., 2020 (windows)")
     Config = ECGConfig
     metric = MetricSpec(name="f1", direction="max", error_name="1-F1")
-    FILES = FILES
-    BUDGETS = {"smoke": dict(n_train=96, n_val=12, n_test=12),
+    files = FILES
+    budgets = {"smoke": dict(n_train=96, n_val=12, n_test=12),
                "small": dict(n_train=1000, n_val=200, n_test=853), "paper": {}}
-    PAPER_SIZES = "6,822/853/853"
-    UNIT = "records"
+    paper_sizes = "6,822/853/853"
+    unit = "records"
 
     @property
     def shape(self) -> TaskShape:
@@ -134,7 +139,7 @@ class ECG(NB360Task):
         by_part, splits = record_splits(len(records)), []
         for part, n in zip(("train", "val", "test"), (c.n_train, c.n_val, c.n_test)):
             chosen = by_part[part]
-            chosen = chosen[: common.first_n(n, len(chosen), f"{part} records", path)]
+            chosen = chosen[: first_n(n, len(chosen), f"{part} records", path)]
             splits.append(window_split(part, [records[i] for i in chosen], labels[chosen], c.window, c.stride))
         return TaskData(*splits, self.data_source(), {"files": [str(path)], "records": {
             s.name: int(len(np.unique(s.meta["record"]))) for s in splits}})
@@ -147,7 +152,7 @@ class ECG(NB360Task):
         records = [synthetic_ecg(label, int(rng.integers(1200, 2400)), rng) for label in names]
         root.mkdir(parents=True, exist_ok=True)
         (root / FILES[0].name).write_bytes(pickle.dumps({"data": records, "label": np.array(names)}, protocol=4))
-        common.write_fixture_marker(root, self.name)
+        mark_fixture(root, self.name)
 
     def loss(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         return F.cross_entropy(output, target)

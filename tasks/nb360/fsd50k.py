@@ -1,11 +1,21 @@
-"""NAS-Bench-360 FSD50K, multi-label audio tagging (spec/datasets.md 2.4; Fonseca et al. 2022).
+"""NAS-Bench-360 FSD50K, multi-label audio tagging (Tu et al., NAS-Bench-360, NeurIPS 2022 Datasets and
+Benchmarks, arXiv:2110.05668; data: Fonseca et al., FSD50K, IEEE/ACM TASLP 2022, arXiv:2010.00475).
 
 File: ``audio.zip`` (24 GB), read as it is or extracted to ``data/`` (``download_datasets.sh``
 unzips it there): ``chunks/{tr,val,eval}.csv`` with columns ``files`` (chunk WAV path), ``labels``
 (comma-separated names), ``ext`` (the clip a chunk belongs to); ``chunks/lbl_map.json`` (name ->
 index, 200 labels); chunk WAVs at 22,050 Hz; background noise WAVs in ``noise_22050/``. Zip
-members are streamed, never extracted. A manifest path is resolved against the archive by its
-longest matching tail, since the ``files`` column may hold the authors' absolute paths [unverified].
+members are streamed, never extracted.
+Manifest paths: the manifests come from the FSD50K baseline's ``make_chunks_manifests.py`` (shipped
+in NAS-Bench-360 under ``expert/FSD50k``), whose ``files`` column is ``glob(<chunks dir>/*.wav)``:
+paths on the machine that wrote them (its README: "This will store absolute file paths"), e.g.
+``/<somewhere>/dev_22050_chunks/<clip id>_<k>.wav`` with ``ext`` the clip id; NAS-Bench-360's loader
+passes them to ``soundfile`` unchanged, so they hold only there. Each path is therefore resolved
+against the archive (or ``data/``) by its longest tail that exists there, and a chunk that is not
+found is reported with every member name that was tried. The first rows of the released
+``tr.csv`` could not be checked here; the resolution accepts any prefix.
+Audio is read with ``soundfile`` as ``load_audio`` does (any encoding libsndfile reads; the MUSAN
+noise files need not be 16-bit PCM).
 Features (``audio``): 1 s chunks (shorter ones tiled) -> log-mel 96 x 101 with NAS-Bench-360's
 exact settings; input (1, 96, 101).
 Splits: train = one item per clip of ``tr.csv`` (~37K), each epoch a random chunk of it; val and
@@ -37,14 +47,17 @@ import torch
 
 from nasbench.contracts import MetricSpec, Split, TaskData, TaskShape
 from nasbench.errors import CorruptDataError, MissingDataError
-from nasbench.tasks.nb360 import audio, common, metrics
-from nasbench.tasks.nb360.base import NB360Task
-from nasbench.tasks.nb360.common import S3, LazySplit, OfficialFile, generator_rng
+from nasbench.tasks.common.download import OfficialFile, missing
+from nasbench.tasks.common.members import Members, open_members
+from nasbench.tasks.common.provenance import mark_fixture
+from nasbench.tasks.common.splits import LazySplit, check_counts, first_n, generator_rng
+from nasbench.tasks.nb360 import audio, metrics
+from nasbench.tasks.nb360.base import S3, NB360Task
 from nasbench.tasks.nb360.losses import weighted_bce
-from nasbench.tasks.nb360.members import Members, open_members
 
 FILES = (OfficialFile("audio.zip", f"{S3}/audio/audio.zip",
-                      "FSD50K chunks, manifests (chunks/{tr,val,eval}.csv, lbl_map.json) and noise_22050/ (24 GB); or the same extracted into data/"),)
+                      "FSD50K chunks, manifests (chunks/{tr,val,eval}.csv, lbl_map.json) and noise_22050/ (24 GB); "
+                      "or the same extracted into data/"),)
 MANIFESTS = {"train": "tr.csv", "val": "val.csv", "test": "eval.csv"}
 LABELS = 200
 
@@ -60,7 +73,7 @@ class FSD50KConfig:
     data_dir: str | None = None
 
     def validate(self) -> None:
-        common.check_counts("fsd50k", n_train=self.n_train, n_val=self.n_val, n_test=self.n_test)
+        check_counts("fsd50k", n_train=self.n_train, n_val=self.n_val, n_test=self.n_test)
 
 
 @dataclass
@@ -79,14 +92,18 @@ class AudioSource:
         self.members, self.prefix = members, prefix
 
     def resolve(self, path: str, manifest: str) -> str:
-        """The member for a manifest path: its longest tail that exists under the archive root."""
+        """The member for a manifest path: its longest tail that exists under the archive root (the
+        manifests hold paths of the machine that wrote them; see the module docstring)."""
         parts = [p for p in path.replace("\\", "/").split("/") if p not in ("", ".")]
-        for start in range(len(parts)):
-            name = self.prefix + "/".join(parts[start:])
+        tried = [self.prefix + "/".join(parts[start:]) for start in range(len(parts))]
+        for name in tried:
             if self.members.exists(name):
                 return name
-        raise MissingDataError(self.members.where(self.prefix + "/".join(parts[-2:])), f"audio chunk listed in {manifest}",
-                               "the archive is incomplete: run `nasbench data fsd50k --download` again")
+        raise MissingDataError(self.members.where(tried[-1] if tried else self.prefix),
+                               f"audio chunk {path!r} listed in {manifest}; looked for these members of "
+                               f"{self.members.path}: {', '.join(repr(t) for t in tried)}",
+                               "the archive is incomplete or laid out differently: run `nasbench data fsd50k "
+                               "--download` again, or extract audio.zip into data/ so the chunks sit below it")
 
     def read_manifest(self, part: str, label_map: dict[str, int]) -> Manifest:
         name = self.prefix + "chunks/" + MANIFESTS[part]
@@ -134,15 +151,17 @@ def spec_augment(features: np.ndarray, rng: np.random.Generator, freq: float = 0
 
 class FSD50K(NB360Task):
     name = "fsd50k"
+    description = "NAS-Bench-360 FSD50K: log-mel audio clips, 200 labels, 1-mAP"
+    smoke_overrides = ("n_train=16", "n_val=8", "n_test=8")
     citation = ("Tu et al., NAS-Bench-360, NeurIPS Datasets and Benchmarks 2022; "
                 "Fonseca et al., FSD50K, IEEE/ACM TASLP 2022 (data)")
     Config = FSD50KConfig
     metric = MetricSpec(name="map", direction="max", error_name="1-mAP")
-    FILES = FILES
-    BUDGETS = {"smoke": dict(n_train=32, n_val=8, n_test=8), "small": dict(n_train=2000, n_val=500, n_test=1000),
+    files = FILES
+    budgets = {"smoke": dict(n_train=32, n_val=8, n_test=8), "small": dict(n_train=2000, n_val=500, n_test=1000),
                "paper": {}}
-    PAPER_SIZES = "~37K/4K/10K"
-    UNIT = "clips"
+    paper_sizes = "~37K/4K/10K"
+    unit = "clips"
 
     def __init__(self, config: FSD50KConfig):
         super().__init__(config)
@@ -164,7 +183,7 @@ class FSD50K(NB360Task):
         if (extracted / "chunks" / "tr.csv").exists():
             return AudioSource(open_members(extracted), "")
         if not archive.exists():
-            raise common.missing(self.name, archive, FILES, f"{FILES[0].description}, or its extracted folder {extracted}")
+            raise missing(self.name, archive, FILES, f"{FILES[0].description}, or its extracted folder {extracted}")
         members = open_members(archive)
         found = members.find("chunks/tr.csv")
         if found is None:
@@ -172,7 +191,11 @@ class FSD50K(NB360Task):
         return AudioSource(members, found[: -len("chunks/tr.csv")])
 
     def _compute_features(self, member: str) -> np.ndarray:
-        samples, rate = audio.read_wav(self._source.members.read(member))
+        try:
+            samples, rate = audio.read_wav(self._source.members.read(member))
+        except (RuntimeError, ValueError) as exc:  # soundfile's LibsndfileError is a RuntimeError
+            raise CorruptDataError(self._source.members.where(member), f"not audio libsndfile reads ({exc})",
+                                   "use the official NAS-Bench-360 audio.zip") from exc
         if rate != audio.SAMPLE_RATE:
             raise CorruptDataError(self._source.members.where(member), f"sample rate {rate}, expected 22050",
                                    "use the official NAS-Bench-360 audio.zip")
@@ -182,7 +205,8 @@ class FSD50K(NB360Task):
         self._source = source = self.locate()
         label_map = json.loads(source.members.read(source.prefix + "chunks/lbl_map.json"))
         if len(label_map) != LABELS:
-            raise CorruptDataError(source.members.where("chunks/lbl_map.json"), f"{len(label_map)} labels, expected 200",
+            raise CorruptDataError(source.members.where("chunks/lbl_map.json"),
+                                   f"{len(label_map)} labels, expected 200",
                                    "run `nasbench data fsd50k --download` again")
         c = self.config
         counts = {"train": c.n_train, "val": c.n_val, "test": c.n_test}
@@ -194,7 +218,7 @@ class FSD50K(NB360Task):
         return TaskData(*splits, self.data_source(), {"files": [str(source.members.path)], "noise_files": len(noise)})
 
     def _first_clips(self, m: Manifest, n: int | None, part: str) -> Manifest:
-        keep = m.clips < common.first_n(n, int(m.clips.max()) + 1, f"{part} clips", self._source.members.path)
+        keep = m.clips < first_n(n, int(m.clips.max()) + 1, f"{part} clips", self._source.members.path)
         return Manifest([ch for ch, k in zip(m.chunks, keep) if k], m.labels[keep], m.clips[keep])
 
     def _features_of(self, member: str, rng: np.random.Generator | None) -> np.ndarray:
@@ -230,7 +254,8 @@ class FSD50K(NB360Task):
         targets = torch.from_numpy(m.labels)
 
         def fetch(idx: np.ndarray, generator):
-            return torch.from_numpy(np.stack([self._features_of(m.chunks[i], None) for i in idx])[:, None]), targets[idx]
+            features = np.stack([self._features_of(m.chunks[i], None) for i in idx])
+            return torch.from_numpy(features[:, None]), targets[idx]
 
         return LazySplit(name, len(m.chunks), fetch, targets=targets, meta={"clip": m.clips}, per_example=("clip",))
 
@@ -248,7 +273,7 @@ class FSD50K(NB360Task):
         """The official ``audio.zip``: 1 s chunks (some shorter) of tones, one frequency per label
         (6 of the 200 labels used), plus noise; manifests with absolute-looking paths; 2 noise files."""
         write_audio_fixture(root / FILES[0].name, np.random.default_rng(seed), clips)
-        common.write_fixture_marker(root, self.name)
+        mark_fixture(root, self.name)
 
 
 TONES = (330.0, 550.0, 880.0, 1320.0, 2090.0, 3300.0)

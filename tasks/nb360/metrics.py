@@ -1,22 +1,38 @@
-"""The NAS-Bench-360 metrics, computed as its code computes them (numpy/scipy, no scikit-learn).
+"""The NAS-Bench-360 metrics, computed as its code computes them: scikit-learn's ``roc_auc_score``,
+``average_precision_score`` and ``f1_score`` (NAS-Bench-360 Tu et al., NeurIPS 2022 Datasets and
+Benchmarks, arXiv:2110.05668; its ``backbone`` and ``backbone_1d`` evaluation code).
 
 Each function returns the metric itself (accuracy, AUROC, mAP, F1, MAE8); the task's
 ``MetricSpec`` turns it into the error form of the NAS-Bench-360 tables (0-1 error, 1-AUROC,
-1-mAP, 1-F1, MAE8).
+1-mAP, 1-F1, MAE8). How NAS-Bench-360 averages:
+
+- DeepSEA: ``calculate_stats`` takes ``roc_auc_score`` per label column on the float32 sigmoid
+  outputs, then ``np.mean`` over the labels (a macro mean of per-label AUROC): ``mean_auroc``.
+- Cosmic: one ``roc_auc_score`` over every pixel of the test set pooled, of the 0/1 predictions
+  ``logits > 0.5`` (a micro AUROC of thresholded outputs): ``thresholded_auroc``.
+- FSD50K: ``average_precision_score`` per label column on the sigmoid of the clip's mean logits,
+  then the mean over labels (``average="macro"`` in its validation code: the same number):
+  ``macro_average_precision``.
+- ECG: ``classification_report`` on the per-record majority votes, the mean of the F1 of classes
+  0-3 (a macro F1 over the four classes): ``macro_f1``.
 
 Conventions where the reference code is undefined (never the case on the official test sets):
-- AUROC of a label with one class only is undefined (scikit-learn raises); ``mean_auroc`` leaves
-  such labels out of the mean (ORCA's ``auroc`` takes a ``nanmean``).
+- AUROC of a label with one class only is undefined (scikit-learn warns and returns NaN, older
+  versions raise); ``mean_auroc`` leaves such labels out of the mean (ORCA's ``auroc`` takes a
+  ``nanmean``).
 - Average precision of a class with no positive example is 0 and counts in the macro mean
-  (scikit-learn >= 1.1 ``average_precision_score``; older versions returned NaN).
-- F1 of a class absent from both truth and prediction is 0 (scikit-learn ``zero_division=0``;
-  NAS-Bench-360's ``classification_report`` lookup would raise a KeyError).
+  (scikit-learn >= 1.1 ``average_precision_score``).
+- F1 of a class absent from both truth and prediction is 0 (``zero_division=0``; NAS-Bench-360's
+  ``classification_report`` lookup would raise a KeyError).
 """
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import torch
-from scipy.stats import rankdata
+from sklearn.exceptions import UndefinedMetricWarning
+from sklearn.metrics import average_precision_score, f1_score, roc_auc_score
 
 
 def accuracy(logits: torch.Tensor, labels: torch.Tensor) -> float:
@@ -25,15 +41,11 @@ def accuracy(logits: torch.Tensor, labels: torch.Tensor) -> float:
 
 
 def binary_auroc(labels: np.ndarray, scores: np.ndarray) -> float:
-    """Area under the ROC curve with ties counted half (the Mann-Whitney U statistic over
-    n_pos * n_neg; equal to scikit-learn's trapezoidal ``roc_auc_score``). NaN for one class."""
+    """``roc_auc_score`` of one binary label (ties count half); NaN when only one class is present."""
     labels = np.asarray(labels).ravel() > 0
-    n_pos = int(labels.sum())
-    n_neg = labels.size - n_pos
-    if n_pos == 0 or n_neg == 0:
+    if labels.all() or not labels.any():
         return float("nan")
-    ranks = rankdata(np.asarray(scores, dtype=np.float64).ravel())  # ties get their mean rank
-    return float((ranks[labels].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+    return float(roc_auc_score(labels.astype(np.int32), np.asarray(scores).ravel()))
 
 
 def mean_auroc(labels: np.ndarray, scores: np.ndarray) -> float:
@@ -45,28 +57,26 @@ def mean_auroc(labels: np.ndarray, scores: np.ndarray) -> float:
 def thresholded_auroc(mask: np.ndarray, logits: np.ndarray, threshold: float = 0.5) -> float:
     """Cosmic: AUROC of the 0/1 predictions ``logits > threshold`` against the mask, all pixels
     pooled (NAS-Bench-360 ``roc_auc_score(gts, logits > 0.5)``; ORCA thresholds at 0)."""
-    return binary_auroc(np.asarray(mask).ravel(), (np.asarray(logits).ravel() > threshold).astype(np.float64))
+    return binary_auroc(np.asarray(mask).ravel(), (np.asarray(logits).ravel() > threshold).astype(np.int32))
 
 
 def average_precision(labels: np.ndarray, scores: np.ndarray) -> float:
-    """Non-interpolated AP = sum over distinct score thresholds of (R_k - R_{k-1}) * P_k, with
-    tied scores forming one threshold (scikit-learn's definition). 0 when there is no positive."""
-    labels = np.asarray(labels).ravel() > 0
-    n_pos = int(labels.sum())
-    if n_pos == 0:
+    """``average_precision_score`` of one binary label (tied scores form one threshold); 0 when the
+    label has no positive example."""
+    labels = (np.asarray(labels).ravel() > 0).astype(np.int32)
+    if not labels.any():
         return 0.0
-    order = np.argsort(-np.asarray(scores, dtype=np.float64).ravel(), kind="mergesort")
-    sorted_scores, hits = np.asarray(scores, dtype=np.float64).ravel()[order], labels[order]
-    last_of_tie = np.r_[np.diff(sorted_scores) != 0, True]  # the end of every group of equal scores
-    tp = np.cumsum(hits)[last_of_tie]
-    seen = np.flatnonzero(last_of_tie) + 1
-    precision, recall = tp / seen, tp / n_pos
-    return float(np.sum(np.diff(np.r_[0.0, recall]) * precision))
+    return float(average_precision_score(labels, np.asarray(scores).ravel()))
 
 
 def macro_average_precision(labels: np.ndarray, scores: np.ndarray) -> float:
-    """Macro mAP over label columns (``average_precision_score(y, p, average="macro")``)."""
-    return float(np.mean([average_precision(labels[:, k], scores[:, k]) for k in range(labels.shape[1])]))
+    """Macro mAP over label columns (``average_precision_score(y, p, average="macro")``); a label
+    without positives counts as 0."""
+    with warnings.catch_warnings():  # a label without positives: scikit-learn warns and scores 0
+        warnings.simplefilter("ignore", UndefinedMetricWarning)
+        warnings.filterwarnings("ignore", message="No positive class found")
+        return float(average_precision_score((np.asarray(labels) > 0).astype(np.int32), np.asarray(scores),
+                                             average="macro"))
 
 
 def group_mean(values: np.ndarray, groups: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -97,13 +107,10 @@ def majority_vote(values: np.ndarray, groups: np.ndarray) -> np.ndarray:
 
 
 def macro_f1(truth: np.ndarray, predicted: np.ndarray, classes: int) -> float:
-    """Mean over ``classes`` of F1 = 2TP / (2TP + FP + FN); 0 for a class with 2TP+FP+FN = 0."""
-    scores = []
-    for c in range(classes):
-        tp = np.sum((predicted == c) & (truth == c))
-        wrong = np.sum((predicted == c) != (truth == c))
-        scores.append(2 * tp / (2 * tp + wrong) if 2 * tp + wrong else 0.0)
-    return float(np.mean(scores))
+    """Mean over classes 0..classes-1 of F1 (``f1_score(average="macro")`` over those labels; a class
+    absent from both truth and prediction scores 0)."""
+    return float(f1_score(np.asarray(truth), np.asarray(predicted), labels=list(range(classes)), average="macro",
+                          zero_division=0))
 
 
 def ecg_record_f1(logits: np.ndarray, labels: np.ndarray, records: np.ndarray, classes: int = 4) -> float:

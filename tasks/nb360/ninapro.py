@@ -1,4 +1,5 @@
-"""NAS-Bench-360 NinaPro DB5 (spec/datasets.md 2.3; Atzori et al. 2014, Côté-Allard et al. 2019).
+"""NAS-Bench-360 NinaPro DB5 (Tu et al., NAS-Bench-360, NeurIPS 2022 Datasets and Benchmarks,
+arXiv:2110.05668; data: Atzori et al. 2014, Côté-Allard et al. 2019).
 
 Files: ``ninapro_{train,val,test}.npy`` (sEMG windows (N, 52, 16): 52 samples at 200 Hz x 16
 channels of two Myo armbands; float64 [inferred from size]) and ``label_{train,val,test}.npy``
@@ -21,9 +22,11 @@ import torch.nn.functional as F
 
 from nasbench.contracts import MetricSpec, Split, TaskData, TaskShape
 from nasbench.errors import CorruptDataError
-from nasbench.tasks.nb360 import common, metrics
-from nasbench.tasks.nb360.base import NB360Task
-from nasbench.tasks.nb360.common import S3, OfficialFile
+from nasbench.tasks.common.download import OfficialFile
+from nasbench.tasks.common.provenance import mark_fixture
+from nasbench.tasks.common.splits import check_counts, first_n, tensor_split
+from nasbench.tasks.nb360 import metrics
+from nasbench.tasks.nb360.base import S3, NB360Task
 from nasbench.tasks.nb360.losses import focal_loss
 
 PARTS = ("train", "val", "test")
@@ -46,7 +49,7 @@ class NinaProConfig:
     data_dir: str | None = None
 
     def validate(self) -> None:
-        common.check_counts("ninapro", n_train=self.n_train, n_val=self.n_val, n_test=self.n_test)
+        check_counts("ninapro", n_train=self.n_train, n_val=self.n_val, n_test=self.n_test)
 
 
 def read_ninapro(data_path: Path, label_path: Path, n: int | None) -> tuple[np.ndarray, np.ndarray]:
@@ -56,20 +59,22 @@ def read_ninapro(data_path: Path, label_path: Path, n: int | None) -> tuple[np.n
     if data.ndim != 3 or data.shape[1:] != (52, 16) or len(labels) != len(data):
         raise CorruptDataError(data_path, f"data {data.shape} with {len(labels)} labels, expected (N, 52, 16) and N",
                                "run `nasbench data ninapro --download` again")
-    k = common.first_n(n, len(data), "windows", data_path)
+    k = first_n(n, len(data), "windows", data_path)
     return data[:k].transpose(0, 2, 1)[:, None].astype(np.float32), labels[:k].astype(np.int64)
 
 
 class NinaPro(NB360Task):
     name = "ninapro"
+    description = "NAS-Bench-360 NinaPro DB5: sEMG hand gestures as 16x52 images, 18 classes, 0-1 error"
+    smoke_overrides = ("n_train=64", "n_val=16", "n_test=16")
     citation = ("Tu et al., NAS-Bench-360, NeurIPS Datasets and Benchmarks 2022; "
                 "Atzori et al., Sci. Data 2014 (NinaPro DB5)")
     Config = NinaProConfig
     metric = MetricSpec(name="accuracy", direction="max", error_name="0-1 error")
-    FILES = FILES
-    BUDGETS = {"smoke": dict(n_train=256, n_val=64, n_test=64), "small": {}, "paper": {}}
-    PAPER_SIZES = "2,638/659/659"
-    UNIT = "windows"
+    files = FILES
+    budgets = {"smoke": dict(n_train=256, n_val=64, n_test=64), "small": {}, "paper": {}}
+    paper_sizes = "2,638/659/659"
+    unit = "windows"
 
     @property
     def shape(self) -> TaskShape:
@@ -78,7 +83,7 @@ class NinaPro(NB360Task):
     def load(self, allow_generate: bool = True, log: Callable[[str], None] = print) -> TaskData:
         paths = dict(zip((f.name for f in FILES), self.require()))
         counts = dict(zip(PARTS, (self.config.n_train, self.config.n_val, self.config.n_test)))
-        splits = [common.tensor_split(part, *read_ninapro(paths[f"ninapro_{part}.npy"], paths[f"label_{part}.npy"],
+        splits = [tensor_split(part, *read_ninapro(paths[f"ninapro_{part}.npy"], paths[f"label_{part}.npy"],
                                                          counts[part])) for part in PARTS]
         return TaskData(*splits, self.data_source(), {"files": [str(p) for p in paths.values()]})
 
@@ -97,7 +102,7 @@ class NinaPro(NB360Task):
             data += rng.normal(0, 0.1, (n, 52, 16))
             np.save(root / f"ninapro_{part}.npy", data.astype(np.float64))
             np.save(root / f"label_{part}.npy", labels.astype(np.int64))
-        common.write_fixture_marker(root, self.name)
+        mark_fixture(root, self.name)
 
     def loss(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         if self.config.loss == "focal":

@@ -1,5 +1,6 @@
-"""NAS-Bench-360 PSICOV: protein distance maps, DeepCov train, PSICOV test (spec/datasets.md 2.6;
-Adhikari 2020 PDNET; Jones & Kandathil 2018 DeepCov).
+"""NAS-Bench-360 PSICOV: protein distance maps, DeepCov train, PSICOV test (Tu et al., NAS-Bench-360,
+NeurIPS 2022 Datasets and Benchmarks, arXiv:2110.05668; Adhikari 2020 PDNET; Jones & Kandathil 2018
+DeepCov).
 
 File: ``protein.zip`` (1.1 GB), read as it is or extracted: ``deepcov.lst`` (3,456 ids),
 ``psicov.lst`` (150 ids), ``{deepcov,psicov}/features/<id>.pkl`` (dict: ``seq`` str of length L,
@@ -41,10 +42,12 @@ import torch.nn.functional as F
 
 from nasbench.contracts import MetricSpec, Split, TaskData, TaskShape
 from nasbench.errors import ConfigError, CorruptDataError
-from nasbench.tasks.nb360 import common, metrics
-from nasbench.tasks.nb360.base import NB360Task
-from nasbench.tasks.nb360.common import S3, LazySplit, OfficialFile, generator_rng
-from nasbench.tasks.nb360.members import Members, open_members
+from nasbench.tasks.common.download import OfficialFile, missing
+from nasbench.tasks.common.members import Members, open_members
+from nasbench.tasks.common.provenance import mark_fixture
+from nasbench.tasks.common.splits import LazySplit, check_counts, first_n, generator_rng
+from nasbench.tasks.nb360 import metrics
+from nasbench.tasks.nb360.base import S3, NB360Task
 
 FILES = (OfficialFile("protein.zip", f"{S3}/protein.zip",
                       "deepcov.lst, psicov.lst, {deepcov,psicov}/features/*.pkl and distance/*-cb.npy (1.1 GB); "
@@ -62,7 +65,7 @@ class PSICOVConfig:
     data_dir: str | None = None
 
     def validate(self) -> None:
-        common.check_counts("psicov", n_train=self.n_train, n_val=self.n_val, n_test=self.n_test)
+        check_counts("psicov", n_train=self.n_train, n_val=self.n_val, n_test=self.n_test)
         if self.crop < 1 or self.eval_size % self.crop:
             raise ConfigError(f"psicov: eval_size must be a multiple of crop, got {self.eval_size}, {self.crop}")
 
@@ -132,7 +135,8 @@ def padded(x: np.ndarray, y: np.ndarray, size: int) -> tuple[np.ndarray, np.ndar
     return xc, yc
 
 
-def training_sample(x: np.ndarray, y: np.ndarray, crop: int, rng: np.random.Generator | None) -> tuple[np.ndarray, np.ndarray]:
+def training_sample(x: np.ndarray, y: np.ndarray, crop: int,
+                    rng: np.random.Generator | None) -> tuple[np.ndarray, np.ndarray]:
     """``get_input_output_dist`` + ``PDNetDataset``: (57, crop, crop), (1, crop, crop)."""
     full = len(y) + PAD
     xp, yp = padded(x, y, max(full, crop))
@@ -146,15 +150,17 @@ def training_sample(x: np.ndarray, y: np.ndarray, crop: int, rng: np.random.Gene
 
 class PSICOV(NB360Task):
     name = "psicov"
+    description = "NAS-Bench-360 PSICOV: protein contact distances from 57 features, MAE8"
+    smoke_overrides = ("crop=64", "eval_size=128")
     citation = ("Tu et al., NAS-Bench-360, NeurIPS Datasets and Benchmarks 2022; Adhikari, PDNET, 2020; "
                 "Jones & Kandathil, DeepCov, 2018 (data)")
     Config = PSICOVConfig
     metric = MetricSpec(name="mae8", direction="min", error_name="MAE8")
-    FILES = FILES
-    BUDGETS = {"smoke": dict(n_train=8, n_val=2, n_test=2), "small": dict(n_train=200, n_val=20, n_test=30),
+    files = FILES
+    budgets = {"smoke": dict(n_train=8, n_val=2, n_test=2), "small": dict(n_train=200, n_val=20, n_test=30),
                "paper": {}}
-    PAPER_SIZES = "3,356/100/150"
-    UNIT = "proteins"
+    paper_sizes = "3,356/100/150"
+    unit = "proteins"
 
     @property
     def shape(self) -> TaskShape:
@@ -171,7 +177,7 @@ class PSICOV(NB360Task):
         if (self.data_dir() / "deepcov.lst").exists():
             return ProteinStore(open_members(self.data_dir()), "")
         if not archive.exists():
-            raise common.missing(self.name, archive, FILES)
+            raise missing(self.name, archive, FILES)
         members = open_members(archive)
         found = members.find("deepcov.lst")
         if found is None:
@@ -182,9 +188,9 @@ class PSICOV(NB360Task):
         store, c = self.locate(), self.config
         deepcov, psicov = store.ids("deepcov.lst"), store.ids("psicov.lst")
         where = store.members.path
-        train = deepcov[100:][: common.first_n(c.n_train, len(deepcov) - 100, "training proteins", where)]
-        val = deepcov[:100][: common.first_n(c.n_val, min(100, len(deepcov)), "validation proteins", where)]
-        test = psicov[: common.first_n(c.n_test, len(psicov), "test proteins", where)]
+        train = deepcov[100:][: first_n(c.n_train, len(deepcov) - 100, "training proteins", where)]
+        val = deepcov[:100][: first_n(c.n_val, min(100, len(deepcov)), "validation proteins", where)]
+        test = psicov[: first_n(c.n_test, len(psicov), "test proteins", where)]
         splits = (self._train_split(store, train), self._window_split("val", store, "deepcov", val),
                   self._window_split("test", store, "psicov", test))
         return TaskData(*splits, self.data_source(), {"files": [str(where)]})
@@ -242,4 +248,4 @@ class PSICOV(NB360Task):
         from nasbench.tasks.nb360.protein_fixture import write_protein_zip
 
         write_protein_zip(root / FILES[0].name, np.random.default_rng(seed), counts, lengths)
-        common.write_fixture_marker(root, self.name)
+        mark_fixture(root, self.name)

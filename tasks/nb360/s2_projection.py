@@ -1,4 +1,5 @@
-"""The Spherical CIFAR-100 projection (spec/datasets.md 3.4), re-implemented from its description.
+"""The Spherical CIFAR-100 projection (Cohen et al., Spherical CNNs, ICLR 2018,
+arXiv:1801.10130; NAS-Bench-360's data sheet), re-implemented from its description.
 
 NAS-Bench-360 made Spherical CIFAR-100 with s2cnn's ``gendata.py`` "modified to project signals
 from all three channels": each image channel is a planar signal that is projected onto a
@@ -14,6 +15,8 @@ outside the image); keep points with rotated z <= 1; scale each signal to 0-255 
 from __future__ import annotations
 
 import numpy as np
+
+from nasbench.tasks.common.progress import progress
 
 NORTHPOLE_EPSILON = 1e-3
 
@@ -79,7 +82,7 @@ def project_images(images: np.ndarray, rng: np.random.Generator, bandwidth: int 
     grid = driscoll_healy_grid(bandwidth)
     n, c = images.shape[:2]
     out = np.empty((n, c, 2 * bandwidth, 2 * bandwidth), dtype=np.uint8)
-    for start in range(0, n, chunk):
+    for start in progress(range(0, n, chunk), -(-n // chunk), "spherical projection"):
         rotated = np.einsum("ij,jab->iab", random_rotation(rng.uniform(size=3)), grid)
         block = images[start: start + chunk]
         flat = block.reshape(-1, *block.shape[2:])  # every channel is its own signal

@@ -1,4 +1,5 @@
-"""NAS-Bench-360 Satellite image time series (spec/datasets.md 2.9; Petitjean et al. 2012).
+"""NAS-Bench-360 Satellite image time series (Tu et al., NAS-Bench-360, NeurIPS 2022 Datasets and
+Benchmarks, arXiv:2110.05668; data: Petitjean et al. 2012).
 
 Files: ``satellite_train.npy`` and ``satellite_test.npy``, each a pickled dict read with
 ``np.load(allow_pickle=True)[()]``: ``'data'`` (N, 46) float64 and ``'label'`` (N,) 1-24
@@ -23,9 +24,11 @@ import torch.nn.functional as F
 
 from nasbench.contracts import MetricSpec, Split, TaskData, TaskShape
 from nasbench.errors import CorruptDataError
-from nasbench.tasks.nb360 import common, metrics
-from nasbench.tasks.nb360.base import NB360Task
-from nasbench.tasks.nb360.common import S3, OfficialFile
+from nasbench.tasks.common.download import OfficialFile
+from nasbench.tasks.common.provenance import mark_fixture
+from nasbench.tasks.common.splits import check_counts, first_n, tensor_split
+from nasbench.tasks.nb360 import metrics
+from nasbench.tasks.nb360.base import S3, NB360Task
 
 FILES = (OfficialFile("satellite_train.npy", f"{S3}/satellite/satellite_train.npy",
                       "pickled dict {'data': (900000, 46), 'label': 1-24} (322 MB)"),
@@ -42,7 +45,7 @@ class SatelliteConfig:
     data_dir: str | None = None
 
     def validate(self) -> None:
-        common.check_counts("satellite", n_train=self.n_train, n_val=self.n_val, n_test=self.n_test)
+        check_counts("satellite", n_train=self.n_train, n_val=self.n_val, n_test=self.n_test)
 
 
 def read_satellite(path: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -62,20 +65,22 @@ def series_split(name: str, data: np.ndarray, labels: np.ndarray) -> Split:
     """z-score every series over its 46 steps (float64, as numpy), add the channel axis."""
     data = np.asarray(data, dtype=np.float64)
     normalised = (data - data.mean(axis=1, keepdims=True)) / data.std(axis=1, keepdims=True)
-    return common.tensor_split(name, normalised[:, None, :], np.asarray(labels, dtype=np.int64) - 1)
+    return tensor_split(name, normalised[:, None, :], np.asarray(labels, dtype=np.int64) - 1)
 
 
 class Satellite(NB360Task):
     name = "satellite"
+    description = "NAS-Bench-360 Satellite: 1D 46-step land-cover series, 24 classes, 0-1 error"
+    smoke_overrides = ("n_train=64", "n_val=32", "n_test=32")
     citation = ("Tu et al., NAS-Bench-360, NeurIPS Datasets and Benchmarks 2022; "
                 "Petitjean et al., IEEE TGRS 2012 (satellite image time series)")
     Config = SatelliteConfig
     metric = MetricSpec(name="accuracy", direction="max", error_name="0-1 error")
-    FILES = FILES
-    BUDGETS = {"smoke": dict(n_train=1024, n_val=256, n_test=256),
+    files = FILES
+    budgets = {"smoke": dict(n_train=1024, n_val=256, n_test=256),
                "small": dict(n_train=50_000, n_val=10_000, n_test=10_000), "paper": {}}
-    PAPER_SIZES = "800,000/100,000/100,000"
-    UNIT = "series"
+    paper_sizes = "800,000/100,000/100,000"
+    unit = "series"
 
     @property
     def shape(self) -> TaskShape:
@@ -85,10 +90,11 @@ class Satellite(NB360Task):
         train_path, test_path = self.require()
         (x, y), (tx, ty) = read_satellite(train_path), read_satellite(test_path)
         c, cut = self.config, len(x) - len(tx)  # the last len(test) training rows validate
-        n_tr = common.first_n(c.n_train, cut, "training series", train_path)
-        n_va = common.first_n(c.n_val, len(tx), "validation series", train_path)
-        n_te = common.first_n(c.n_test, len(tx), "test series", test_path)
-        splits = (series_split("train", x[:n_tr], y[:n_tr]), series_split("val", x[cut: cut + n_va], y[cut: cut + n_va]),
+        n_tr = first_n(c.n_train, cut, "training series", train_path)
+        n_va = first_n(c.n_val, len(tx), "validation series", train_path)
+        n_te = first_n(c.n_test, len(tx), "test series", test_path)
+        splits = (series_split("train", x[:n_tr], y[:n_tr]),
+                  series_split("val", x[cut: cut + n_va], y[cut: cut + n_va]),
                   series_split("test", tx[:n_te], ty[:n_te]))
         return TaskData(*splits, self.data_source(), {"files": [str(train_path), str(test_path)]})
 
@@ -102,9 +108,10 @@ class Satellite(NB360Task):
             labels = rng.integers(1, CLASSES + 1, n)
             phase, harmonic = ((labels - 1) % 6) * np.pi / 3, ((labels - 1) // 6) * 0.45
             curve = np.sin(t[None] + phase[:, None]) + harmonic[:, None] * np.sin(2 * t[None] + phase[:, None])
-            data = rng.uniform(500, 3000, (n, 1)) + rng.uniform(200, 800, (n, 1)) * (curve + rng.normal(0, 0.15, (n, STEPS)))
+            noisy = curve + rng.normal(0, 0.15, (n, STEPS))
+            data = rng.uniform(500, 3000, (n, 1)) + rng.uniform(200, 800, (n, 1)) * noisy
             np.save(root / name, {"data": data.astype(np.float64), "label": labels.astype(np.int64)}, allow_pickle=True)
-        common.write_fixture_marker(root, self.name)
+        mark_fixture(root, self.name)
 
     def loss(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         return F.cross_entropy(output, target)

@@ -1,4 +1,5 @@
-"""NAS-Bench-360 Spherical CIFAR-100 (spec/datasets.md 2.2 and 3.4; datasheet docs/spherical.pdf).
+"""NAS-Bench-360 Spherical CIFAR-100 (Tu et al., NAS-Bench-360, NeurIPS 2022 Datasets and Benchmarks,
+arXiv:2110.05668; projection of Cohen et al., Spherical CNNs, ICLR 2018, arXiv:1801.10130).
 
 File: ``s2_cifar100.gz``, a gzip-compressed pickle ``{'train': {'images': uint8 (50000, 3, 60, 60),
 'labels': (50000,)}, 'test': {'images': (10000, 3, 60, 60), 'labels': (10000,)}}`` (the
@@ -25,15 +26,17 @@ from typing import Callable, Literal
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
-from nasbench.contracts import MetricSpec, Split, Task, TaskData, TaskShape
+from nasbench.contracts import TaskData, TaskShape
 from nasbench.data import atomic_write_bytes, atomic_write_text, data_root, sha256_file
 from nasbench.errors import CorruptDataError, MissingDataError
-from nasbench.tasks.nb360 import common, metrics
-from nasbench.tasks.nb360.cifar100 import FIXTURE_CLASSES, Cifar100, Cifar100Config, read_cifar_pickles, synthetic_images
-from nasbench.tasks.nb360.common import S3, LazySplit, OfficialFile
-from nasbench.tasks.nb360.download import download_all, verify_official
+from nasbench.tasks.common.cifar import read_cifar_pickles, synthetic_images
+from nasbench.tasks.common.classification import ClassificationTask
+from nasbench.tasks.common.download import OfficialFile, download_fix, verify_official
+from nasbench.tasks.common.provenance import mark_fixture, source_of
+from nasbench.tasks.common.splits import LazySplit, check_counts, first_n
+from nasbench.tasks.nb360.base import S3, NB360Task
+from nasbench.tasks.nb360.cifar100 import FIXTURE_CLASSES, Cifar100, Cifar100Config
 from nasbench.tasks.nb360.s2_projection import project_images
 
 OFFICIAL = OfficialFile("s2_cifar100.gz", f"{S3}/spherical/s2_cifar100.gz",
@@ -54,11 +57,7 @@ class SphericalConfig:
     data_dir: str | None = None
 
     def validate(self) -> None:
-        common.check_counts("spherical", n_train=self.n_train, n_val=self.n_val, n_test=self.n_test)
-
-
-BUDGETS = {"smoke": dict(n_train=128, n_val=32, n_test=32), "small": dict(n_train=5000, n_val=1000, n_test=2000),
-           "paper": {}}
+        check_counts("spherical", n_train=self.n_train, n_val=self.n_val, n_test=self.n_test)
 
 
 def read_s2_pickle(path: Path) -> dict:
@@ -84,34 +83,23 @@ def spherical_split(name: str, images: np.ndarray, labels: np.ndarray, scale: st
     return LazySplit(name, len(labels), lambda idx, g: (pixels[idx].float() * factor, targets[idx]), targets=targets)
 
 
-class Spherical(Task):
+class Spherical(ClassificationTask, NB360Task):
     name = "spherical"
-    family = "nb360"
+    description = "NAS-Bench-360 Spherical: CIFAR-100 projected on the sphere, 60x60, 0-1 error"
+    smoke_overrides = ("n_train=64", "n_val=16", "n_test=16")
     citation = ("Tu et al., NAS-Bench-360, NeurIPS Datasets and Benchmarks 2022; "
                 "Cohen et al., Spherical CNNs, ICLR 2018 (projection)")
     Config = SphericalConfig
-    metric = MetricSpec(name="accuracy", direction="max", error_name="0-1 error")
-
-    def __init__(self, config: SphericalConfig):
-        config.validate()
-        super().__init__(config)
-
-    @classmethod
-    def default_config(cls, budget: str) -> SphericalConfig:
-        return SphericalConfig(**BUDGETS[budget])
-
-    @classmethod
-    def budget_notes(cls, budget: str) -> str:
-        return common.count_notes(BUDGETS, budget, "40,000/10,000/10,000", "images")
+    files = (OFFICIAL,)
+    budgets = {"smoke": dict(n_train=128, n_val=32, n_test=32), "small": dict(n_train=5000, n_val=1000, n_test=2000),
+               "paper": {}}
+    paper_sizes, unit = "40,000/10,000/10,000", "images"
 
     @property
     def shape(self) -> TaskShape:
         return TaskShape(dims=2, in_channels=3, input_size=(60, 60), output="classes", num_outputs=100)
 
     # -- files -----------------------------------------------------------------------------------
-    def data_files(self):
-        return [OFFICIAL.data_file(self.data_dir())]
-
     def official_path(self) -> Path | None:
         for name in (OFFICIAL.name, GUNZIPPED):
             if (self.data_dir() / name).exists():
@@ -127,9 +115,6 @@ class Spherical(Task):
                 f"ok  {self.official_path()}  (gunzipped copy; no checksum published)"]
         sidecar = self._check_generated()
         return [f"ok  {self.generated_path()}  sha256={sidecar['sha256'][:12]}…  (generated from {sidecar['cifar']})"]
-
-    def download(self, log: Callable[[str], None] = print) -> None:
-        download_all(self.name, [OFFICIAL], self.data_dir(), log)
 
     def can_generate(self) -> bool:
         return True
@@ -150,7 +135,7 @@ class Spherical(Task):
         path = self.generated_path()
         write_s2_pickle(path, data)
         sidecar = {"sha256": sha256_file(path), "cifar": str(root), "seed": self.config.projection_seed,
-                   "cifar_source": common.source_of(cifar.data_dir()), "process": "s2cnn gendata, 3 channels"}
+                   "cifar_source": source_of(cifar.data_dir()), "process": "s2cnn gendata, 3 channels"}
         atomic_write_text(path.with_suffix(".json"), json.dumps(sidecar, indent=2))
         log(f"spherical: written {path}")
 
@@ -166,7 +151,7 @@ class Spherical(Task):
         return sidecar
 
     def _missing(self) -> MissingDataError:
-        fix = (common.download_fix(self.name, [OFFICIAL], self.data_dir()) +
+        fix = (download_fix(self.name, [OFFICIAL], self.data_dir()) +
                f"; or project a CIFAR-100 copy with `nasbench data spherical --generate` "
                f"(looked for in {self.cifar_task().data_dir()}, set task.cifar_dir)")
         return MissingDataError(self.data_dir() / OFFICIAL.name, OFFICIAL.description, fix)
@@ -175,7 +160,7 @@ class Spherical(Task):
     def _resolve(self, allow_generate: bool, log) -> tuple[Path, str]:
         official = self.official_path()
         if self.config.source != "generated" and official is not None:
-            return official, common.source_of(self.data_dir())
+            return official, source_of(self.data_dir())
         if self.config.source == "official":
             raise self._missing()
         if not self.generated_path().exists():
@@ -190,12 +175,13 @@ class Spherical(Task):
         data, c = read_s2_pickle(path), self.config
         (train_x, train_y), (test_x, test_y) = ((data[p]["images"], data[p]["labels"]) for p in ("train", "test"))
         if train_x.shape[1:] != (3, 60, 60) or train_x.dtype != np.uint8:
-            raise CorruptDataError(path, f"train images are {train_x.dtype} {train_x.shape}, expected uint8 (N, 3, 60, 60)",
+            raise CorruptDataError(path, f"train images are {train_x.dtype} {train_x.shape}, "
+                                         f"expected uint8 (N, 3, 60, 60)",
                                    "download or generate the file again")
         cut = int((1 - c.val_fraction) * len(train_y))
-        n_tr = common.first_n(c.n_train, cut, "training images", path)
-        n_va = common.first_n(c.n_val, len(train_y) - cut, "validation images", path)
-        n_te = common.first_n(c.n_test, len(test_y), "test images", path)
+        n_tr = first_n(c.n_train, cut, "training images", path)
+        n_va = first_n(c.n_val, len(train_y) - cut, "validation images", path)
+        n_te = first_n(c.n_test, len(test_y), "test images", path)
         splits = (spherical_split("train", train_x[:n_tr], train_y[:n_tr], c.scale),
                   spherical_split("val", train_x[cut: cut + n_va], train_y[cut: cut + n_va], c.scale),
                   spherical_split("test", test_x[:n_te], test_y[:n_te], c.scale))
@@ -210,10 +196,4 @@ class Spherical(Task):
         data = {"train": {"images": images[:n_train], "labels": labels[:n_train]},
                 "test": {"images": images[n_train:], "labels": labels[n_train:]}}
         write_s2_pickle(root / OFFICIAL.name, data)
-        common.write_fixture_marker(root, self.name)
-
-    def loss(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        return F.cross_entropy(output, target)
-
-    def score(self, outputs: torch.Tensor, split: Split) -> float:
-        return metrics.accuracy(outputs, split.targets)
+        mark_fixture(root, self.name)

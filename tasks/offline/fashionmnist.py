@@ -29,7 +29,9 @@ import torch
 
 from nasbench.contracts import DataFile, Split, TaskData, TaskShape
 from nasbench.errors import CorruptDataError, MissingDataError
-from nasbench.tasks.classification import ClassificationTask, check_counts, mark_fixture, source_of, take_first
+from nasbench.tasks.common.classification import ClassificationTask
+from nasbench.tasks.common.provenance import mark_fixture, source_of
+from nasbench.tasks.common.splits import check_counts, take_first
 
 DEBIAN_FOLDER = Path("/usr/share/datasets/fashion-mnist")
 # sha256 of the decompressed files (measured on Debian's dataset-fashion-mnist 0.0~git20200523.55506a9-1,
@@ -76,30 +78,18 @@ class FashionMNISTConfig:
         check_counts("fashionmnist", n_train=self.n_train, n_val=self.n_val, n_test=self.n_test)
 
 
-BUDGETS = {"smoke": dict(n_train=256, n_val=64, n_test=64), "small": dict(n_train=5000, n_val=1000, n_test=2000),
-           "paper": {}}
-
-
 class FashionMNIST(ClassificationTask):
     name = "fashionmnist"
+    description = "Fashion-MNIST (offline real data): 28x28 grayscale, 10 classes, 0-1 error"
+    smoke_overrides = ("n_train=16", "n_val=4", "n_test=4")
     family = "offline"
     citation = ("Xiao, Rasul & Vollgraf, Fashion-MNIST, arXiv:1708.07747, 2017 (an offline addition of this suite, "
                 "not part of a published benchmark)")
     Config = FashionMNISTConfig
-
-    def __init__(self, config: FashionMNISTConfig):
-        config.validate()
-        super().__init__(config)
-
-    @classmethod
-    def default_config(cls, budget: str) -> FashionMNISTConfig:
-        return FashionMNISTConfig(**BUDGETS[budget])
-
-    @classmethod
-    def budget_notes(cls, budget: str) -> str:
-        b = BUDGETS[budget]
-        sizes = "50,000/10,000/10,000" if not b else f"the first {b['n_train']}/{b['n_val']}/{b['n_test']}"
-        return f"{sizes} train/val/test images (offline addition; no published protocol)"
+    budgets = {"smoke": dict(n_train=256, n_val=64, n_test=64), "small": dict(n_train=5000, n_val=1000, n_test=2000),
+               "paper": {}}
+    paper_sizes, unit = "50,000/10,000/10,000", "images"
+    paper_protocol = "offline addition; no published protocol"
 
     @property
     def shape(self) -> TaskShape:

@@ -31,7 +31,8 @@ def test_plots_draw_on_the_axes_they_are_given():
     taus = pd.DataFrame([[1.0, np.nan], [np.nan, 1.0]], index=["t1", "t2"], columns=["t1", "t2"])
     assert plots.plot_tau_heatmap(taus, ax=axes[1]) is axes[1]
     assert sorted(t.get_text() for t in axes[1].texts) == ["1.00", "1.00", "n/a", "n/a"]
-    cells = pd.DataFrame({"label": ["a", "b"], "mean": [0.1, np.nan], "std": [0.01, np.nan], "published": [False, True]})
+    cells = pd.DataFrame({"label": ["a", "b"], "mean": [0.1, np.nan], "std": [0.01, np.nan],
+                          "published": [False, True]})
     plots.plot_task_bars(cells, ax=axes[2])
     suite_bar, published_bar = axes[2].patches[:2]
     assert not suite_bar.get_hatch() and published_bar.get_hatch() == "//"

@@ -7,8 +7,16 @@ import pandas as pd
 import pytest
 from scipy.stats import kendalltau
 
-from nasbench.analysis.ranks import (average_ranks, bootstrap_ranks, kendall_tau_b, rank_table, ranking_fidelity,
-                                     tau_against, tau_between_tasks, task_ranks)
+from nasbench.analysis.ranks import (
+    average_ranks,
+    bootstrap_ranks,
+    kendall_tau_b,
+    rank_table,
+    ranking_fidelity,
+    task_ranks,
+    tau_against,
+    tau_between_tasks,
+)
 from nasbench.analysis.table import ReportError
 
 INF = math.inf
@@ -69,6 +77,15 @@ def test_kendall_tau_b_equals_scipy_with_ties(seed):
     expected = kendalltau(x, y, variant="b").statistic
     result = kendall_tau_b(x, y)
     assert (math.isnan(expected) and math.isnan(result)) or result == pytest.approx(expected, abs=1e-12)
+
+
+def test_kendall_tau_b_by_hand():
+    # 6 pairs: 5 concordant, 1 discordant (items 2 and 3 swap) -> (5 - 1) / 6
+    assert kendall_tau_b([1, 2, 3, 4], [1, 3, 2, 4]) == pytest.approx(4 / 6)
+    # one pair tied in x (items 1, 2), one in y (items 3, 4), the other 4 concordant -> 4 / sqrt(5 * 5)
+    assert kendall_tau_b([1, 1, 2, 3], [1, 2, 3, 3]) == pytest.approx(0.8)
+    # a failed run (inf) ranks last and ties with another failed run
+    assert kendall_tau_b([0.1, math.inf, math.inf], [1, 2, 2]) == pytest.approx(1.0)
 
 
 def test_kendall_tau_b_treats_inf_as_a_tied_worst_value_and_drops_nan():

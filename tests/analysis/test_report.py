@@ -12,8 +12,9 @@ from scipy.stats import kendalltau
 
 from nasbench.analysis.archs import config_key
 from nasbench.analysis.table import ReportError
-from nasbench.cli import main
-from nasbench.report import ReportRequest, build_report, resolve_target
+from nasbench.cli import main, resolve_target
+from nasbench.report import ReportRequest, build_report
+from nasbench.study import StudyError
 
 REFERENCE = Path(__file__).resolve().parents[2] / "results" / "reference"
 DASH_ARCH = {"backbone": "wrn-16-4", "choices": {"kernels": [[3 + 2 * (i % 3), 2 ** (i % 3)] for i in range(9)]},
@@ -165,4 +166,17 @@ def test_a_bare_study_name_reads_results_and_the_study_grid(tmp_path, monkeypatc
     (tmp_path / "reports" / "mystudy" / "study.yaml").write_text(
         "budget: smoke\nseeds: [0, 1]\nmethods: {wrn: {train.epochs: 1}}\ntasks: [darcyflow]\n")
     results, name, study = resolve_target("mystudy", published_only=False)
-    assert results == Path("results/mystudy") and name == "mystudy" and study["seeds"] == [0, 1]
+    assert results == (tmp_path / "results" / "mystudy").resolve() and name == "mystudy"
+    assert study.seeds == (0, 1) and list(study.methods) == ["wrn"] and list(study.tasks) == ["darcyflow"]
+
+
+def test_the_report_reads_the_study_file_as_the_study_command_does(tmp_path, monkeypatch, write, capsys):
+    """One reader of study files: a count of seeds is refused by the report as by `nasbench study`."""
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path / "results" / "counted", "darcyflow", "wrn", 0, 0.1)
+    (tmp_path / "reports" / "counted").mkdir(parents=True)
+    (tmp_path / "reports" / "counted" / "study.yaml").write_text(
+        "budget: smoke\nseeds: 3\nmethods: [wrn]\ntasks: [darcyflow]\n")
+    with pytest.raises(StudyError, match="seeds: expected a non-empty list"):
+        resolve_target("counted", published_only=False)
+    assert main(["report", "counted"]) == 2 and "seeds: expected" in capsys.readouterr().err

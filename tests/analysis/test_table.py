@@ -5,6 +5,14 @@ import pytest
 
 from nasbench.analysis.aggregate import aggregate, error_matrix
 from nasbench.analysis.table import ReportError, benchmark_runs, completeness, runs_table
+from nasbench.study import load_study
+
+
+def read_study(folder, text):
+    """A study read as every study is: its file through nasbench.study (names not resolved)."""
+    (folder / "grid").mkdir()
+    (folder / "grid" / "study.yaml").write_text("budget: smoke\n" + text)
+    return load_study(folder / "grid" / "study.yaml", resolve=False)
 
 
 @pytest.fixture
@@ -41,8 +49,8 @@ def test_completeness_lists_missing_failed_and_skipped(results):
     }
 
 
-def test_completeness_uses_the_study_grid_when_given(results):
-    study = {"methods": {"dash": {}, "wrn": {}, "darts": {}}, "tasks": ["darcyflow"], "seeds": [0, 1]}
+def test_completeness_uses_the_study_grid_when_given(results, tmp_path):
+    study = read_study(tmp_path, "methods: {dash: {}, wrn: {}, darts: {}}\ntasks: [darcyflow]\nseeds: [0, 1]\n")
     problems = completeness(runs_table(results), study)
     darcy = problems[problems["task"] == "darcyflow"]
     assert set(zip(darcy["method"], darcy["seed"], darcy["problem"])) == {
@@ -67,12 +75,13 @@ def test_aggregate_mean_std_sem_over_ok_seeds(results):
     assert (wrn["n_ok"], wrn["n_runs"], wrn["mean"]) == (1, 2, 0.20) and math.isnan(wrn["std"])
 
 
-def test_error_matrix_is_infinite_where_a_seed_failed_or_is_missing(results):
+def test_error_matrix_is_infinite_where_a_seed_failed_or_is_missing(results, tmp_path):
     matrix = error_matrix(benchmark_runs(runs_table(results)))
     assert matrix.loc["darcyflow", "dash"] == pytest.approx(0.12)
     assert math.isinf(matrix.loc["darcyflow", "wrn"]) and math.isinf(matrix.loc["listops", "dash"])
     assert math.isinf(matrix.loc["listops", "wrn"])  # seeds 1 (fixture, left out) and 2 missing
-    only_seed0 = error_matrix(benchmark_runs(runs_table(results)), {"seeds": [0]})
+    study = read_study(tmp_path, "methods: [dash, wrn]\ntasks: [darcyflow, listops]\nseeds: [0]\n")
+    only_seed0 = error_matrix(benchmark_runs(runs_table(results)), study)
     assert only_seed0.loc["listops", "wrn"] == 0.6 and only_seed0.loc["darcyflow", "wrn"] == 0.2
 
 

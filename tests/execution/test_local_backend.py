@@ -5,8 +5,8 @@ import signal
 import time
 
 import pytest
+from study_helpers import leftovers, nasbench, run_folders, write_study
 from study_plugins import StudyTask
-from study_helpers import leftovers, nasbench, run_folders, toy_study_env, write_study  # noqa: F401 (fixture)
 
 from nasbench.errors import UnknownNameError
 from nasbench.execution import run_study, study_command
@@ -24,7 +24,8 @@ def test_failed_run_is_recorded_others_finish_and_rerun_redoes_only_failed(tmp_p
     report = quiet_run(study)
     status = {o.key: o.status for o in report.outcomes}
     assert status == {"study-task/study-method/seed=0": "ok", "study-task/study-method/seed=1": "ok",
-                      "study-task/study-odd-seeds-fail/seed=0": "ok", "study-task/study-odd-seeds-fail/seed=1": "failed"}
+                      "study-task/study-odd-seeds-fail/seed=0": "ok",
+                      "study-task/study-odd-seeds-fail/seed=1": "failed"}
     assert "planted failure for seed 1" in report.failed[0].error
     folders = run_folders(study.results)
     assert {k: m["status"] for k, m in folders.items()} == status and not leftovers(study.results)

@@ -5,7 +5,7 @@ import socket
 import time
 
 import pytest
-from study_helpers import curves_without_time, leftovers, run_folders, toy_study_env, write_study  # noqa: F401
+from study_helpers import curves_without_time, leftovers, run_folders, write_study
 
 from nasbench import schema
 from nasbench.execution import run_study

@@ -1,4 +1,8 @@
-"""Shared by the NAS-Bench-360 task tests: fixture folders, tiny run settings, chance levels."""
+"""Shared by the NAS-Bench-360 task tests: fixture folders, learning settings, chance levels.
+
+A task's smoke settings are its own (``Task.smoke_overrides``, read through ``nasbench.testing.smoke_task``);
+what stays here is test data of the learning checks: the WRN settings under which a smoke run must beat
+chance on each fixture's planted signal."""
 from __future__ import annotations
 
 import dataclasses
@@ -9,15 +13,16 @@ import torch
 
 from nasbench.registry import tasks
 from nasbench.tasks.nb360 import metrics
+from nasbench.testing import smoke_task
 
 NB360_TASKS = ("cifar100", "spherical", "ninapro", "fsd50k", "psicov", "cosmic", "ecg", "satellite", "deepsea")
 
-# Task overrides that make a smoke run take seconds on a fixture (psicov: 64 crops on a 128 canvas,
-# so its evaluation really tiles windows).
-TASK_SETTINGS = {
-    "psicov": ("task.crop=64", "task.eval_size=128"),
-    "ecg": ("task.n_train=24",),
+# Task settings of the learning check where the task's smoke settings (sized for seconds per method,
+# not for learning) read too few examples to beat chance: these replace them (each on top of the
+# task's smoke-budget defaults). Satellite's 24 classes need 512 training series.
+LEARNING_TASK_SETTINGS = {
     "satellite": ("task.n_train=512",),
+    "ecg": ("task.n_train=24",),
     "deepsea": ("task.n_train=96",),
 }
 # Method overrides of the WRN baseline per task (its smoke network, WRN-10-1 / a 1-D WRN): a
@@ -35,6 +40,11 @@ WRN_SETTINGS = {
     "satellite": _FLAT + ("train.epochs=3", "train.batch_size=32", "mid_channels=8"),
     "deepsea": _FLAT + ("train.epochs=2", "train.batch_size=16", "train.lr=0.2", "mid_channels=16"),
 }
+
+
+def smoke_sets(name: str) -> tuple[str, ...]:
+    """The task's own smoke settings as run overrides (``task.key=value``)."""
+    return tuple(f"task.{o}" for o in smoke_task(name).overrides)
 
 
 def fixture_task(name: str, folder: Path, *task_sets: str, budget: str = "smoke"):

@@ -11,7 +11,7 @@ import torch
 from PIL import Image as PILImage
 
 from nasbench.errors import CorruptDataError, MissingDataError
-from nasbench.tasks.cifar.cifar import CIFAR10, CIFAR100, CifarConfig, Cifar10, Cifar10DNArch, Cifar100DNArch
+from nasbench.tasks.cifar.cifar import CIFAR10, CIFAR100, Cifar10, Cifar10DNArch, Cifar100DNArch, CifarConfig
 from nasbench.tasks.lra.image import Image, ImageConfig, rgb_to_grey
 
 
@@ -82,7 +82,7 @@ def test_missing_and_short_data_are_reported(tmp_path, cifar10_archive):
     assert str(tmp_path / "cifar-10-python.tar.gz") in str(info.value) and CIFAR10.url in str(info.value)
     with pytest.raises(CorruptDataError) as info:
         Cifar10(CifarConfig(n_val=61, data_dir=str(cifar10_archive))).load()
-    assert "holds 60 validation examples, 61 are asked for" in str(info.value)
+    assert "holds 60 validation examples, the configuration asks for 61" in str(info.value)
 
 
 def test_grey_levels_match_pillow():

@@ -1,6 +1,5 @@
-"""Tests of the FNO Darcy-flow generator (spec/datasets.md section 3.1)."""
+"""Tests of the FNO Darcy-flow generator (the FNO process, arXiv:2010.08895)."""
 from __future__ import annotations
-
 
 import numpy as np
 import pytest
@@ -115,12 +114,12 @@ def test_operator_rows_use_arithmetic_face_means():
     size = 6
     a = np.random.default_rng(2).uniform(1, 10, (size, size))
     operator, scale = dg.darcy_operator(a).toarray(), (size - 1) ** 2
-    face = lambda i, j, k, l: (a[i, j] + a[k, l]) / 2  # noqa: E731
+    face = lambda i, j, k, m: (a[i, j] + a[k, m]) / 2  # noqa: E731
     p = 1 * 4 + 2  # node (2, 3): interior position (1, 2) of the 4 x 4 unknowns
     neighbours = {p - 1: (2, 2), p + 1: (2, 4), p - 4: (1, 3), p + 4: (3, 3)}
-    for q, (k, l) in neighbours.items():
-        assert operator[p, q] == pytest.approx(-scale * face(2, 3, k, l))
-    assert operator[p, p] == pytest.approx(scale * sum(face(2, 3, k, l) for k, l in neighbours.values()))
+    for q, (k, m) in neighbours.items():
+        assert operator[p, q] == pytest.approx(-scale * face(2, 3, k, m))
+    assert operator[p, p] == pytest.approx(scale * sum(face(2, 3, k, m) for k, m in neighbours.values()))
     # node (1, 4) is last in its row: its east neighbour is the boundary, not node (2, 1)
     assert operator[3, 4] == 0.0 and operator[4, 3] == 0.0
     faces = face(1, 4, 1, 5) + face(1, 4, 1, 3) + face(1, 4, 0, 4) + face(1, 4, 2, 4)

@@ -12,7 +12,7 @@ from PIL import Image
 
 from nasbench.errors import CorruptDataError, MissingDataError
 from nasbench.tasks.lra import pathfinder_generator as gen
-from nasbench.tasks.lra.pathfinder import PathX, Pathfinder, PathfinderConfig, read_metadata
+from nasbench.tasks.lra.pathfinder import Pathfinder, PathfinderConfig, PathX, read_metadata
 
 SMALL = dict(n_train=8, n_val=2, n_test=2)
 

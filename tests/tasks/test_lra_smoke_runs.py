@@ -1,82 +1,26 @@
-"""Every registered method against every task of issue 6 at the ``smoke`` budget, on fixtures in the
-official formats (generated ListOps / Pathfinder data for the generator tasks), through the runner:
-a compatible pair finishes ``ok`` with a finite test metric, an incompatible one is ``skipped`` with
-its reason. The encoder-pair protocol runs end to end on Retrieval with a CCNN encoder."""
+"""The encoder-pair protocol of LRA Retrieval: it runs end to end on Retrieval's fixture with a CCNN
+encoder, its features and MACs are right, and methods without pair support are skipped with the
+reason. (Every registered method on every LRA task at the smoke budget: tests/test_smoke_matrix.py.)"""
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 import torch
 
 from nasbench.contracts import SearchMethod, TaskShape, unsupported_reason
 from nasbench.methods.backbones.encoder_pair import EncoderPair, encoder_shape
-from nasbench.registry import methods, tasks
+from nasbench.registry import methods
 from nasbench.runner import RunRequest, execute, prepare
 from nasbench.store import RunStore
+from nasbench.testing import smoke_task
 from nasbench.training import TrainConfig, fit
-
-# task -> (sample-count overrides, fixture keyword arguments)
-TASKS = {
-    "listops": (dict(n_train=16, n_val=4, n_test=4), {}),
-    "text": (dict(n_train=16, n_val=4, n_test=4), dict(per_class=8)),
-    "retrieval": (dict(n_train=16, n_val=4, n_test=4), {}),
-    "image": (dict(n_train=16, n_val=4, n_test=4), dict(n_train=60, n_test=8)),
-    "pathfinder": (dict(n_train=8, n_val=2, n_test=2), {}),
-    "pathx": (dict(n_train=4, n_val=2, n_test=2), {}),
-    "cifar10": (dict(n_train=16, n_val=4, n_test=4), dict(n_train=40, n_test=8)),
-    "cifar10-dnarch": (dict(n_train=16, n_val=4, n_test=4), dict(n_train=60, n_test=8)),
-    "cifar100-dnarch": (dict(n_train=16, n_val=4, n_test=4), dict(n_train=60, n_test=8)),
-    "fashionmnist": (dict(n_train=16, n_val=4, n_test=4), dict(n_train=48, n_test=8)),
-}
-# The default suite runs every method on one task of each input kind (tokens, a real-valued sequence,
-# an image; Retrieval's pairs are skipped or run by the pair test below); the whole matrix is slow
-# (the DASH searches take seconds per task, and Path-X's snakes about 2 s of CPU per image).
-FAST = {"listops", "pathfinder", "cifar10", "retrieval"}
-
-
-def overrides(task: str, folder: Path) -> tuple[str, ...]:
-    return (f"task.data_dir={str(folder)!r}", *(f"task.{k}={v}" for k, v in TASKS[task][0].items()))
 
 
 @pytest.fixture(scope="module")
-def fixtures(tmp_path_factory):
-    """One fixture folder per task, written on first use."""
-    root, written = tmp_path_factory.mktemp("lra-fixtures"), {}
-
-    def folder(task: str) -> Path:
-        if task not in written:
-            cls = tasks.get(task)
-            config = cls.Config(**TASKS[task][0]) if "n_train" in cls.Config.__dataclass_fields__ else cls.Config()
-            cls(config).write_fixture(root / task, seed=0, **TASKS[task][1])
-            written[task] = root / task
-        return written[task]
-
-    return folder
-
-
-def cases():
-    for task in TASKS:
-        for method in methods.names():
-            marks = [] if task in FAST else [pytest.mark.slow]
-            yield pytest.param(method, task, id=f"{method}-{task}", marks=marks)
-
-
-@pytest.mark.parametrize("method, task", list(cases()))
-def test_smoke_run(method, task, fixtures, tmp_path):
-    run = prepare(RunRequest(method, task, "smoke", 0, overrides(task, fixtures(task))))
-    outcome = execute(run, RunStore(tmp_path), log=lambda _: None)
-    reason = unsupported_reason(methods.get(method), run.task.shape)
-    if reason is not None:
-        assert outcome.status == "skipped" and outcome.manifest["error"] == reason
-        return
-    assert outcome.status == "ok", outcome.manifest.get("traceback")
-    assert outcome.manifest["data_source"] == "fixture"
-    metric = outcome.manifest["metric"]
-    assert metric["name"] == "accuracy" and 0.0 <= metric["value"] <= 1.0
-    assert math.isclose(metric["error"], 1.0 - metric["value"])
+def retrieval_sets(tmp_path_factory):
+    """The run's ``task.`` overrides on Retrieval's fixture, with the task's own smoke settings."""
+    return smoke_task("retrieval").materialise("smoke", tmp_path_factory.mktemp("lra-fixtures"))
 
 
 @dataclass(frozen=True)
@@ -112,10 +56,10 @@ class PairCCNN(SearchMethod):
         return model
 
 
-def test_encoder_pair_protocol_runs_on_retrieval(fixtures, tmp_path):
+def test_encoder_pair_protocol_runs_on_retrieval(retrieval_sets, tmp_path):
     methods.register(PairCCNN)
     try:
-        run = prepare(RunRequest("pair-ccnn", "retrieval", "smoke", 0, overrides("retrieval", fixtures("retrieval"))))
+        run = prepare(RunRequest("pair-ccnn", "retrieval", "smoke", 0, retrieval_sets))
         outcome = execute(run, RunStore(tmp_path), log=lambda _: None)
     finally:
         methods.unregister("pair-ccnn")

@@ -5,12 +5,11 @@ import tarfile
 import numpy as np
 import pytest
 import torch
+from nb360_helpers import fixture_task
 
 from nasbench.errors import CorruptDataError
+from nasbench.tasks.common.members import open_members
 from nasbench.tasks.nb360.cosmic import deepcr_parts, selected_patches
-from nasbench.tasks.nb360.members import open_members
-
-from nb360_helpers import fixture_task
 
 
 def tar_npy(path, name):

@@ -5,15 +5,13 @@ import http.server
 import threading
 
 import pytest
+from nb360_helpers import NB360_TASKS, fixture_task
 
 from nasbench.cli import main
 from nasbench.errors import CorruptDataError, DataError, MissingDataError
 from nasbench.registry import tasks
+from nasbench.tasks.common.download import OfficialFile, download
 from nasbench.tasks.nb360 import ecg
-from nasbench.tasks.nb360.common import OfficialFile
-from nasbench.tasks.nb360.download import download
-
-from nb360_helpers import NB360_TASKS, fixture_task
 
 PAYLOAD = bytes(range(256)) * 4096  # 1 MiB
 
@@ -114,7 +112,7 @@ def test_download_without_network_says_so(tmp_path, server):
 def test_cli_download_fetches_the_official_file_into_the_task_folder(tmp_path, server, monkeypatch, nb360_fixture):
     source = (nb360_fixture("ecg") / "challenge2017.pkl").read_bytes()
     monkeypatch.setattr(__import__(__name__), "PAYLOAD", source)
-    monkeypatch.setattr(ecg.ECG, "FILES", (OfficialFile("challenge2017.pkl", spec(server).url, "ECG pickle"),))
+    monkeypatch.setattr(ecg.ECG, "files", (OfficialFile("challenge2017.pkl", spec(server).url, "ECG pickle"),))
     assert main(["data", "ecg", "--download", "--set", f"data_dir={tmp_path}"]) == 0
     assert (tmp_path / "challenge2017.pkl").read_bytes() == source
     data = fixture_task("ecg", tmp_path).load(allow_generate=False)

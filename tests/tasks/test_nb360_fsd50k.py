@@ -6,10 +6,9 @@ import zipfile
 import numpy as np
 import pytest
 import torch
+from nb360_helpers import fixture_task
 
 from nasbench.tasks.nb360 import audio, metrics
-
-from nb360_helpers import fixture_task
 
 
 def test_wav_round_trip_and_tiling():
@@ -56,7 +55,8 @@ def test_loader_groups_chunks_by_clip_and_resolves_manifest_paths(nb360_fixture)
     assert first["files"].startswith("/home/")  # absolute paths of another machine in the manifest
     task = fixture_task("fsd50k", folder)
     data = task.load(allow_generate=False)
-    assert [len(np.unique(data.val.meta["clip"])), len(np.unique(data.test.meta["clip"])), len(data.train)] == [8, 8, 32]
+    clips = [len(np.unique(data.val.meta["clip"])), len(np.unique(data.test.meta["clip"]))]
+    assert clips + [len(data.train)] == [8, 8, 32]
     assert len(data.test) == len(rows) and data.test.inputs.shape[1:] == (1, 96, 101)
     samples, _ = audio.read_wav(wav)
     np.testing.assert_allclose(data.test.inputs[:1][0, 0].numpy(), audio.log_mel(audio.tile_to(samples)), rtol=1e-5)

@@ -6,12 +6,11 @@ import tarfile
 import numpy as np
 import pytest
 import torch
+from nb360_helpers import fixture_task
 
 from nasbench.errors import CorruptDataError
+from nasbench.tasks.common.cifar import CIFAR100, cutout, random_crop_flip, read_cifar_pickles, write_cifar_pickle
 from nasbench.tasks.nb360 import s2_projection
-from nasbench.tasks.nb360.cifar100 import MEAN, STD, cutout, random_crop_flip, read_cifar_pickles, write_cifar_pickle
-
-from nb360_helpers import fixture_task
 
 
 def raw_cifar(folder, member):
@@ -29,7 +28,7 @@ def test_cifar100_splits_are_nb360_positions_and_normalisation(nb360_fixture):
     test_x, test_y = raw_cifar(folder, "test")
     assert data.data_source == "fixture" and [len(s) for s in (data.train, data.val, data.test)] == [256, 64, 64]
     assert len(train_y) == 320  # first int(0.8 * 320) = 256 train, last 64 validate
-    mean, std = torch.tensor(MEAN).view(1, 3, 1, 1), torch.tensor(STD).view(1, 3, 1, 1)
+    mean, std = torch.tensor(CIFAR100.mean).view(1, 3, 1, 1), torch.tensor(CIFAR100.std).view(1, 3, 1, 1)
     expected_val = (torch.from_numpy(train_x[256:]).float() / 255 - mean) / std
     torch.testing.assert_close(data.val.inputs[:], expected_val)
     assert data.val.targets.tolist() == train_y[256:].tolist() and data.test.targets.tolist() == test_y.tolist()

@@ -6,11 +6,10 @@ import zipfile
 import numpy as np
 import pytest
 import torch
+from nb360_helpers import fixture_task
 
 from nasbench.tasks.nb360 import metrics
 from nasbench.tasks.nb360.psicov import clean_distances, padded, tiled_features, training_sample
-
-from nb360_helpers import fixture_task
 
 SETTINGS = ("task.crop=64", "task.eval_size=128")
 
@@ -79,7 +78,8 @@ def test_windowed_score_equals_mae8_of_the_whole_map(nb360_fixture):
     reproduce MAE8 computed on the full canvas."""
     task = fixture_task("psicov", nb360_fixture("psicov"), *SETTINGS)
     test = task.load(allow_generate=False).test
-    predict = lambda x: 16.0 * (1 - x[:, 54:55])  # the fixture's ccmpred is 1 - d / 16 plus noise
+    def predict(x):  # the fixture's ccmpred is 1 - d / 16 plus noise
+        return 16.0 * (1 - x[:, 54:55])
     windowed = task.score(predict(test.inputs[:]), test)
     canvases = []
     for p, truth in enumerate(test.meta["truths"]):

@@ -6,11 +6,10 @@ import zipfile
 import numpy as np
 import pytest
 import torch
+from nb360_helpers import fixture_task
 
 from nasbench.tasks.nb360 import ecg, metrics
 from nasbench.tasks.nb360.deepsea import read_npz_rows
-
-from nb360_helpers import fixture_task
 
 
 def test_ninapro_reads_the_six_files_and_transposes(nb360_fixture):
@@ -35,7 +34,8 @@ def test_satellite_labels_zscores_and_last_rows_validate(nb360_fixture):
     raw = np.load(folder / "satellite_train.npy", allow_pickle=True)[()]
     data = fixture_task("satellite", folder).load(allow_generate=False)
     assert [len(s) for s in (data.train, data.val, data.test)] == [1024, 256, 256]
-    expected = (raw["data"][-256:] - raw["data"][-256:].mean(1, keepdims=True)) / raw["data"][-256:].std(1, keepdims=True)
+    last = raw["data"][-256:]
+    expected = (last - last.mean(1, keepdims=True)) / last.std(1, keepdims=True)
     torch.testing.assert_close(data.val.inputs[:, 0], torch.from_numpy(expected).float())
     assert data.val.targets.tolist() == (raw["label"][-256:] - 1).tolist() and data.train.targets.min() >= 0
     assert data.train.inputs.shape == (1024, 1, 46)
@@ -76,7 +76,8 @@ def test_ecg_record_split_matches_train_test_split_and_window_strides(nb360_fixt
     expected_windows = sum(len(range(0, len(raw["data"][i]) - 1000, stride[raw["label"][i]])) for i in test_records)
     assert len(data.test) == expected_windows and data.test.inputs.shape[1:] == (1, 1000)
     first = raw["data"][test_records[0]].astype(np.float64)
-    torch.testing.assert_close(data.test.inputs[:1][0, 0], torch.from_numpy((first - first.mean()) / first.std()).float()[:1000])
+    standardised = torch.from_numpy((first - first.mean()) / first.std()).float()
+    torch.testing.assert_close(data.test.inputs[:1][0, 0], standardised[:1000])
     labels = np.array([ecg.LABELS[v] for v in raw["label"]])
     assert data.test.targets[0].item() == labels[test_records[0]]
     assert len(np.unique(data.train.meta["record"])) + len(held) == n - sum(

@@ -1,5 +1,5 @@
-"""What the NAS-Bench-360 task modules share: official-file records, the fixture marker, the
-missing-file error, split sizes, and a split that builds its tensors batch by batch.
+"""Split sizes and splits: how many examples a budget takes, the seeded index splits of the
+reference loaders, and a split that builds its tensors batch by batch.
 
 ``LazySplit`` is the contract's ``Split`` for data that should not sit in memory as float tensors
 (CIFAR and Spherical images stay uint8, ECG windows are cut from their records, PSICOV maps are
@@ -11,63 +11,23 @@ passes (evaluation) always see the deterministic version.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 import torch
 
-from nasbench.contracts import DataFile, Split
-from nasbench.errors import ConfigError, CorruptDataError, MissingDataError
-
-FIXTURE_MARKER = "FIXTURE"
-S3 = "https://pde-xd.s3.amazonaws.com"  # NAS-Bench-360 download_datasets.sh
+from nasbench.contracts import Split
+from nasbench.errors import ConfigError, CorruptDataError
 
 
-@dataclass(frozen=True)
-class OfficialFile:
-    """A file as NAS-Bench-360 distributes it, with what is known to check it by."""
-
-    name: str
-    url: str
-    description: str
-    md5: str | None = None
-    sha256: str | None = None
-    size: int | None = None
-
-    def data_file(self, folder: Path) -> DataFile:
-        return DataFile(folder / self.name, self.description, sha256=self.sha256, size=self.size)
-
-
-def write_fixture_marker(root: Path, task: str) -> None:
-    root.mkdir(parents=True, exist_ok=True)
-    (root / FIXTURE_MARKER).write_text(f"synthetic fixture written by {task}.write_fixture; not benchmark data\n")
-
-
-def source_of(folder: Path) -> str:
-    """``fixture`` when the folder holds the marker written with a fixture, else ``official``."""
-    return "fixture" if (folder / FIXTURE_MARKER).exists() else "official"
-
-
-def download_fix(task: str, files: Sequence[OfficialFile], folder: Path) -> str:
-    urls = ", ".join(f.url for f in files)
-    return (f"run `nasbench data {task} --download` (fetches {urls} into {folder}), or place the file(s) there "
-            f"yourself. `nasbench data {task} --path` lists what is looked for; $NASBENCH_DATA moves the data root, "
-            f"`--set data_dir=DIR` (`--set task.data_dir=DIR` with `nasbench run`) moves this task's folder")
-
-
-def missing(task: str, path: Path, files: Sequence[OfficialFile], expected: str | None = None) -> MissingDataError:
-    described = expected or "; ".join(f"{f.name}: {f.description}" for f in files)
-    return MissingDataError(path, described, download_fix(task, files, path.parent if path.suffix else path))
-
-
-def require(task: str, folder: Path, files: Sequence[OfficialFile]) -> list[Path]:
-    """The paths of ``files`` in ``folder``; MissingDataError naming the first absent one."""
-    for f in files:
-        if not (folder / f.name).exists():
-            raise missing(task, folder / f.name, files)
-    return [folder / f.name for f in files]
+# -- split sizes -------------------------------------------------------------------------------------
+def check_counts(task: str, **counts: int | None) -> None:
+    """Sample counts are >= 1, or None for the whole split."""
+    bad = {k: v for k, v in counts.items() if v is not None and v < 1}
+    if bad:
+        raise ConfigError(f"{task}: sample counts must be >= 1 (or None for all), got {bad}; "
+                          f"fix with --set task.n_train=N (or n_val, n_test)")
 
 
 def first_n(n: int | None, available: int, what: str, path: Path | str) -> int:
@@ -80,21 +40,38 @@ def first_n(n: int | None, available: int, what: str, path: Path | str) -> int:
     return n
 
 
-def check_counts(task: str, **counts: int | None) -> None:
-    bad = {k: v for k, v in counts.items() if v is not None and v < 1}
-    if bad:
-        raise ConfigError(f"{task}: split sizes must be >= 1 or None (all), got {bad}")
+def take_first(indices, n: int | None, what: str, where: Path):
+    """The first ``n`` of ``indices`` (all when ``n`` is None); the data must hold that many."""
+    return indices[: first_n(n, len(indices), f"{what} examples", where)]
 
 
-def count_notes(budgets: dict[str, dict], budget: str, paper: str, unit: str = "samples") -> str:
-    b = budgets[budget]
-    if not b:
-        return f"{paper} {unit} as NAS-Bench-360"
-    sizes = "/".join(str(b.get(k)) for k in ("n_train", "n_val", "n_test"))
-    return f"first {sizes} train/val/test {unit} (paper {paper})"
+def random_split_indices(total: int, lengths: Sequence[int], seed: int = 42) -> list[torch.Tensor]:
+    """The index sets of ``torch.utils.data.random_split(range(total), lengths, Generator(seed))``:
+    the S4 loaders split train/val (CIFAR, LRA Image) and train/val/test (Pathfinder) this way,
+    with seed 42. Lengths that add up to less than ``total`` leave the remainder unused."""
+    if sum(lengths) > total or min(lengths) < 0:
+        raise ConfigError(f"cannot split {total} examples into {list(lengths)}")
+    order = torch.randperm(total, generator=torch.Generator().manual_seed(seed))
+    bounds = torch.tensor([0, *lengths]).cumsum(0).tolist()
+    return [order[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
 
 
-# -- splits ------------------------------------------------------------------------------------
+def split_lengths(total: int, val_fraction: float, test_fraction: float = 0.0) -> list[int]:
+    """S4's lengths: val = int(fraction * total), test likewise, train = the rest."""
+    val, test = int(val_fraction * total), int(test_fraction * total)
+    return [total - val - test, val, test] if test_fraction else [total - val, val]
+
+
+def seeded_subset(total: int, count: int | None, seed: int = 0) -> torch.Tensor:
+    """``count`` indices of ``range(total)`` in a fixed random order (all of them, in order, when
+    ``count`` is None or covers the whole range): budgets below ``paper`` read a class-balanced-in-
+    expectation subset, never the first files of a sorted listing (sorted by class in aclImdb)."""
+    if count is None or count >= total:
+        return torch.arange(total)
+    return torch.randperm(total, generator=torch.Generator().manual_seed(seed))[:count]
+
+
+# -- splits ------------------------------------------------------------------------------------------
 Fetch = Callable[[np.ndarray, "torch.Generator | None"], "tuple[torch.Tensor, torch.Tensor]"]
 
 
