@@ -27,6 +27,15 @@ from nasbench.store import RunStore
 from nasbench.testing import check_method
 
 
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """The networks here are tiny: on a shared CPU, syncing two intra-op threads costs more than the work."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 # -- masks ------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("mu", [3.0, 17.2, 21.0, 33.9, 70.0])
 def test_alpha_peaks_at_the_grid_point_nearest_mu(mu):
