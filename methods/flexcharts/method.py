@@ -1,0 +1,152 @@
+"""The ``flexcharts`` and ``dmasking`` methods: search, record, rebuild, retrain (see the package docstring)."""
+from __future__ import annotations
+
+from typing import Any
+
+from torch import nn
+
+from nasbench.contracts import RunContext, SearchMethod, TaskShape, TaskView
+from nasbench.methods.backbones.darts_cells import EvalNetwork
+from nasbench.methods.backbones.width_cells import width_network
+from nasbench.methods.flexcharts.config import (ChannelSearchConfig, DMaskingConfig, FlexCHartsConfig, budget_notes,
+                                                scaled)
+from nasbench.methods.flexcharts.search import SearchState, run_search
+from nasbench.methods.flexcharts.widths import GaussianWidths, GumbelWidths
+from nasbench.training import fit
+
+BACKBONE = "darts-v2-width-cells"
+
+
+def architecture_record(state: SearchState, config: ChannelSearchConfig, method: str) -> dict[str, Any]:
+    """Stage widths, mu, sigma, grid step and the final network's MACs against the target."""
+    widths, final = state.widths, state.widths.final_widths()
+    final_macs = float(state.macs(final))
+    details: dict[str, Any] = {
+        "soft_widths": [round(w, 3) for w in widths.soft_widths().detach().cpu().tolist()],
+        "allocated_at_end": list(state.allocated), "grid_step": config.grid_step,
+    }
+    if isinstance(widths, GaussianWidths):
+        details.update(mu=[round(m, 3) for m in widths.mu.detach().cpu().tolist()], sigma=widths.sigma,
+                       epsilon=widths.epsilon)
+    else:
+        assert isinstance(widths, GumbelWidths)
+        details.update(weights=[[round(w, 4) for w in widths.weights(s).cpu().tolist()] for s in range(len(final))],
+                       tau_at_end=widths.tau)
+    return {
+        "backbone": BACKBONE,
+        "search_space": {"id": method, "genotype": "DARTS_V2", "cells": config.cells, "stem": config.stem,
+                         "head": config.head, "grid_step": config.grid_step,
+                         "ranges": [[g[0], g[-1]] for g in widths.grids]},
+        "choices": {"stage_widths": final},
+        "details": details,
+        "cost": {"macs_target": state.target, "final_macs": final_macs,
+                 "final_macs_vs_target": final_macs / state.target,
+                 "lambda": config.cost_weight, "cost_form": config.cost_form},
+    }
+
+
+def build_from_record(arch: dict[str, Any], shape: TaskShape, auxiliary: bool = False) -> EvalNetwork:
+    """The found network without the supernet: the DARTS_V2 network at the record's stage widths."""
+    space = arch["search_space"]
+    return width_network(shape.dims, shape.in_channels, shape.num_outputs, arch["choices"]["stage_widths"],
+                         stem=space["stem"], head=space["head"], auxiliary=auxiliary, vocab_size=shape.vocab_size)
+
+
+class RetrainHooks:
+    """The retraining recipe's extras in ``fit``'s hooks [P 5.1]: the auxiliary head's loss (weight
+    0.4) and drop-path rising linearly to its maximum over the epochs."""
+
+    def __init__(self, net: EvalNetwork, loss, aux_weight: float, drop_path: float, epochs: int):
+        self.net, self.loss, self.aux_weight = net, loss, aux_weight
+        self.drop_path, self.epochs, self.targets = drop_path, max(epochs, 1), None
+
+    def before_step(self, model, inputs, targets) -> None:
+        self.targets = targets  # the auxiliary loss needs them after the forward pass
+
+    def add_loss(self, model, task_loss):
+        if self.net.aux_logits is None or self.aux_weight == 0:
+            return task_loss
+        return task_loss + self.aux_weight * self.loss(self.net.aux_logits, self.targets)
+
+    def epoch_end(self, model, epoch, optimizers) -> None:
+        self.net.drop_path_prob = self.drop_path * (epoch + 1) / self.epochs
+
+
+class ChannelSearch(SearchMethod):
+    """What FlexCHarts and DMaskingNAS share; the subclasses differ in their Config only."""
+
+    def __init__(self, config: ChannelSearchConfig):
+        config.validate()
+        super().__init__(config)
+
+    @classmethod
+    def default_config(cls, budget: str, task: TaskView) -> ChannelSearchConfig:
+        return scaled(cls.Config(), budget)
+
+    @classmethod
+    def budget_notes(cls, budget: str) -> str:
+        return budget_notes(budget)
+
+    @classmethod
+    def unsupported_reason(cls, shape: TaskShape) -> str | None:
+        if shape.dense or shape.dims not in (1, 2):
+            return f"{cls.name} searches a classification network (global pool and linear head) in 1D or 2D"
+        return None
+
+    def search(self, ctx: RunContext) -> dict[str, Any]:
+        state = run_search(ctx, self.config)
+        arch = architecture_record(state, self.config, self.name)
+        ctx.log(f"{self.name} widths per stage: {arch['choices']['stage_widths']} "
+                f"(MACs {arch['cost']['final_macs_vs_target']:.3f} x target)")
+        return arch
+
+    def retrain(self, ctx: RunContext, arch: dict[str, Any], hparams: dict[str, Any]) -> nn.Module:
+        c = self.config
+        model = build_from_record(arch, ctx.task.shape, auxiliary=c.auxiliary_weight > 0).to(ctx.device)
+        model.drop_path_prob, model.generator = 0.0, ctx.generator
+        hooks = RetrainHooks(model, ctx.task.loss, c.auxiliary_weight, c.drop_path, c.retrain.epochs)
+        fit(model, ctx, c.retrain, before_step=hooks.before_step, add_loss=hooks.add_loss, epoch_end=hooks.epoch_end)
+        return model
+
+    @classmethod
+    def describe_record(cls, record: dict[str, Any]) -> dict[str, Any]:
+        widths = record.get("choices", {}).get("stage_widths", [])
+        cost = record.get("cost", {})
+        row = {"stage widths": " ".join(str(w) for w in widths)}
+        if "final_macs_vs_target" in cost:
+            row["MACs / target"] = round(float(cost["final_macs_vs_target"]), 3)
+        return row
+
+    @classmethod
+    def draw_record(cls, record: dict[str, Any], ax: Any) -> bool:
+        widths = record.get("choices", {}).get("stage_widths")
+        if not widths:
+            return False
+        stages = list(range(1, len(widths) + 1))
+        ax.bar(stages, widths, color="tab:blue" if cls.name == "flexcharts" else "tab:orange", label="width")
+        mu = record.get("details", {}).get("mu") or record.get("details", {}).get("soft_widths")
+        if mu:
+            ax.plot(stages, mu, "k.", label="mu" if cls.name == "flexcharts" else "soft width")
+        ax.set_xlabel("stage")
+        ax.set_ylabel("channels per node")
+        ax.set_title(f"{cls.name}: widths per stage")
+        ax.legend(loc="upper left", fontsize="small")
+        return True
+
+
+class FlexCHarts(ChannelSearch):
+    name = "flexcharts"
+    citation = ("Yuezuegueler, Dimitriadis, Frossard, Flexible Channel Dimensions for Differentiable Architecture "
+                "Search, arXiv:2306.08021, 2023")
+    description = ("channel widths per stage of a DARTS_V2 cell network: Gaussian masks around a learned mean, "
+                   "dynamic allocation")
+    Config = FlexCHartsConfig
+
+
+class DMasking(ChannelSearch):
+    name = "dmasking"
+    citation = ("Wan et al., FBNetV2: Differentiable Neural Architecture Search for Spatial and Channel Dimensions, "
+                "CVPR 2020 (arXiv:2004.05565); the DMaskingNAS baseline of FlexCHarts (arXiv:2306.08021)")
+    description = ("channel widths per stage of a DARTS_V2 cell network: Gumbel-softmax over a fixed range of "
+                   "prefix masks")
+    Config = DMaskingConfig
