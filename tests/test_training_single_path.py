@@ -4,11 +4,11 @@ from __future__ import annotations
 import numpy as np
 import torch
 from torch import nn
+from toy_plugins import ToyTask, ToyTaskConfig
 
 from nasbench.contracts import RunContext, TaskView
 from nasbench.curves import CurveLog
 from nasbench.training import SinglePathSampling, TrainConfig, drop_zero_grads, fit
-from toy_plugins import ToyTask, ToyTaskConfig
 
 CHOICES, LAYERS = 3, 2
 
@@ -46,7 +46,8 @@ def _ctx(seed: int = 0) -> RunContext:
 
 def _state(model: nn.Module, path) -> dict[str, torch.Tensor]:
     """Parameters and buffers of the blocks off ``path``."""
-    return {name: t.detach().clone() for name, t in {**dict(model.named_parameters()), **dict(model.named_buffers())}.items()
+    tensors = {**dict(model.named_parameters()), **dict(model.named_buffers())}
+    return {name: t.detach().clone() for name, t in tensors.items()
             if name.startswith("layers.") and int(name.split(".")[2]) != path[int(name.split(".")[1])]}
 
 

@@ -55,8 +55,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from nasbench.methods.backbones.darts_ops import (PRIMITIVES, FactorizedReduce, ReLUConvBN, batch_norm, conv,
-                                                  make_op)
+from nasbench.methods.backbones.darts_ops import PRIMITIVES, FactorizedReduce, ReLUConvBN, batch_norm, conv, make_op
 
 STEPS, MULTIPLIER, STEM_MULTIPLIER = 4, 4, 3  # [R] model_search.Network defaults
 NUM_EDGES = sum(2 + i for i in range(STEPS))  # 14

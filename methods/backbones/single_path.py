@@ -35,8 +35,7 @@ takes every input size); the ImageNet form's stem is the only place a 1D network
 """
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from typing import NamedTuple, Sequence
 
 import torch
@@ -184,7 +183,8 @@ class SlicedBatchNorm(_BatchNorm):
             if self.momentum is None:  # cumulative average (BN recalibration)
                 factor = 1.0 / float(self.num_batches_tracked)
         use_batch = self.training or not self.track_running_stats
-        part = (lambda t: None if t is None else t[:c])
+        def part(t):
+            return None if t is None else t[:c]
         return F.batch_norm(x, part(self.running_mean), part(self.running_var), part(self.weight), part(self.bias),
                             use_batch, factor, self.eps)
 
@@ -302,7 +302,8 @@ def check_path(spec: SupernetSpec, path: Path) -> Path:
     if len(choices) != spec.layers or not all(0 <= c < len(BLOCK_NAMES) for c in choices):
         raise ValueError(f"path needs {spec.layers} choices in 0..{len(BLOCK_NAMES) - 1}, got {choices}")
     if (widths is None) == spec.channel_search or (
-            widths is not None and (len(widths) != spec.layers or not all(0 <= w < len(spec.width_scales) for w in widths))):
+            widths is not None and (len(widths) != spec.layers
+                                    or not all(0 <= w < len(spec.width_scales) for w in widths))):
         raise ValueError(f"path widths must be {'one index per layer' if spec.channel_search else 'None'}"
                          f" (channel_search={spec.channel_search}), got {widths}")
     return Path(choices, widths)

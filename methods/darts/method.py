@@ -8,8 +8,8 @@ from torch import nn
 
 from nasbench.contracts import RunContext, SearchMethod, TaskShape, TaskView
 from nasbench.methods.backbones.darts_cells import EvalNetwork, Genotype
-from nasbench.methods.darts.config import DARTSConfig, budget_notes, paper_config, scale_config
 from nasbench.methods.backbones.darts_records import describe_genotype, draw_genotype
+from nasbench.methods.darts.config import DARTSConfig, budget_notes, paper_config, scale_config
 from nasbench.methods.darts.search import arch_record, build_eval_network, run_search
 from nasbench.training import fit
 

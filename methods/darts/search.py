@@ -10,8 +10,14 @@ import torch
 
 from nasbench.arch import count_macs
 from nasbench.contracts import RunContext, Split, TaskShape
-from nasbench.methods.backbones.darts_cells import (NUM_EDGES, PRIMITIVES, EvalNetwork, Genotype, SearchNetwork,
-                                                    count_eval_parameters)
+from nasbench.methods.backbones.darts_cells import (
+    NUM_EDGES,
+    PRIMITIVES,
+    EvalNetwork,
+    Genotype,
+    SearchNetwork,
+    count_eval_parameters,
+)
 from nasbench.methods.darts.architect import Architect
 from nasbench.methods.darts.config import DARTSConfig
 from nasbench.training import ArchitectureSteps, fit

@@ -151,7 +151,8 @@ def budget_notes(budget: str) -> str:
     search, retrain = s["search"], s["retrain"]
     limit = f" of {search['batches_per_epoch']} batches" if "batches_per_epoch" in search else ""
     return (f"{s['cells']} cells (stem {s['stem']}, head {s['head']}, first width {s['base_width']}, grid step "
-            f"{s['grid_step']}, FlexCHarts sigma {s['sigma_steps']:g} steps) instead of 20 (108, 256, 36, 8, 1 step); {search['epochs']} search epochs{limit} and "
+            f"{s['grid_step']}, FlexCHarts sigma {s['sigma_steps']:g} steps) instead of 20 (108, 256, 36, 8, 1 step); "
+            f"{search['epochs']} search epochs{limit} and "
             f"{retrain['epochs']} retraining epochs (lr {retrain.get('lr', RETRAIN.lr)}) instead of 50 and 100, "
             f"batch {search['batch_size']} instead of 96; channel-parameter lr {s['arch_lr']} instead of 0.1; "
             f"no drop-path (instead of 0 -> 0.2) and no auxiliary head (instead of weight 0.4)")

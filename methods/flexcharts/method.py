@@ -8,8 +8,13 @@ from torch import nn
 from nasbench.contracts import RunContext, SearchMethod, TaskShape, TaskView
 from nasbench.methods.backbones.darts_cells import EvalNetwork
 from nasbench.methods.backbones.width_cells import width_network
-from nasbench.methods.flexcharts.config import (ChannelSearchConfig, DMaskingConfig, FlexCHartsConfig, budget_notes,
-                                                scaled)
+from nasbench.methods.flexcharts.config import (
+    ChannelSearchConfig,
+    DMaskingConfig,
+    FlexCHartsConfig,
+    budget_notes,
+    scaled,
+)
 from nasbench.methods.flexcharts.search import SearchState, run_search
 from nasbench.methods.flexcharts.widths import GaussianWidths, GumbelWidths
 from nasbench.training import fit

@@ -53,7 +53,8 @@ def time_case(shape: TaskShape, batch: int, rounds: int, warmup: int, seed: int 
     config = default_config("small")
     spec = config.spec(shape)
     supernet = SinglePathSupernet(spec)
-    sgd = lambda model: make_optimizer(decay_groups(model, config.supernet), config.supernet)
+    def sgd(model):
+        return make_optimizer(decay_groups(model, config.supernet), config.supernet)
     feature = SinglePathSampling(UniformSampler(spec, np.random.default_rng(seed)))
     paths = UniformSampler(spec, np.random.default_rng(seed))  # the same draws, to build the standalones
     x, y = torch.randn(batch, shape.in_channels, *shape.input_size), torch.randint(shape.num_outputs, (batch,))
@@ -83,8 +84,8 @@ class SPOSBenchmark(Benchmark):
             seconds = time_case(shape, batch, self.rounds, self.warmup)
             ratio = seconds["supernet"] / seconds["standalone"]
             ratios.append(ratio)
-            log(f"{tag}: supernet step {seconds['supernet'] * 1e3:.1f} ms, standalone {seconds['standalone'] * 1e3:.1f} "
-                f"ms, ratio {ratio:.3f} (median of {self.rounds})")
+            log(f"{tag}: supernet step {seconds['supernet'] * 1e3:.1f} ms, "
+                f"standalone {seconds['standalone'] * 1e3:.1f} ms, ratio {ratio:.3f} (median of {self.rounds})")
             figures.update({f"supernet_step_{tag}_s": round(seconds["supernet"], 5),
                             f"standalone_step_{tag}_s": round(seconds["standalone"], 5),
                             f"spos_supernet_step_ratio_{tag}": round(ratio, 3)})

@@ -97,7 +97,8 @@ class SPOSConfig:
         return SupernetSpec(dims=shape.dims, in_channels=shape.in_channels, num_outputs=shape.num_outputs,
                             input_size=tuple(shape.input_size), stem_channels=self.stem_channels,
                             stage_repeats=self.stage_repeats, stage_channels=self.stage_channels,
-                            last_channels=self.last_channels, stem=self.stem, stem_stride=self.stem_stride, channel_search=self.channel_search,
+                            last_channels=self.last_channels, stem=self.stem, stem_stride=self.stem_stride,
+                            channel_search=self.channel_search,
                             width_scales=self.width_scales, dropout=self.dropout)
 
 

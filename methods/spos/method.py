@@ -49,7 +49,8 @@ def arch_record(spec: SupernetSpec, ranked: list[Evaluated], search: EvolutionSe
                                                             for k, v in vars(spec).items()}}
     return {
         "backbone": BACKBONE, "search_space": space,
-        "choices": {"blocks": list(best.path.choices), "widths": None if best.path.widths is None else list(best.path.widths)},
+        "choices": {"blocks": list(best.path.choices),
+                    "widths": None if best.path.widths is None else list(best.path.widths)},
         "details": {"block_names": [BLOCK_NAMES[c] for c in best.path.choices], "channel_scales": scales,
                     "macs": best.macs, "params": count_parameters(standalone), "supernet_val_error": best.error,
                     "evaluations": len(search.results), "rejected_over_cap": len(search.rejected),

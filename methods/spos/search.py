@@ -10,8 +10,13 @@ from torch import nn
 
 from nasbench.contracts import RunContext, Split
 from nasbench.errors import ConfigError
-from nasbench.methods.backbones.single_path import (BLOCK_NAMES, Path, SinglePathSupernet, SupernetSpec,
-                                                    recalibrate_batchnorm)
+from nasbench.methods.backbones.single_path import (
+    BLOCK_NAMES,
+    Path,
+    SinglePathSupernet,
+    SupernetSpec,
+    recalibrate_batchnorm,
+)
 from nasbench.methods.spos.config import SPOSConfig
 from nasbench.methods.spos.evolution import Evaluated, EvolutionSearch
 from nasbench.methods.spos.space import FlopsBinnedSampler, PathCosts, UniformSampler, uniform_path

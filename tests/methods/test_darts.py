@@ -13,9 +13,17 @@ import torch.nn.functional as F
 
 from nasbench.contracts import Split, TaskShape
 from nasbench.methods.backbones import darts_cells as cells
-from nasbench.methods.backbones.darts_cells import (DARTS_V2, NUM_EDGES, PRIMITIVES, EvalNetwork, Genotype, MixedOp,
-                                                    SearchNetwork, count_eval_parameters, discretise)
-from nasbench.methods.backbones.darts_ops import make_op
+from nasbench.methods.backbones.darts_cells import (
+    DARTS_V2,
+    NUM_EDGES,
+    PRIMITIVES,
+    EvalNetwork,
+    Genotype,
+    MixedOp,
+    SearchNetwork,
+    count_eval_parameters,
+    discretise,
+)
 from nasbench.methods.darts import DARTS, DARTSConfig
 from nasbench.methods.darts.architect import Architect, ExponentiatedGradient, finite_difference_hvp
 from nasbench.methods.darts.config import PAPER_ARCH_STEPS, SCALES, scale_config

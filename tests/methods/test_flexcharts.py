@@ -61,7 +61,8 @@ def test_the_loss_of_the_masked_network_has_a_gradient_in_mu():
 def test_active_range_is_where_alpha_reaches_epsilon():
     mu, sigma, eps, step = 37.0, 8.0, 0.01, 4
     low, high = M.active_range(mu, sigma, eps, step, 4, 200)
-    alpha = lambda f: math.exp(-0.5 * ((f - mu) / sigma) ** 2)
+    def alpha(f):
+        return math.exp(-0.5 * ((f - mu) / sigma) ** 2)
     assert alpha(low) >= eps and alpha(high) >= eps and alpha(low - step) < eps and alpha(high + step) < eps
     assert M.active_range(mu, sigma, eps, step, 4, 48) == (low, 48)  # clipped to the valid range
 

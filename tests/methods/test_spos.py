@@ -15,15 +15,29 @@ from nasbench.arch import count_macs, count_parameters
 from nasbench.contracts import RunContext, Split, TaskShape, TaskView
 from nasbench.curves import CurveLog
 from nasbench.errors import ConfigError
-from nasbench.methods.backbones.single_path import (ChoiceBlock, Path, SinglePathSupernet, SupernetSpec,
-                                                    recalibrate_batchnorm, sliced_state)
+from nasbench.methods.backbones.single_path import (
+    ChoiceBlock,
+    Path,
+    SinglePathSupernet,
+    SupernetSpec,
+    recalibrate_batchnorm,
+    sliced_state,
+)
 from nasbench.methods.spos import SPOS
 from nasbench.methods.spos.config import EvolutionConfig, SPOSConfig, default_config
 from nasbench.methods.spos.evolution import EvolutionSearch
 from nasbench.methods.spos.method import arch_record, build_from_record, describe_path
 from nasbench.methods.spos.search import cost_cap, decay_groups
-from nasbench.methods.spos.space import (FlopsBinnedSampler, PathCosts, UniformSampler, crossover, gene_sizes,
-                                         genes_of, mutate, uniform_path)
+from nasbench.methods.spos.space import (
+    FlopsBinnedSampler,
+    PathCosts,
+    UniformSampler,
+    crossover,
+    gene_sizes,
+    genes_of,
+    mutate,
+    uniform_path,
+)
 from nasbench.training import SinglePathSampling, TrainConfig, fit, make_optimizer
 
 SMALL_2D = dict(stem_channels=4, stage_channels=(8, 16, 24, 32), last_channels=32)
@@ -48,7 +62,8 @@ def ctx_for(inputs, targets, val_inputs=None, val_targets=None, seed=0) -> RunCo
     from toy_plugins import ToyTask, ToyTaskConfig
 
     task = TaskView(ToyTask(ToyTaskConfig()))
-    val = Split("val", val_inputs if val_inputs is not None else inputs, val_targets if val_targets is not None else targets)
+    val = Split("val", val_inputs if val_inputs is not None else inputs,
+                val_targets if val_targets is not None else targets)
     return RunContext(task=task, train=Split("train", inputs, targets), val=val, device=torch.device("cpu"),
                       seed=seed, generator=torch.Generator().manual_seed(seed), rng=np.random.default_rng(seed),
                       budget="smoke", curves=CurveLog())
@@ -118,7 +133,8 @@ def test_after_one_step_the_blocks_off_the_path_are_bit_identical(channel_search
     ctx = ctx_for(x, y)
     cfg = TrainConfig(epochs=1, batch_size=8, lr=0.1, momentum=0.9, weight_decay=1e-3, nesterov=False)
     opt = make_optimizer(decay_groups(net, cfg), cfg)
-    fit(net, ctx, cfg, optimizers=[opt], **SinglePathSampling(UniformSampler(sp, ctx.rng)).hooks())  # momentum everywhere
+    # momentum everywhere
+    fit(net, ctx, cfg, optimizers=[opt], **SinglePathSampling(UniformSampler(sp, ctx.rng)).hooks())
     path = uniform_path(sp, np.random.default_rng(5))
     before, all_before = off_path_state(net, path), {k: v.clone() for k, v in net.state_dict().items()}
     fit(net, ctx, replace(cfg, batches_per_epoch=1), optimizers=[opt], **SinglePathSampling(lambda: path).hooks())
@@ -231,7 +247,8 @@ def test_recalibration_resets_every_bn_and_refills_the_path_with_the_average_sta
 
 
 # -- 4.5 (6): sliced widths ---------------------------------------------------------------------------------------
-@pytest.mark.parametrize("dims,choice,stride,split", [(2, 0, 1, True), (2, 3, 2, False), (1, 2, 1, True), (1, 3, 1, False)])
+@pytest.mark.parametrize("dims,choice,stride,split",
+                         [(2, 0, 1, True), (2, 3, 2, False), (1, 2, 1, True), (1, 3, 1, False)])
 def test_a_sliced_width_equals_a_standalone_block_with_those_weights(dims, choice, stride, split):
     torch.manual_seed(0)
     inp, out = (16, 16) if split else (8, 16)
