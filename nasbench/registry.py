@@ -150,17 +150,28 @@ def _find_spec(name: str, path):
     return None
 
 
-def _static_class_attribute(module_name: str, class_name: str, attr: str) -> str:
+def _static_class_attribute(module_name: str, class_name: str, attr: str, follow: int = 2) -> str:
+    """A string literal assigned to ``attr`` in the body of ``class_name``, read from the module's
+    source; a class the module re-exports (``from x import Name``, as a package's __init__ does) is
+    followed into ``x``, ``follow`` levels deep."""
     source = _module_source(module_name)
     if source is None or "." in class_name:
         return ""
     for node in ast.parse(source).body:
         if isinstance(node, ast.ClassDef) and node.name == class_name:
-            for item in node.body:
-                targets = item.targets if isinstance(item, ast.Assign) else [getattr(item, "target", None)]
-                value = getattr(item, "value", None)
-                if any(getattr(t, "id", None) == attr for t in targets) and isinstance(value, ast.Constant):
-                    return str(value.value)
+            return _literal_in_class(node, attr)
+        if isinstance(node, ast.ImportFrom) and follow and node.module and node.level == 0:
+            if any((alias.asname or alias.name) == class_name and alias.name == class_name for alias in node.names):
+                return _static_class_attribute(node.module, class_name, attr, follow - 1)
+    return ""
+
+
+def _literal_in_class(node: ast.ClassDef, attr: str) -> str:
+    for item in node.body:
+        targets = item.targets if isinstance(item, ast.Assign) else [getattr(item, "target", None)]
+        value = getattr(item, "value", None)
+        if any(getattr(t, "id", None) == attr for t in targets) and isinstance(value, ast.Constant):
+            return str(value.value)
     return ""
 
 

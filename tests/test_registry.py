@@ -31,6 +31,16 @@ def test_descriptions_are_read_without_importing_the_plugin(tmp_path, monkeypatc
     assert not any(m.startswith("nb_described") for m in sys.modules)
 
 
+def test_every_built_in_plugin_lists_its_description_without_being_imported():
+    """Built-ins whose entry point names a package that re-exports the class (``from x import Name``)
+    are followed into the defining module."""
+    code = ("import sys; from nasbench.registry import methods, tasks; "
+            "missing = [n for r in (methods, tasks) for n in r.names() if not r.description(n)]; "
+            "print(missing, any(m.startswith(('nasbench.methods.', 'nasbench.tasks.')) for m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[] False"
+
+
 def test_get_imports_lazily_and_caches():
     cls = methods.get("wrn")
     assert cls.name == "wrn" and methods.get("wrn") is cls
