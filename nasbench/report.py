@@ -24,6 +24,7 @@ from nasbench import schema
 from nasbench.analysis import plots
 from nasbench.analysis.aggregate import aggregate, cube_means, seed_error_cube
 from nasbench.analysis.archs import NOTE, describe, draw, read_record, supernet_scores
+from nasbench.analysis.comparison import bar_top, comparison_sections, prepared, verdict_section
 from nasbench.analysis.document import Document, to_html, to_markdown
 from nasbench.analysis.profiles import ZERO_SHIFT, performance_profile, profile_summary
 from nasbench.analysis.ranks import (
@@ -45,7 +46,6 @@ from nasbench.analysis.reference import (
     win_counts,
 )
 from nasbench.analysis.table import FIXTURE, ReportError, benchmark_runs, completeness, runs_table
-from nasbench.report_compare import bar_top, comparison_sections, prepared, verdict_section
 
 if TYPE_CHECKING:
     from nasbench.study import Study

@@ -14,7 +14,7 @@ from nasbench.analysis.compare_plots import plot_error_cost
 from nasbench.analysis.plots import plot_task_bars
 from nasbench.analysis.table import runs_table
 from nasbench.report import ReportRequest, build_report
-from nasbench.report_compare import bar_top, prepared
+from nasbench.analysis.comparison import bar_top, prepared
 
 DIVERGED = 56.0  # a relative L2 that a diverged DASH run reported
 

@@ -1,4 +1,4 @@
-"""The comparison part of the report builder (``nasbench.report`` calls it): the verdict the
+"""The comparison sections of the report (``nasbench.report`` composes them): the verdict the
 report opens with, error against cost per task with the Pareto front, best-so-far curves, the
 per-seed table with flagged runs, and pairwise tests over tasks. Every sentence and number here is
 computed from the runs by ``nasbench.analysis.compare``; the conventions it reads (``control_of``,
