@@ -1,6 +1,5 @@
 """The comparison: flags, intervals, controls, tests and Pareto fronts against hand-computed values
 and scipy, and a report of a synthetic study with one diverged run (test data, not results)."""
-import json
 import math
 
 import numpy as np
@@ -11,39 +10,16 @@ from scipy import stats
 from nasbench import schema
 from nasbench.analysis import compare as cmp
 from nasbench.analysis.compare_plots import plot_error_cost
+from nasbench.analysis.comparison import bar_top, prepared
 from nasbench.analysis.plots import plot_task_bars
 from nasbench.analysis.table import runs_table
 from nasbench.report import ReportRequest, build_report
-from nasbench.analysis.comparison import bar_top, prepared
 
-DIVERGED = 56.0  # a relative L2 that a diverged DASH run reported
-
-
-def edit_manifest(run_dir, **fields):
-    path = run_dir / schema.MANIFEST
-    manifest = json.loads(path.read_text())
-    manifest.update(fields)
-    path.write_text(json.dumps(manifest))
+DIVERGED = 56.0  # as planted by the diverged_study fixture (conftest)
 
 
-@pytest.fixture(scope="module")
-def study(tmp_path_factory, write):
-    """3 tasks x (dash, its random control, wrn) x 3 seeds; darcyflow/dash seed 2 diverged."""
-    root = tmp_path_factory.mktemp("results") / "diverged"
-    base = {"darcyflow": 0.05, "cifar100": 0.30, "listops": 0.60}
-    offset = {"dash": 0.0, "random-dash": 0.02, "wrn": 0.04}
-    for task, error in base.items():
-        for method, extra in offset.items():
-            for seed in range(3):
-                value = DIVERGED if (task, method, seed) == ("darcyflow", "dash", 2) else error + extra + 0.001 * seed
-                run_dir = write(root, task, method, seed, value, wall=10.0 * (1 + extra * 50))
-                edit_manifest(run_dir, resources={"device": "cpu", "torch_threads": 1},
-                              control_of="dash" if method == "random-dash" else None)
-    return root
-
-
-def test_flags_the_diverged_run_and_not_seed_noise(study):
-    table = prepared(runs_table(study))
+def test_flags_the_diverged_run_and_not_seed_noise(diverged_study):
+    table = prepared(runs_table(diverged_study))
     flagged = table[table["flag"] != ""]
     assert [(r.task, r.method, r.seed) for r in flagged.itertuples()] == [("darcyflow", "dash", 2)]
     assert flagged["flag"].iloc[0].startswith("diverged (1.11e+03 x the median of its cell's other seeds")
@@ -53,8 +29,8 @@ def test_flags_the_diverged_run_and_not_seed_noise(study):
     assert list(cmp.flag_runs(both)["flag"].str.split(" ").str[0]) == ["", "diverged", "non-finite"]
 
 
-def test_figure_axes_are_set_by_the_runs_that_did_not_diverge(study):
-    table = prepared(runs_table(study))
+def test_figure_axes_are_set_by_the_runs_that_did_not_diverge(diverged_study):
+    table = prepared(runs_table(diverged_study))
     points = cmp.cost_points(table)
     ax = plot_error_cost(points[points["task"] == "darcyflow"], "cpu_s")
     low, high = ax.get_ylim()
@@ -67,8 +43,8 @@ def test_figure_axes_are_set_by_the_runs_that_did_not_diverge(study):
     assert plot_task_bars(cells, top=top["darcyflow"]).get_ylim() == (0, pytest.approx(top["darcyflow"]))
 
 
-def test_intervals_best_method_and_control_pairs(study):
-    table = prepared(runs_table(study))
+def test_intervals_best_method_and_control_pairs(diverged_study):
+    table = prepared(runs_table(diverged_study))
     cells = cmp.cell_intervals(table)
     wrn = cells[(cells["task"] == "cifar100") & (cells["method"] == "wrn")].iloc[0]
     values = np.array([0.340, 0.341, 0.342])
@@ -107,8 +83,8 @@ def test_best_so_far_reads_the_curve_columns(tmp_path, write):
     assert list(curves["best"]) == [0.5, 0.5, 0.2] and list(curves["elapsed_s"]) == [1.0, 2.0, 3.0]
 
 
-def test_report_opens_with_the_verdict_and_flags_the_diverged_run(study, tmp_path):
-    md = build_report(ReportRequest(tmp_path / "report", study, n_boot=50))["md"].read_text()
+def test_report_opens_with_the_verdict_and_flags_the_diverged_run(diverged_study, tmp_path):
+    md = build_report(ReportRequest(tmp_path / "report", diverged_study, n_boot=50))["md"].read_text()
     verdict = md[md.index("## Verdict"):md.index("suite version")]
     assert "**Best method per task**" in verdict and "cifar100 (0-1 error): **dash** 0.301 [" in verdict
     assert "**Average rank** over 3 task(s)" in verdict
