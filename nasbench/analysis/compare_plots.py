@@ -12,7 +12,8 @@ from matplotlib.axes import Axes
 from nasbench.analysis.plots import new_axes
 
 FLAG_COLOR = "#c0392b"
-COST_LABELS = {"cpu_s": "CPU seconds of search + tune + retrain (log)", "macs": "MACs of the final network (log)"}
+COST_LABELS = {"cpu_s": "CPU seconds of search + tune + retrain", "macs": "MACs of the final network"}
+LOG_SPAN = 5.0  # a cost axis turns logarithmic when its values span more than this factor
 
 
 def method_colors(methods) -> dict:
@@ -68,7 +69,7 @@ def plot_error_cost(points: pd.DataFrame, axis: str = "cpu_s", ax: Axes | None =
     if len(flagged):
         mark_flagged(ax, flagged[axis].fillna(ax.get_xlim()[0]).to_numpy(), flagged["error"].to_numpy(),
                      ax.get_ylim()[1], label="flagged run (value shown)")
-    ax.set_xlabel(COST_LABELS.get(axis, axis))
+    ax.set_xlabel(COST_LABELS.get(axis, axis) + (" (log)" if ax.get_xscale() == "log" else ""))
     ax.set_ylabel(ylabel)
     ax.set_title(title)
     ax.grid(True, which="both", alpha=0.3)
@@ -78,9 +79,12 @@ def plot_error_cost(points: pd.DataFrame, axis: str = "cpu_s", ax: Axes | None =
 
 def _set_limits(ax: Axes, clean: pd.DataFrame, axis: str) -> None:
     x = clean[axis].to_numpy(dtype=float)
-    if np.any(np.isfinite(x) & (x > 0)):
+    positive = x[np.isfinite(x) & (x > 0)]
+    if len(positive) and positive.max() > LOG_SPAN * positive.min():  # costs that span a wide range
         ax.set_xscale("log")
-        ax.set_xlim(*clean_limits(x, log=True))
+        ax.set_xlim(*clean_limits(positive, log=True))
+    elif len(positive):
+        ax.set_xlim(*clean_limits(positive))
     y = clean_limits(clean["error"].to_numpy(dtype=float))
     if y is not None:
         ax.set_ylim(*y)

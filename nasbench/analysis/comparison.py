@@ -49,17 +49,16 @@ def _interval(low: float, high: float) -> str:
     return f"[{_num(low)}, {_num(high)}]" if math.isfinite(low) else "(one seed: no interval)"
 
 
-def best_sentence(best: pd.DataFrame) -> str:
-    parts = []
+def best_lines(best: pd.DataFrame) -> list[str]:
+    lines = []
     for row in best.itertuples(index=False):
         versus = ""
         if row.runner_up:
             how = "apart from" if row.separable else "not separable from"
             versus = f", {how} the runner-up {row.runner_up} ({_num(row.runner_up_mean)})"
-        parts.append(f"{row.task} ({row.error_name}): **{row.best}** {_num(row.mean)} "
+        lines.append(f"{row.task} ({row.error_name}): **{row.best}** {_num(row.mean)} "
                      f"{_interval(row.ci_low, row.ci_high)} over {row.n} seed(s){versus}")
-    return ("**Best method per task** (mean test error over seeds, 95 % Student-t interval): "
-            + "; ".join(parts) + ".")
+    return lines
 
 
 def rank_sentence(ranks: pd.DataFrame, n_tasks: int) -> str:
@@ -116,7 +115,12 @@ def verdict_section(doc: Document, shown: pd.DataFrame, study: Study | None, n_b
         return
     cube, tasks, methods, _ = seed_error_cube(table, study)
     best = cmp.best_per_task(cmp.cell_intervals(table))
-    sentences = [best_sentence(best)] if len(best) else ["No cell finished, so no method is best on any task."]
+    if len(best):
+        doc.para("**Best method per task** (mean test error over seeds, 95 % Student-t interval):")
+        doc.bullets(best_lines(best))
+    else:
+        doc.para("No cell finished, so no method is best on any task.")
+    sentences = []
     if len(methods) >= 2:
         sentences.append(rank_sentence(rank_table(cube, tasks, methods, n_boot=n_boot), len(tasks)))
     sentences += [control_sentence(cmp.control_comparison(table)), flag_sentence(table), resource_sentence(table)]

@@ -101,7 +101,9 @@ def plot_task_bars(cells: pd.DataFrame, ax: Axes | None = None, title: str = "",
     x = np.arange(len(cells))
     published = cells["published"].to_numpy(dtype=bool)
     colors = np.where(published, PUBLISHED_COLOR, SUITE_COLOR)
-    bars = ax.bar(x, cells["mean"].fillna(0.0), yerr=cells["std"].fillna(0.0), color=colors, capsize=3)
+    cut = cells["mean"].to_numpy(dtype=float) > top if top is not None else np.zeros(len(cells), dtype=bool)
+    yerr = np.where(cut, 0.0, cells["std"].fillna(0.0).to_numpy(dtype=float))  # a cut bar's spread is off-axis
+    bars = ax.bar(x, cells["mean"].fillna(0.0), yerr=yerr, color=colors, capsize=3)
     for bar, is_published, value in zip(bars, published, cells["mean"]):
         bar.set_hatch("//" if is_published else "")
         if np.isnan(value):
@@ -122,9 +124,9 @@ def plot_task_bars(cells: pd.DataFrame, ax: Axes | None = None, title: str = "",
 def _clip_bars(ax: Axes, bars, means: np.ndarray, top: float) -> None:
     ax.set_ylim(0, top)
     for bar, value in zip(bars, means):
-        if value > top:  # a diverged run lifts this mean; its value stays readable as text
-            ax.text(bar.get_x() + bar.get_width() / 2, top, f"{value:.3g} (cut)", ha="center", va="top",
-                    fontsize=7, color="#c0392b", rotation=90)
+        if value > top:  # a diverged run lifts this mean: the bar is cut, its value written above it
+            ax.annotate(f"{value:.3g}\n(cut)", (bar.get_x() + bar.get_width() / 2, top), ha="center", va="bottom",
+                        fontsize=7, color="#c0392b", annotation_clip=False)
 
 
 def plot_stage_costs(costs: pd.DataFrame, ax: Axes | None = None, title: str = "", unit: str = "wall seconds") -> Axes:

@@ -86,7 +86,7 @@ def test_best_so_far_reads_the_curve_columns(tmp_path, write):
 def test_report_opens_with_the_verdict_and_flags_the_diverged_run(diverged_study, tmp_path):
     md = build_report(ReportRequest(tmp_path / "report", diverged_study, n_boot=50))["md"].read_text()
     verdict = md[md.index("## Verdict"):md.index("suite version")]
-    assert "**Best method per task**" in verdict and "cifar100 (0-1 error): **dash** 0.301 [" in verdict
+    assert "**Best method per task**" in verdict and "- cifar100 (0-1 error): **dash** 0.301 [" in verdict
     assert "**Average rank** over 3 task(s)" in verdict
     assert "dash has a lower mean error than its control random-dash on 2 of 3 task(s)" in verdict
     assert "**1 run(s) flagged**" in verdict and "darcyflow/dash/seed 2 (error 56)" in verdict
