@@ -26,6 +26,7 @@ from nasbench.analysis.aggregate import aggregate, cube_means, seed_error_cube
 from nasbench.analysis.archs import NOTE, describe, draw, read_record, supernet_scores
 from nasbench.analysis.comparison import bar_top, comparison_sections, prepared, verdict_section
 from nasbench.analysis.document import Document, to_html, to_markdown
+from nasbench.analysis.fidelity import write_fidelity_study
 from nasbench.analysis.profiles import ZERO_SHIFT, performance_profile, profile_summary
 from nasbench.analysis.ranks import (
     TAU_VARIANT,
@@ -182,7 +183,7 @@ def _suite_sections(doc: Document, request: ReportRequest, table: pd.DataFrame, 
     _profile_section(doc, errors, pub)
     _rank_section(doc, cube, tasks, methods, pub, request.n_boot)
     _tau_section(doc, errors, pub)
-    _fidelity_section(doc, shown, request.reference_dir)
+    _fidelity_section(doc, shown, request.reference_dir, request.n_boot)
     _cost_section(doc, shown, published)
     _architecture_section(doc, shown)
 
@@ -358,7 +359,7 @@ def _tau_section(doc: Document, errors: pd.DataFrame, pub: pd.DataFrame | None) 
         doc.para("No published table ranks the suite's methods on these tasks.")
 
 
-def _fidelity_section(doc: Document, shown: pd.DataFrame, reference_dir: Path | None) -> None:
+def _fidelity_section(doc: Document, shown: pd.DataFrame, reference_dir: Path | None, n_boot: int = 1000) -> None:
     doc.heading(2, "Ranking fidelity of supernets")
     truths = ranking_ground_truths(find_reference_dir(reference_dir))
     rows = []
@@ -378,6 +379,7 @@ def _fidelity_section(doc: Document, shown: pd.DataFrame, reference_dir: Path | 
         doc.para("No run recorded supernet scores (`details.supernet_scores` in `arch.json`, as "
                  "`[{config, score}]`) of the candidates of a published ground truth (`results/reference/"
                  "*_ground_truth.csv`), so ranking fidelity is not computed here.")
+    write_fidelity_study(doc, shown, truths, n_boot)
 
 
 def _cost_section(doc: Document, shown: pd.DataFrame, published: pd.DataFrame | None) -> None:
@@ -415,7 +417,7 @@ def _architecture_section(doc: Document, shown: pd.DataFrame) -> None:
         for _, run in group.iterrows():
             record = read_record(run["run_dir"])
             rows.append({"task": run["task"], "seed": run["seed"], "arch_id": run["arch_id"], "params": run["params"],
-                         "macs": run["macs"], **describe(method, record)})
+                         "macs": run["macs"], **describe(_plugin(run), record)})
             if drawn < MAX_ARCH_FIGURES and _architecture_figure(doc, run, record):
                 drawn += 1
         table = pd.DataFrame(rows)
@@ -426,10 +428,16 @@ def _architecture_section(doc: Document, shown: pd.DataFrame) -> None:
         doc.para("No finished run to show an architecture of.")
 
 
+def _plugin(run: pd.Series) -> str:
+    """The registered method of a run (a study variant's column names the variant)."""
+    base = run.get("base_method")
+    return base if isinstance(base, str) and base else run["method"]
+
+
 def _architecture_figure(doc: Document, run: pd.Series, record: dict | None) -> bool:
     title = f"{run['task']} / {run['method']} / seed {run['seed']} (arch {run['arch_id']})"
     figure = Figure(figsize=(7.5, 4.2), layout="constrained")
-    if draw(run["method"], record, figure.subplots()) is not None:
+    if draw(_plugin(run), record, figure.subplots()) is not None:
         return False
     doc.figure(figure, f"arch-{run['task']}-{run['method']}", title)
     return True

@@ -42,6 +42,12 @@ class RunRequest:
     budget: str = DEFAULT_BUDGET
     seed: int = 0
     overrides: tuple[str, ...] = ()  # "key=value" for the method, "task.key=value" for the task
+    variant: str = ""  # a study's name for this method plus overrides; names the run folder and the table column
+
+    @property
+    def label(self) -> str:
+        """How the run is named in folders and tables: the variant's name, else the method's."""
+        return self.variant or self.method
 
 
 @dataclass
@@ -106,8 +112,8 @@ def execute(
     """Run the stages of one run and write its folder; a failure is recorded, not raised."""
     keep_freed_memory()
     req = run.request
-    run_dir = store.run_dir(req.task, req.method, req.seed)
-    previous = store.read(req.task, req.method, req.seed)
+    run_dir = store.run_dir(req.task, req.label, req.seed)
+    previous = store.read(req.task, req.label, req.seed)
     if previous is not None and previous.get(schema.STATUS) == schema.STATUS_OK and not force:
         if previous.get(schema.RUN_ID) != run.run_id:
             raise RunConflictError(
@@ -209,7 +215,8 @@ def _base_manifest(run: PreparedRun, study: str, device: torch.device) -> dict[s
     req = run.request
     return {
         "schema_version": schema.SCHEMA_VERSION, schema.RUN_ID: run.run_id, schema.STUDY: study,
-        schema.METHOD: req.method, schema.TASK: req.task, schema.SEED: req.seed, schema.BUDGET: req.budget,
+        schema.METHOD: req.method, "variant": req.variant or None, schema.TASK: req.task, schema.SEED: req.seed,
+        schema.BUDGET: req.budget,
         schema.STATUS: None, schema.ERROR: None, "overrides": list(req.overrides),
         "method_config": to_dict(run.method_config), "task_config": to_dict(run.task.config),
         "budget_notes": {"method": run.method_cls.budget_notes(req.budget),
@@ -226,7 +233,7 @@ def _finish(store: RunStore, run: PreparedRun, manifest, files) -> RunOutcome:
     manifest["finished_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
     files[schema.MANIFEST] = json.dumps(manifest, indent=2, default=_jsonable)
     req = run.request
-    where = store.write(req.task, req.method, req.seed, files)
+    where = store.write(req.task, req.label, req.seed, files)
     return RunOutcome(manifest[schema.STATUS], where, manifest)
 
 

@@ -7,11 +7,16 @@ them on a backend (``nasbench.execution``). Everything is validated here, before
     seeds: [0, 1]
     methods:                                         # a list of names, or name -> overrides
       wrn: {train.epochs: 3}                         # `train: {epochs: 3}` is the same override
+      bms-m1: {method: bms, models: 1}               # a variant: its own name, a method and overrides
     tasks: [darcyflow]                               # a list, or name -> task config overrides
     resources: {cpus: 1, gpus: 0, memory: 4GB}       # per run; memory is optional
     results: results/smoke                           # optional; default results/<study>; --results wins
     plugins:                                         # optional: plugins not installed as entry points
       methods: {my-method: "my_package.module:MyMethod"}
+
+A variant names one method under one set of overrides (the ``method`` key says which); several variants
+of a method run side by side, each in its own folder (``<results>/<task>/<variant>/seed=<k>``) and its
+own column of the report. The run id still hashes the resolved configuration, not the name.
 
 The study's name is the folder that holds the file. Relative ``results`` paths are relative to the
 current directory, like ``nasbench run --results``. ``plugins`` is for a plugin under development
@@ -41,6 +46,8 @@ REQUIRED_KEYS = ("budget", "seeds", "methods", "tasks")
 OPTIONAL_KEYS = ("description", "resources", "results", "plugins")
 RESOURCE_KEYS = ("cpus", "gpus", "memory")
 REGISTRIES: dict[str, Registry] = {"methods": methods, "tasks": tasks}
+VARIANT_KEY = "method"
+VARIANT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 MEMORY_UNITS = {"B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12,
                 "KIB": 2**10, "MIB": 2**20, "GIB": 2**30, "TIB": 2**40}
 
@@ -78,12 +85,14 @@ class Study:
     results: Path = Path("results")
     plugins: dict[str, dict[str, str]] = field(default_factory=dict)  # "methods"/"tasks" -> name -> target
     description: str = ""
+    variants: dict[str, str] = field(default_factory=dict)  # variant name -> the method it runs
 
     def requests(self) -> list[RunRequest]:
-        """Every run of the study, task by task, method by method, seed by seed."""
-        return [RunRequest(method, task, self.budget, seed, method_sets + task_sets)
+        """Every run of the study, task by task, method (or variant) by method, seed by seed."""
+        return [RunRequest(self.variants.get(name, name), task, self.budget, seed, method_sets + task_sets,
+                           variant=name if name in self.variants else "")
                 for task, task_sets in self.tasks.items()
-                for method, method_sets in self.methods.items()
+                for name, method_sets in self.methods.items()
                 for seed in self.seeds]
 
 
@@ -110,7 +119,7 @@ def _previous_status(manifest: dict[str, Any], run_id: str) -> str | None:
 
 def run_key(request: RunRequest) -> str:
     """How a run is named in progress lines and tables (its folder below the results folder)."""
-    return f"{request.task}/{request.method}/seed={request.seed}"
+    return f"{request.task}/{request.label}/seed={request.seed}"
 
 
 # -- loading ----------------------------------------------------------------------------------------
@@ -137,10 +146,10 @@ def _build(path: Path, raw: dict[str, Any], results: Path | str | None, resolve:
         register_plugins(plugins)
     name = path.resolve().parent.name
     folder = Path(results if results is not None else raw.get("results") or Path("results") / name)
+    method_entries, variants = _method_entries(raw["methods"], resolve)
     return Study(
         name=name, path=path, budget=check_budget(_text(raw["budget"], "budget")), seeds=_seeds(raw["seeds"]),
-        methods=_entries(raw["methods"], methods, "", resolve),
-        tasks=_entries(raw["tasks"], tasks, TASK_PREFIX, resolve),
+        methods=method_entries, variants=variants, tasks=_entries(raw["tasks"], tasks, TASK_PREFIX, resolve),
         resources=_resources(raw.get("resources") or {}), results=folder.expanduser().resolve(),
         plugins=plugins, description=_text(raw.get("description", ""), "description"),
     )
@@ -212,6 +221,35 @@ def _entries(value: Any, registry: Registry, prefix: str, resolve: bool = True) 
         registry.get(str(name))  # raises UnknownNameError listing the valid names
     return {str(name): tuple(prefix + o for o in _overrides(sets or {}, f"{kind}.{name}"))
             for name, sets in value.items()}
+
+
+def _method_entries(value: Any, resolve: bool = True) -> tuple[dict[str, tuple[str, ...]], dict[str, str]]:
+    """The ``methods`` entries, where an entry with a ``method`` key is a variant of that method:
+    (name -> overrides, variant name -> method), in the file's order."""
+    if not isinstance(value, dict):
+        return _entries(value, methods, "", resolve), {}
+    variants = {str(name): _variant_method(str(name), sets[VARIANT_KEY], resolve) for name, sets in value.items()
+                if isinstance(sets, dict) and VARIANT_KEY in sets}
+    plain = {name: sets for name, sets in value.items() if str(name) not in variants}
+    entries = _entries(plain, methods, "", resolve) if plain else {}
+    for name in variants:
+        sets = {key: v for key, v in value[name].items() if key != VARIANT_KEY}
+        entries[name] = tuple(_overrides(sets, f"methods.{name}"))
+    return {str(name): entries[str(name)] for name in value}, variants
+
+
+def _variant_method(name: str, method: Any, resolve: bool = True) -> str:
+    if not isinstance(method, str):
+        raise StudyError(f"methods.{name}.method: expected a method name such as bms, got {method!r}")
+    if resolve:
+        methods.get(method)  # raises UnknownNameError listing the valid names
+    if not VARIANT_NAME.fullmatch(name):
+        raise StudyError(f"methods.{name}: a variant's name becomes a folder; use letters, digits, '.', '_' and "
+                         f"'-' (starting with a letter or digit), e.g. {method}-m4")
+    if resolve and name != method and name in methods.names():
+        raise StudyError(f"methods.{name}: the variant's name is another registered method; rename the variant, "
+                         f"e.g. {method}-{name}")
+    return method
 
 
 def _overrides(sets: Any, where: str, parent: str = "") -> list[str]:
@@ -297,7 +335,7 @@ def plan_study(study: Study, force: bool = False) -> list[PlannedRun]:
             prepared = prepare(request)
         except NasBenchError as exc:
             raise StudyError(f"study file {study.path}: run {run_key(request)}: {exc}") from exc
-        manifest = store.read(request.task, request.method, request.seed) or {}
+        manifest = store.read(request.task, request.label, request.seed) or {}
         if manifest.get(schema.STATUS) == schema.STATUS_OK and manifest.get(schema.RUN_ID) != prepared.run_id:
             conflicts.append(run_key(request))
         planned.append(PlannedRun(prepared, None if force else _previous_status(manifest, prepared.run_id)))

@@ -71,6 +71,57 @@ BatchHook = Callable[[nn.Module, torch.Tensor, torch.Tensor], None]
 EpochHook = Callable[[nn.Module, int, list[torch.optim.Optimizer]], None]
 
 
+class SinglePathSampling:
+    """Loop feature: each weight step trains one path of a weight-sharing supernet, drawn afresh.
+
+    Single-path one-shot training (Guo et al., "Single Path One-Shot Neural Architecture Search with
+    Uniform Sampling", ECCV 2020, arXiv:1904.00420) and the Balanced Mixture of SuperNets draw a path
+    before every step and update only that path. Pass ``**feature.hooks()`` to ``fit``:
+
+    - ``before_step`` calls ``sampler()`` for this step's path (any value: a tuple of choice indices,
+      a pooling configuration, ...) and hands it to ``apply(model, path)``, which makes the model
+      route its next forward through that path (default: ``model.set_path(path)``). The sampler
+      owns the randomness; build it on the run's seeded ``ctx.generator`` or ``ctx.rng``.
+    - ``after_backward`` sets every gradient that is exactly zero to None (``drop_zero_grads``), as
+      the SPOS reference does, so that momentum and weight decay leave the parameters off the path
+      untouched: an optimiser skips a parameter whose gradient is None. Parameters the forward pass
+      never touched already have no gradient (``fit`` zeroes with ``set_to_none``); this catches
+      those a supernet multiplies by zero or routes through without using.
+
+    BatchNorm buffers off the path stay as they are because their layers do not run. ``path`` is
+    the path of the last step, ``steps`` how many paths were drawn. A slice of a tensor that is on
+    the path (a narrower width of a max-width weight) is not dropped: the drop is per tensor.
+    """
+
+    def __init__(self, sampler: Callable[[], object], apply: Callable[[nn.Module, object], None] | None = None):
+        self.sampler, self.apply = sampler, apply or (lambda model, path: model.set_path(path))
+        self.path: object = None
+        self.steps = 0
+
+    def before_step(self, model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor) -> None:
+        self.path = self.sampler()
+        self.apply(model, self.path)
+        self.steps += 1
+
+    def after_backward(self, model: nn.Module) -> None:
+        drop_zero_grads(model)
+
+    def hooks(self) -> dict[str, Callable]:
+        """The keyword arguments of ``fit`` that switch the feature on."""
+        return {"before_step": self.before_step, "after_backward": self.after_backward}
+
+
+def drop_zero_grads(model: nn.Module) -> None:
+    """Set each gradient that is exactly zero everywhere to None (one device sync for all)."""
+    params = [p for p in model.parameters() if p.grad is not None]
+    if not params:
+        return
+    nonzero = torch.stack([p.grad.ne(0).any() for p in params]).tolist()
+    for p, keep in zip(params, nonzero):
+        if not keep:
+            p.grad = None
+
+
 def fit(
     model: nn.Module,
     ctx: RunContext,

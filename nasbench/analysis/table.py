@@ -24,7 +24,7 @@ ID_COLUMNS = ["task", "method", "seed", "budget", "data_source", "status"]
 METRIC_COLUMNS = ["metric_name", "metric_value", "direction", "error_name", "error"]
 COST_COLUMNS = [f"{stage}_{field}" for stage in schema.STAGES for field in COST_FIELDS]
 COLUMNS = [*ID_COLUMNS, *METRIC_COLUMNS, "total_wall_s", *COST_COLUMNS, "params", "macs", "arch_id",
-           "error_text", "run_id", "study", "suite_version", "run_dir"]
+           "error_text", "run_id", "study", "suite_version", "run_dir", "base_method"]
 
 
 class ReportError(NasBenchError):
@@ -36,7 +36,9 @@ def run_row(manifest: dict[str, Any], run_dir: Path | str = "") -> dict[str, Any
     metric = manifest.get(schema.METRIC) or {}
     costs = manifest.get(schema.COSTS) or {}
     row: dict[str, Any] = {
-        "task": manifest.get(schema.TASK), "method": manifest.get(schema.METHOD),
+        # a study's variant (method + overrides) is its own column; base_method names the plugin
+        "task": manifest.get(schema.TASK), "method": manifest.get("variant") or manifest.get(schema.METHOD),
+        "base_method": manifest.get(schema.METHOD),
         "seed": manifest.get(schema.SEED), "budget": manifest.get(schema.BUDGET),
         "data_source": manifest.get(schema.DATA_SOURCE), "status": manifest.get(schema.STATUS),
         "metric_name": metric.get("name"), "metric_value": _number(metric.get("value")),

@@ -163,7 +163,7 @@ def _tuner(study: Study, specs: list[TrialSpec], storage: str, callback: tune.Ca
 
 def _label(specs: list[TrialSpec], trial: Any) -> str:
     request = specs[trial.config["run"]].request
-    return f"{request.task}-{request.method}-seed{request.seed}"
+    return f"{request.task}-{request.label}-seed{request.seed}"
 
 
 def _trial(config: dict[str, Any], specs: list[TrialSpec]) -> None:

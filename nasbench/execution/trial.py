@@ -93,7 +93,7 @@ def outcome_of(request: RunRequest, outcome: RunOutcome, trial_wall_s: float | N
     metric = manifest.get(schema.METRIC) or {}
     stages = manifest.get(schema.COSTS) or {}
     run_wall = sum(float(s.get("wall_s", 0.0)) for s in stages.values()) if stages else None
-    return TrialOutcome(request.task, request.method, request.seed, outcome.status, str(outcome.run_dir), run_wall,
+    return TrialOutcome(request.task, request.label, request.seed, outcome.status, str(outcome.run_dir), run_wall,
                         trial_wall_s, node, manifest.get(schema.ERROR), metric.get("error"), metric.get("error_name"))
 
 
@@ -101,8 +101,8 @@ def cached_outcome(planned: PlannedRun, results: Path) -> TrialOutcome:
     """The outcome of a run the results folder already holds."""
     req = planned.request
     store = RunStore(results)
-    outcome = RunOutcome("cached", store.run_dir(req.task, req.method, req.seed),
-                         store.read(req.task, req.method, req.seed) or {})
+    outcome = RunOutcome("cached", store.run_dir(req.task, req.label, req.seed),
+                         store.read(req.task, req.label, req.seed) or {})
     return outcome_of(req, outcome)
 
 
