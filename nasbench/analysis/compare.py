@@ -175,17 +175,23 @@ def control_comparison(table: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame()
     cells = cell_intervals(table).set_index(["task", "method"])
     pairs = table.loc[table[CONTROL_OF].fillna("") != "", ["method", CONTROL_OF]].drop_duplicates()
+    base = table["base_method"].fillna(table["method"]) if "base_method" in table.columns else table["method"]
     rows = []
-    for control, method in pairs.itertuples(index=False):
-        for task in sorted(set(table.loc[table["method"] == control, "task"])):
-            if (task, method) not in cells.index:
-                continue
+    for control, target in pairs.itertuples(index=False):
+        for task, method in _control_targets(table, base, control, target):
             a, c = cells.loc[(task, method)], cells.loc[(task, control)]
             apart = a["ci_high"] < c["ci_low"] or c["ci_high"] < a["ci_low"]
             rows.append({"method": method, "control": control, "task": task, "method_mean": a["mean"],
                          "control_mean": c["mean"], "log_ratio": _log_ratio(a["mean"], c["mean"]),
                          "separable": bool(apart)})
     return pd.DataFrame(rows)
+
+
+def _control_targets(table: pd.DataFrame, base: pd.Series, control: str, target: str) -> list[tuple[str, str]]:
+    """(task, column) pairs a control is compared with: every variant of its method on its tasks."""
+    tasks = set(table.loc[table["method"] == control, "task"])
+    mine = table[(base == target) & table["task"].isin(tasks)]
+    return sorted(set(zip(mine["task"], mine["method"])))
 
 
 def _log_ratio(a: float, b: float) -> float:

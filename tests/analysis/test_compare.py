@@ -23,7 +23,8 @@ def test_flags_the_diverged_run_and_not_seed_noise(diverged_study):
     flagged = table[table["flag"] != ""]
     assert [(r.task, r.method, r.seed) for r in flagged.itertuples()] == [("darcyflow", "dash", 2)]
     assert flagged["flag"].iloc[0].startswith("diverged (1.11e+03 x the median of its cell's other seeds")
-    noise = pd.DataFrame({"task": "t", "method": "m", "seed": [0, 1, 2], "status": "ok", "error": [0.050, 0.051, 0.060]})
+    noise = pd.DataFrame({"task": "t", "method": "m", "seed": [0, 1, 2], "status": "ok",
+                          "error": [0.050, 0.051, 0.060]})
     assert (cmp.flag_runs(noise)["flag"] == "").all()  # a modified z-score would flag 0.060 (z = 5.5)
     both = noise.assign(error=[0.05, DIVERGED, math.nan])
     assert list(cmp.flag_runs(both)["flag"].str.split(" ").str[0]) == ["", "diverged", "non-finite"]
@@ -57,6 +58,8 @@ def test_intervals_best_method_and_control_pairs(diverged_study):
     assert set(pairs["task"]) == {"darcyflow", "cifar100", "listops"} and set(pairs["control"]) == {"random-dash"}
     assert (pairs.set_index("task")["log_ratio"] < 0).to_dict() == {"cifar100": True, "darcyflow": False,
                                                                      "listops": True}
+    variant = table.assign(base_method=table["method"], method=table["method"].replace({"dash": "dash-fast"}))
+    assert set(cmp.control_comparison(variant)["method"]) == {"dash-fast"}  # a study variant of dash
 
 
 def test_pairwise_tests_are_scipys_wilcoxon_with_holm():
