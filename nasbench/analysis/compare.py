@@ -117,13 +117,14 @@ def clean(table: pd.DataFrame) -> pd.DataFrame:
 # --- best per task, rank order ------------------------------------------------------------------
 
 def mean_interval(values: np.ndarray, level: float = CI_LEVEL) -> tuple[float, float, float]:
-    """Mean and Student-t interval of the mean (NaN bounds with fewer than two values)."""
+    """Mean and Student-t interval of the mean of errors (NaN bounds with fewer than two values; the
+    lower bound cut at 0, since every error form is non-negative and two seeds give wide intervals)."""
     values = np.asarray(values, dtype=float)
     mean = float(values.mean()) if len(values) else math.nan
     if len(values) < 2 or not np.all(np.isfinite(values)):
         return mean, math.nan, math.nan
     half = stats.t.ppf(0.5 + level / 2, len(values) - 1) * values.std(ddof=1) / math.sqrt(len(values))
-    return mean, mean - half, mean + half
+    return mean, max(mean - half, 0.0), mean + half  # error forms are >= 0: the interval is cut at 0
 
 
 def cell_intervals(table: pd.DataFrame, level: float = CI_LEVEL) -> pd.DataFrame:
