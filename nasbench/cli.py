@@ -2,21 +2,33 @@
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
 import sys
+import traceback
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from nasbench.budgets import BUDGETS, DEFAULT_BUDGET, check_budget
 from nasbench.config import apply_overrides
 from nasbench.contracts import unsupported_reason
-from nasbench.errors import DataError, NasBenchError
+from nasbench.errors import ConfigError, DataError, NasBenchError
 from nasbench.registry import benchmarks, methods, tasks
 
 if TYPE_CHECKING:
     from nasbench.study import Study
 
 DEFAULT_RESULTS = Path("results") / "bench"
+
+
+# Exit codes: 0 all done; 1 runs ran and some failed; 2 a user's mistake or a broken environment
+# (one or two lines: what was wrong, what is valid, how to fix); 3 a bug (the only case with a
+# traceback); 130 interrupted (Ctrl-C).
+EXIT_FAILED_RUNS, EXIT_USAGE, EXIT_INTERNAL, EXIT_INTERRUPTED = 1, 2, 3, 130
+INTERRUPTED = {
+    "run": "the run was not finished and nothing of it was written; run the same command again to compute it",
+    "data": "files are written whole or not at all; run the same command again to finish",
+}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -26,7 +38,23 @@ def main(argv: list[str] | None = None) -> int:
         return args.handler(args)
     except NasBenchError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print(f"interrupted: {INTERRUPTED.get(args.command, 'run the same command again')}", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:  # the reader went away (`nasbench check | head`): not an error
+        sys.stdout = open(os.devnull, "w")
+        return 0
+    except OSError as exc:  # the environment: a full disk, a permission, a folder removed meanwhile
+        where = f" ({exc.filename})" if exc.filename else ""
+        print(f"error: {exc.strerror or exc}{where}; free space or fix the permissions, then run the same "
+              f"command again", file=sys.stderr)
+        return EXIT_USAGE
+    except Exception:  # a bug, in the suite or a plugin: the traceback is what a report of it needs
+        traceback.print_exc()
+        print("internal error: the traceback above is a bug in nasbench or in a plugin; please report it",
+              file=sys.stderr)
+        return EXIT_INTERNAL
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -34,6 +62,7 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("list", help="registered methods and tasks (no plugin is imported)")
+    p.add_argument("--data", action="store_true", help="also the data status of each task (imports the task plugins)")
     p.set_defaults(handler=cmd_list)
 
     p = sub.add_parser("run", help="run one method on one task with one seed")
@@ -46,6 +75,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--results", type=Path, default=DEFAULT_RESULTS, help="results folder (default %(default)s)")
     p.add_argument("--force", action="store_true", help="recompute even if a finished run exists")
     p.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: cuda if available)")
+    p.add_argument("--threads", type=int, default=None,
+                   help="torch threads (default: torch's, one per core); a study run with resources.cpus N uses N")
     p.set_defaults(handler=cmd_run)
 
     p = sub.add_parser("data", help="where a task's data is, verify it, or generate it")
@@ -99,7 +130,8 @@ def _parser() -> argparse.ArgumentParser:
 
 def cmd_list(args) -> int:
     """Names, sources and one-line descriptions; the descriptions are read from the plugins' source
-    files (``Registry.description``), so listing imports no plugin and a broken plugin is still listed."""
+    files (``Registry.description``), so listing imports no plugin and a broken plugin is still listed.
+    ``--data`` imports the task plugins to say where each task's data stands."""
     for title, registry in (("methods", methods), ("tasks", tasks), ("benchmarks", benchmarks)):
         print(f"{title}:")
         for name, source in sorted(registry.sources().items()):
@@ -107,20 +139,33 @@ def cmd_list(args) -> int:
             description = registry.description(name)
             if description:
                 print(f"  {'':<16} {description}")
+    if not args.data:
+        print("data status of each task: `nasbench list --data` or `nasbench check` (these import the plugins)")
+        return 0
+    print("data:")
+    for name in tasks.names():
+        try:
+            task_cls = tasks.get(name)
+            print(_data_line(task_cls(task_cls.default_config(DEFAULT_BUDGET)), 16)[1])
+        except NasBenchError as exc:
+            print(f"  {name.ljust(16)}{'broken'.ljust(21)}{exc}")
     return 0
 
 
 def cmd_run(args) -> int:
-    import torch
-
-    from nasbench.runner import RunRequest, execute, prepare
+    from nasbench.execution.trial import torch_threads
+    from nasbench.runner import RunRequest, execute, first_line, prepare, resolve_device
     from nasbench.store import RunStore
 
     run = prepare(RunRequest(args.method, args.task, args.budget, args.seed, tuple(args.overrides)))
-    device = torch.device(args.device) if args.device else None
-    with EpochProgress() as progress:
-        outcome = execute(run, RunStore(args.results), study=args.results.name, force=args.force, device=device,
-                          on_row=progress.row)
+    device = resolve_device(args.device)
+    if args.threads is not None and args.threads < 1:
+        raise ConfigError(f"--threads {args.threads}: give a number of torch threads >= 1 (or leave it out)")
+    store = RunStore(args.results)
+    store.ensure_writable()  # before any work: a run computed into a folder it cannot write is thrown away
+    with torch_threads(args.threads), EpochProgress() as progress:
+        outcome = execute(run, store, study=args.results.name, force=args.force, device=device,
+                          on_row=progress.row, raise_user_errors=True)
     metric = outcome.manifest.get("metric") or {}
     if outcome.status == "cached":
         print(f"already finished (use --force to recompute): {outcome.run_dir}")
@@ -129,9 +174,13 @@ def cmd_run(args) -> int:
     print(f"status: {outcome.manifest.get('status')}" + (f"  data: {source}" if source else ""), flush=True)
     if metric:
         print(f"test {metric['name']}: {metric['value']:.6g}  ({metric['error_name']} {metric['error']:.6g})")
-    if outcome.manifest.get("status") in ("failed", "skipped"):
+    if outcome.manifest.get("status") == "skipped":
         print(f"reason: {outcome.manifest.get('error')}", file=sys.stderr)
-    return 1 if outcome.manifest.get("status") == "failed" else 0
+    if outcome.manifest.get("status") == "failed":
+        print(f"run failed: {first_line(outcome.manifest.get('error'))}\n"
+              f"  traceback: {outcome.run_dir / 'manifest.json'} (key 'traceback')", file=sys.stderr)
+        return EXIT_FAILED_RUNS
+    return 0
 
 
 def curve_line(row: dict) -> str:
@@ -175,7 +224,8 @@ class EpochProgress:
 def cmd_data(args) -> int:
     check_budget(args.budget)
     task_cls = tasks.get(args.task)
-    task = task_cls(apply_overrides(task_cls.default_config(args.budget), args.overrides))
+    overrides = [o.removeprefix("task.") for o in args.overrides]  # `task.source=...` as `nasbench run` takes it
+    task = task_cls(apply_overrides(task_cls.default_config(args.budget), overrides))
     if args.path:
         print(task.data_dir())
         for f in task.data_files():
@@ -211,28 +261,80 @@ def cmd_perf(args) -> int:
 
 
 def cmd_check(args) -> int:
+    """The method x task matrix, each task's data status and every plugin's description; a plugin that
+    does not load is a ``broken`` row or column with its reason, and every other pair is still shown."""
     check_budget(args.budget)
-    task_names, method_names = tasks.names(), methods.names()
-    width = max(map(len, task_names + ["task"])) + 2
-    print("task".ljust(width) + "".join(m.ljust(12) for m in method_names))
-    reasons = []
-    for task_name in task_names:
-        task_cls = tasks.get(task_name)
-        shape = task_cls(task_cls.default_config(args.budget)).shape
+    (method_classes, broken), (task_classes, broken_tasks) = _load_each(methods), _load_each(tasks)
+    width = max(map(len, [*task_classes, "task"])) + 2
+    column = max([12, *(len(m) + 2 for m in method_classes)])  # a long plugin name must not run into the next
+    print("task".ljust(width) + "".join(m.ljust(column) for m in method_classes))
+    reasons, data_lines = [], []
+    for task_name, task_cls in task_classes.items():
+        try:
+            task = task_cls(task_cls.default_config(args.budget)) if task_cls is not None else None
+        except NasBenchError as exc:
+            task, broken_tasks = None, [*broken_tasks, f"  task {task_name}: {exc}"]
+        if task is None:
+            print(task_name.ljust(width) + "broken (see below)")
+            continue
+        status, data_line = _data_line(task, width)
+        data_lines.append(data_line)
         cells = []
-        for method_name in method_names:
-            reason = unsupported_reason(methods.get(method_name), shape)
-            cells.append(("runs" if reason is None else "skipped").ljust(12))
+        for method_name, method_cls in method_classes.items():
+            reason = None if method_cls is None else unsupported_reason(method_cls, task.shape)
+            cells.append(_cell(method_cls, reason, status).ljust(column))
             if reason:
                 reasons.append(f"  {method_name} x {task_name}: {reason}")
         print(task_name.ljust(width) + "".join(cells))
     if reasons:
         print("skipped pairs:\n" + "\n".join(reasons))
-    for title, registry, names in (("methods", methods, method_names), ("tasks", tasks, task_names)):
-        print(f"{title}:")
-        for name in names:
-            print(f"  {name:<16} {registry.get(name).description or '(no description)'}")
+    if broken or broken_tasks:
+        print("broken plugins (they cannot run; every other pair above can):\n" + "\n".join(broken + broken_tasks))
+    print("data (a pair marked 'needs data' runs once the command below has fetched it):\n" + "\n".join(data_lines))
+    _print_descriptions(method_classes, task_classes)
     return 0
+
+
+def _cell(method_cls, reason: str | None, data_status: str) -> str:
+    if method_cls is None:
+        return "broken"
+    if reason is not None:
+        return "skipped"
+    return "needs data" if data_status in NO_DATA else "runs"
+
+
+def _print_descriptions(method_classes: dict, task_classes: dict) -> None:
+    for title, classes in (("methods", method_classes), ("tasks", task_classes)):
+        print(f"{title}:")
+        for name, cls in classes.items():
+            text = "(broken: see above)" if cls is None else cls.description or "(no description)"
+            print(f"  {name:<16} {text}")
+
+
+def _load_each(registry) -> tuple[dict, list[str]]:
+    """name -> class, or None for a plugin that does not load; and one line per broken plugin."""
+    classes, broken = {}, []
+    for name in registry.names():
+        try:
+            classes[name] = registry.get(name)
+        except NasBenchError as exc:
+            classes[name] = None
+            broken.append(f"  {registry.kind} {name}: {exc}")
+    return classes, broken
+
+
+NO_DATA = ("needs download", "needs files", "unknown")  # data statuses under which a run would fail
+
+
+def _data_line(task, width: int) -> tuple[str, str]:
+    """The task's data status and its line: status, then what to do."""
+    from nasbench.data import data_status
+
+    try:
+        status, action = data_status(task)
+    except Exception as exc:  # a plugin's data_files() that raises is the plugin's problem, shown here
+        status, action = "unknown", f"{type(exc).__name__}: {exc}"
+    return status, f"  {task.name.ljust(width)}{status.ljust(21)}{action}"
 
 
 def cmd_study(args) -> int:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import tempfile
 from pathlib import Path
@@ -74,3 +75,44 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
 
 def atomic_write_text(path: Path, text: str) -> None:
     atomic_write_bytes(path, text.encode())
+
+
+FIXTURE_MARKER = "FIXTURE"  # a task's data folder holding a test fixture in place of the official files
+
+
+def data_status(task: "Task") -> tuple[str, str]:
+    """(status, what to do) of a task's data, without reading it: ``official``, ``fixture only``,
+    ``generated on demand``, ``needs download`` or ``needs files``; for ``nasbench check`` and ``list``."""
+    files = task.data_files()
+    if files and all(f.path.exists() for f in files):
+        if (task.data_dir() / FIXTURE_MARKER).exists():
+            return "fixture only", f"a test fixture is in {task.data_dir()}: runs are labelled fixture, not results"
+        return "official", f"present in {task.data_dir()}"
+    if task.can_generate():
+        return "generated on demand", f"the first run generates it, or `nasbench data {task.name} --generate`"
+    if callable(getattr(task, "download", None)):
+        return "needs download", f"`nasbench data {task.name} --download`"
+    if not files:
+        return "fixture only", "no official files and no generator: tests write a fixture"
+    return "needs files", f"place the files `nasbench data {task.name} --path` lists"
+
+
+def read_sidecar(path: Path, required: Iterable[str], data_file: Path, fix: str) -> dict | None:
+    """A generated file's JSON sidecar: None when it does not exist, CorruptDataError when it exists
+    but is empty, not a JSON object, or lacks a ``required`` key, so that a broken sidecar is reported
+    and never taken as "not generated yet" (which would regenerate over ``data_file``)."""
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise CorruptDataError(data_file, f"its sidecar {path} cannot be read ({exc.strerror})", fix) from exc
+    try:
+        info = json.loads(text)
+    except ValueError:
+        what = "empty" if not text.strip() else "not JSON"
+        raise CorruptDataError(data_file, f"its sidecar {path} is {what}", fix) from None
+    missing = [key for key in required if not isinstance(info, dict) or key not in info]
+    if missing:
+        raise CorruptDataError(data_file, f"its sidecar {path} lacks the key(s) {', '.join(missing)}", fix)
+    return info

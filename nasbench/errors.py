@@ -60,3 +60,15 @@ class UnsupportedError(NasBenchError):
 
 class TrainingDiverged(NasBenchError):
     """The loss became NaN or infinite."""
+
+
+class DeviceError(NasBenchError):
+    """A device name that torch does not know, or a device this machine does not have."""
+
+
+class ResultsFolderError(NasBenchError):
+    """The results folder is a file, cannot be created, or cannot be written."""
+
+
+class RunLockedError(NasBenchError):
+    """Another process is computing this run right now."""

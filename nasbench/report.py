@@ -385,10 +385,12 @@ def _fidelity_section(doc: Document, shown: pd.DataFrame, reference_dir: Path | 
 def _cost_section(doc: Document, shown: pd.DataFrame, published: pd.DataFrame | None) -> None:
     doc.heading(2, "Costs")
     agg = aggregate(shown)
-    columns = ["task", "method", "search_wall_s", "tune_wall_s", "retrain_wall_s", "total_wall_s", "peak_rss_mb",
-               "params", "macs", "data_source"]
-    doc.table(agg[columns], "Suite: mean wall seconds per stage over finished seeds, peak resident memory (MB), "
+    columns = ["task", "method", "search_wall_s", "tune_wall_s", "retrain_wall_s", "total_wall_s", "peak_alloc_mb",
+               "threads", "device", "params", "macs", "data_source"]
+    doc.table(agg[columns], "Suite: mean wall seconds per stage over finished seeds, the run's own peak memory "
+                            "(MB allocated above what its process held when it began), torch threads and device, "
                             "parameters and MACs of the final network")
+    _resources_note(doc, agg)
     stages = agg.set_index(agg["task"] + " / " + agg["method"])[["search_wall_s", "tune_wall_s", "retrain_wall_s"]]
     stages.columns = ["search", "tune", "retrain"]
     costs = published[published["is_cost"] & published["task"].isin(agg["task"])] if published is not None else None
@@ -404,6 +406,21 @@ def _cost_section(doc: Document, shown: pd.DataFrame, published: pd.DataFrame | 
         doc.table(costs[["task", "method", "value", "metric", "label"]],
                   "published: GPU hours for the same tasks (different hardware and budget than the suite's runs)")
     doc.figure(figure, "costs", "Cost per stage (suite) and published GPU hours (labelled)")
+
+
+def _resources_note(doc: Document, agg: pd.DataFrame) -> None:
+    """Say which rows' costs may be compared: only those with the same threads and device."""
+    groups = agg.groupby(["threads", "device"], dropna=False).size()
+    mixed = agg[agg["threads"].str.contains(",") | agg["device"].str.contains(",")]
+    if len(groups) <= 1 and mixed.empty:
+        doc.para("Every run here had the same torch threads and device, so their costs compare directly.")
+        return
+    kinds = "; ".join(f"{threads or '?'} thread(s) on {device or '?'}: {n} row(s)"
+                      for (threads, device), n in groups.items())
+    mixing = ", ".join(mixed["task"] + " / " + mixed["method"])
+    tail = f"; rows mixing several ({mixing}) average unlike runs." if mixing else "."
+    doc.para(f"Runs here used different resources ({kinds}); compare wall and CPU seconds only between rows with "
+             f"the same threads and device{tail}")
 
 
 def _architecture_section(doc: Document, shown: pd.DataFrame) -> None:

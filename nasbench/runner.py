@@ -9,10 +9,12 @@ from __future__ import annotations
 import io
 import json
 import random
+import sys
 import time
 import traceback
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from functools import partial
 from pathlib import Path
 from typing import Any, Callable
 
@@ -26,13 +28,14 @@ from nasbench.budgets import DEFAULT_BUDGET, check_budget
 from nasbench.config import apply_overrides, to_dict
 from nasbench.contracts import RunContext, SearchMethod, Task, TaskData, TaskView, unsupported_reason
 from nasbench.curves import CurveLog
-from nasbench.errors import ConfigError, RunConflictError
-from nasbench.meter import StageMeter
+from nasbench.errors import ConfigError, DataError, DeviceError, RunConflictError
+from nasbench.meter import StageMeter, run_baseline
 from nasbench.registry import methods, tasks
 from nasbench.store import RunStore
 from nasbench.training import predict
 
 TASK_PREFIX = "task."
+USER_ERRORS = (DataError, ConfigError, DeviceError)  # not a result of the run: the user or the machine must act
 
 
 @dataclass(frozen=True)
@@ -99,6 +102,25 @@ def default_device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
+def resolve_device(name: str | None) -> torch.device:
+    """``--device``: None (cuda if available, else cpu), ``cpu``, ``cuda`` or ``cuda:N``; anything else,
+    or a CUDA device this machine lacks, raises DeviceError before any work."""
+    if name is None:
+        return default_device()
+    cuda_count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    here = f"this machine has {cuda_count} CUDA device(s)" if cuda_count else "this torch build or machine has no CUDA"
+    valid = "cpu" + (f", cuda, cuda:0..cuda:{cuda_count - 1}" if cuda_count else "")
+    try:
+        device = torch.device(name)
+    except (RuntimeError, ValueError, TypeError):
+        raise DeviceError(f"--device {name!r} is not a device name; valid here: {valid} ({here}). "
+                          f"Leave --device out to use cuda when available, else cpu.") from None
+    if device.type == "cpu" or (device.type == "cuda" and (device.index or 0) < cuda_count):
+        return device
+    raise DeviceError(f"--device {name!r} is not available: {here}; valid here: {valid}. "
+                      f"Use --device cpu, or leave --device out.")
+
+
 def execute(
     run: PreparedRun,
     store: RunStore,
@@ -108,8 +130,29 @@ def execute(
     device: torch.device | None = None,
     log: Callable[[str], None] = print,
     on_row: Callable[[dict[str, Any]], None] | None = None,
+    raise_user_errors: bool = False,
 ) -> RunOutcome:
-    """Run the stages of one run and write its folder; a failure is recorded, not raised."""
+    """Run the stages of one run and write its folder; a failure is recorded, not raised, except (with
+    ``raise_user_errors``, for ``nasbench run``) missing or corrupt data and settings a plugin refuses,
+    which are raised and leave nothing written.
+
+    The run's lock is held from the first look at its folder to the last write: a second process
+    asking for the same run waits here, then finds the run finished (``cached``) and computes nothing."""
+    req = run.request
+    lock = store.lock(req.task, req.method, req.seed)
+    waited = not lock.acquire(blocking=False)
+    if waited:
+        log(f"waiting: {lock.holder()} is computing {store.run_dir(req.task, req.method, req.seed)}; "
+            f"this process takes its result when it is done")
+        lock.acquire()
+    try:
+        return _execute_locked(run, store, study, force and not waited, device, log, on_row, raise_user_errors)
+    finally:
+        lock.release()
+
+
+def _execute_locked(run: PreparedRun, store: RunStore, study: str, force: bool, device: torch.device | None,
+                    log: Callable[[str], None], on_row, raise_user_errors: bool) -> RunOutcome:
     keep_freed_memory()
     req = run.request
     run_dir = store.run_dir(req.task, req.label, req.seed)
@@ -137,19 +180,35 @@ def execute(
         manifest[schema.STATUS] = schema.STATUS_OK
     except (KeyboardInterrupt, SystemExit):
         raise  # an interrupted run leaves nothing behind; the study re-runs it
-    except Exception as exc:  # a run that fails is recorded as failed; the study goes on
-        manifest.update({schema.STATUS: schema.STATUS_FAILED, schema.ERROR: f"{type(exc).__name__}: {exc}",
-                         "traceback": traceback.format_exc()})
-        log(f"run failed: {type(exc).__name__} (the reason is in the run's manifest)")
+    except USER_ERRORS:
+        if raise_user_errors:  # `nasbench run`: missing data or a bad setting is the user's to fix, not a run result
+            raise
+        _record_failure(manifest, log)
+    except Exception:  # a run that fails is recorded as failed; the study goes on
+        _record_failure(manifest, log)
     files[schema.CURVES] = curves.to_csv()
     return _finish(store, run, manifest, files)
+
+
+def _record_failure(manifest: dict[str, Any], log: Callable[[str], None]) -> None:
+    """Called inside an ``except``: the error and its traceback go into the manifest."""
+    exc = sys.exc_info()[1]
+    manifest.update({schema.STATUS: schema.STATUS_FAILED, schema.ERROR: f"{type(exc).__name__}: {exc}",
+                     "traceback": traceback.format_exc()})
+    log(f"run failed: {first_line(manifest[schema.ERROR])} (traceback under 'traceback' in the run's manifest)")
+
+
+def first_line(text: str | None) -> str:
+    """The first non-empty line of an error text (what a console shows of a failed run)."""
+    return next((line.strip() for line in (text or "").splitlines() if line.strip()), "(no error text)")
 
 
 def _run_stages(run: PreparedRun, device, manifest, files, curves: CurveLog, log) -> None:
     req, costs = run.request, manifest[schema.COSTS]
     generator, rng = seed_everything(req.seed)
+    stage_meter = partial(StageMeter, device, baseline=run_baseline())  # peaks above what the process held before
 
-    with StageMeter(device) as meter:
+    with stage_meter() as meter:
         data: TaskData = run.task.load(allow_generate=True, log=log)
     costs["data"] = meter.result
     manifest[schema.DATA_SOURCE] = data.data_source
@@ -162,22 +221,22 @@ def _run_stages(run: PreparedRun, device, manifest, files, curves: CurveLog, log
     method = run.method_cls(run.method_config)
 
     curves.stage = "search"
-    with StageMeter(device) as meter:
+    with stage_meter() as meter:
         arch = method.search(ctx)
     costs["search"] = meter.result
 
     curves.stage = "tune"
-    with StageMeter(device) as meter:
+    with stage_meter() as meter:
         hparams = method.tune(ctx, arch)
     costs["tune"] = meter.result
 
     curves.stage = "retrain"
-    with StageMeter(device) as meter:
+    with stage_meter() as meter:
         model = method.retrain(ctx, arch, hparams)
     costs["retrain"] = meter.result
 
     curves.stage = "evaluate"
-    with StageMeter(device) as meter:  # the only place the test split is read
+    with stage_meter() as meter:  # the only place the test split is read
         outputs = predict(model, data.test, device)
         value = run.task.score(outputs, data.test)
     costs["evaluate"] = meter.result
@@ -225,6 +284,8 @@ def _base_manifest(run: PreparedRun, study: str, device: torch.device) -> dict[s
         "control_of": run.method_cls.control_of or None,  # a random-search control names its method
         schema.DATA_SOURCE: None, schema.COSTS: {}, "versions": provenance.versions(), "host": provenance.host(),
         "device": provenance.describe_device(device),
+        # what a cost or a bit-for-bit result depends on: compare runs only when these agree
+        "resources": {"device": str(device), "torch_threads": torch.get_num_threads()},
         "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
 

@@ -175,7 +175,10 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     try:
         raw = yaml.load(path.read_text(), Loader=_StrictLoader)
     except yaml.YAMLError as exc:
-        raise StudyError(f"study file {path} is not valid YAML: {exc}") from exc
+        mark = getattr(exc, "problem_mark", None)  # one line: where and what, not PyYAML's drawing
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+        raise StudyError(f"study file {path} is not valid YAML: {where}{getattr(exc, 'problem', None) or exc}; "
+                         f"fix the file (see the example at the top of nasbench/study.py)") from exc
     if not isinstance(raw, dict):
         raise StudyError(f"study file {path} must be a mapping with keys {', '.join(REQUIRED_KEYS)}; "
                          f"got {type(raw).__name__}")

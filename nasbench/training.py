@@ -39,8 +39,24 @@ class TrainConfig:
     eval_batch_size: int = 64
 
     def validate(self) -> None:
-        if self.epochs < 0 or self.batch_size < 1 or not self.lr > 0:
-            raise ConfigError(f"train: need epochs >= 0, batch_size >= 1, lr > 0; got {self}")
+        """Every range a value must lie in, checked whenever ``--set`` or a study overrides a key (before
+        any work), so that a bad value is refused up front rather than failing inside torch."""
+        problems = [f"{key}={getattr(self, key)!r} (valid: {valid})" for key, valid, ok in (
+            ("epochs", "an integer >= 0", self.epochs >= 0),
+            ("batch_size", "an integer >= 1", self.batch_size >= 1),
+            ("lr", "a number > 0", math.isfinite(self.lr) and self.lr > 0),
+            ("momentum", "0 <= momentum <= 1", 0 <= self.momentum <= 1),
+            ("weight_decay", "a number >= 0", math.isfinite(self.weight_decay) and self.weight_decay >= 0),
+            ("gamma", "a number > 0", math.isfinite(self.gamma) and self.gamma > 0),
+            ("milestones", "epochs >= 0", all(m >= 0 for m in self.milestones)),
+            ("warmup_epochs", "an integer >= 0", self.warmup_epochs >= 0),
+            ("grad_clip", "None or a number > 0", self.grad_clip is None or self.grad_clip > 0),
+            ("batches_per_epoch", "None or an integer >= 1",
+             self.batches_per_epoch is None or self.batches_per_epoch >= 1),
+            ("eval_batch_size", "an integer >= 1", self.eval_batch_size >= 1),
+        ) if not ok]
+        if problems:
+            raise ConfigError(f"train: {'; '.join(problems)}. Set a valid value with --set train.<key>=<value>.")
 
 
 def make_optimizer(params: Iterable, cfg: TrainConfig) -> torch.optim.Optimizer:

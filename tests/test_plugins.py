@@ -417,3 +417,13 @@ def test_builtins_pass_on_the_default_fixtures(isolated_data):
     assert "fixture data, train/val/test" in str(task) and task.status("smoke") == "ok"
     with pytest.raises(PluginError, match="runs on none of the smoke tasks"):
         check_method("wrn", task=SmokeTask("listops"), skip=("determinism",))
+
+
+def test_a_broken_plugin_is_one_row_of_check_and_the_others_still_show(plugin_site, capsys):
+    fake_distribution(plugin_site, "nasbench-broken", {"nasbench.methods": {"broken-method": "nb_fake_gone:Broken",
+                                                                           "alias": "nasbench.methods.wrn:WRN"}})
+    code, out, _ = cli_main(capsys, "check", "--budget", "smoke")
+    header, darcy = out.splitlines()[0].split(), next(r for r in out.splitlines() if r.startswith("darcyflow")).split()
+    assert code == 0 and darcy[header.index("broken-method")] == "broken" and darcy[header.index("wrn")] == "runs"
+    assert "method broken-method: method 'broken-method' could not be imported" in out
+    assert "method alias: method entry point 'alias' points to nasbench.methods.wrn:WRN" in out

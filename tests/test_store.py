@@ -1,4 +1,5 @@
 import json
+import os
 
 import pytest
 
@@ -59,3 +60,28 @@ def test_success_replaces_a_failed_run(tmp_path):
     store.write("t", "m", 0, _files("ok", value=2.0))
     assert store.read("t", "m", 0)["value"] == 2.0
     assert sorted(p.name for p in (tmp_path / "t" / "m").iterdir()) == ["seed=0"]
+
+
+def test_a_locked_run_is_refused_to_a_second_writer_and_its_temporary_folder_is_kept(tmp_path):
+    store = RunStore(tmp_path)
+    holder = store.lock("t", "m", 0)
+    assert holder.acquire(blocking=False)
+    partial = tmp_path / "t" / "m" / ".tmp-seed=0-deadbeef"  # the live writer's folder
+    partial.mkdir(parents=True)
+    try:
+        assert not store.lock("t", "m", 0).acquire(blocking=False)
+        assert f"pid {os.getpid()}" in store.lock("t", "m", 0).holder()
+        assert store.lock("t", "m", 1).acquire(blocking=False)  # another run is free
+        assert store.clean_partial() == 0 and partial.exists()
+    finally:
+        holder.release()
+    assert store.clean_partial() == 1 and not partial.exists()
+
+
+def test_an_unreadable_manifest_is_a_corrupt_stub_only_when_asked(tmp_path):
+    store = RunStore(tmp_path)
+    store.write("t", "m", 3, _files("ok"))
+    (tmp_path / "t" / "m" / "seed=3" / schema.MANIFEST).write_text('{"status": "o')
+    assert list(store.manifests()) == []
+    [(where, stub)] = store.manifests(include_corrupt=True)
+    assert stub[schema.STATUS] == "corrupt" and stub[schema.SEED] == 3 and "not valid JSON" in stub[schema.ERROR]

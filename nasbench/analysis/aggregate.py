@@ -28,6 +28,10 @@ def _joined(values: pd.Series) -> str:
     return ", ".join(sorted({str(v) for v in values.dropna()}))
 
 
+def _integer_text(value) -> str | None:
+    return None if value is None or (isinstance(value, float) and math.isnan(value)) else str(int(value))
+
+
 def aggregate(table: pd.DataFrame) -> pd.DataFrame:
     """One row per (task, method): n runs, n ok, mean/std/sem of the error over ok seeds, the error
     name, data sources, budgets, and mean costs per stage."""
@@ -43,6 +47,9 @@ def aggregate(table: pd.DataFrame) -> pd.DataFrame:
             "data_source": _joined(cell["data_source"]), "budget": _joined(cell["budget"]),
             **{col: ok[col].mean() for col in [*STAGE_WALLS, "total_wall_s", "params", "macs"]},
             "peak_rss_mb": ok[[c for c in ok.columns if c.endswith("_peak_rss_mb")]].max().max(),
+            "peak_alloc_mb": ok[[c for c in ok.columns if c.endswith("_peak_alloc_mb")]].max().max(),
+            "threads": _joined(ok["threads"].map(_integer_text)) if "threads" in ok else "",
+            "device": _joined(ok["device"]) if "device" in ok else "",
         })
     return pd.DataFrame(rows)
 

@@ -19,11 +19,12 @@ if TYPE_CHECKING:
     from nasbench.study import Study
 
 FIXTURE = "fixture"
-COST_FIELDS = ("wall_s", "cpu_s", "peak_rss_mb", "peak_cuda_mb")
+COST_FIELDS = ("wall_s", "cpu_s", "peak_alloc_mb", "peak_rss_mb", "peak_cuda_mb")
 ID_COLUMNS = ["task", "method", "seed", "budget", "data_source", "status"]
 METRIC_COLUMNS = ["metric_name", "metric_value", "direction", "error_name", "error"]
 COST_COLUMNS = [f"{stage}_{field}" for stage in schema.STAGES for field in COST_FIELDS]
-COLUMNS = [*ID_COLUMNS, *METRIC_COLUMNS, "total_wall_s", *COST_COLUMNS, "params", "macs", "arch_id",
+RESOURCE_COLUMNS = ["threads", "device"]  # costs compare only between runs that agree on these
+COLUMNS = [*ID_COLUMNS, *METRIC_COLUMNS, "total_wall_s", *COST_COLUMNS, *RESOURCE_COLUMNS, "params", "macs", "arch_id",
            "error_text", "run_id", "study", "suite_version", "run_dir", "base_method"]
 
 
@@ -49,12 +50,21 @@ def run_row(manifest: dict[str, Any], run_dir: Path | str = "") -> dict[str, Any
         "run_id": manifest.get(schema.RUN_ID), "study": manifest.get(schema.STUDY),
         "suite_version": (manifest.get("versions") or {}).get("nasbench"), "run_dir": str(run_dir),
     }
+    row.update(run_resources(manifest))
     for stage in schema.STAGES:
         for field in COST_FIELDS:
             row[f"{stage}_{field}"] = _number((costs.get(stage) or {}).get(field))
     walls = [row[f"{stage}_wall_s"] for stage in schema.STAGES]
     row["total_wall_s"] = math.fsum(w for w in walls if not math.isnan(w)) if costs else math.nan
     return row
+
+
+def run_resources(manifest: dict[str, Any]) -> dict[str, Any]:
+    """Torch threads and device of a run (``resources``; older manifests: ``host`` and ``device``)."""
+    resources = manifest.get("resources") or {}
+    threads = resources.get("torch_threads", (manifest.get("host") or {}).get("torch_threads"))
+    device = resources.get("device") or str(manifest.get("device") or "").partition(":")[0] or None
+    return {"threads": _number(threads), "device": device}
 
 
 def _number(value: Any) -> float:
@@ -79,7 +89,7 @@ def runs_table(results_dir: Path | str) -> pd.DataFrame:
         raise ReportError(f"results folder not found: {root}\n  expected: a folder <results>/<task>/<method>/"
                           f"seed=<k>/manifest.json as written by `nasbench run` or `nasbench study`\n"
                           f"  to fix: give an existing results folder, or run `make study STUDY=<name>` first")
-    table = runs_table_from_manifests(RunStore(root).manifests())
+    table = runs_table_from_manifests(RunStore(root).manifests(include_corrupt=True))  # a corrupt one is named
     if table.empty:
         raise ReportError(f"no run manifests under {root} (looked for {root}/{schema.RUN_GLOB})\n"
                           f"  to fix: run `nasbench run METHOD TASK --results {root}` or a study into it, "

@@ -6,9 +6,10 @@ Both call the same ``trial.run_trial`` -> ``runner.prepare``/``execute`` as ``na
 
 The results folder is the only state: a run whose folder holds an ok (or skipped) manifest with the
 same run id is not run again; a failed one is; a run interrupted by a kill left at most a hidden
-temporary folder, removed here before the study starts (so two studies must not share a results
-folder at the same time). ``<results>/trials.jsonl`` gets one line per run executed (status, node,
-run and trial seconds): a history for reports and overhead figures, never read to resume.
+temporary folder, removed here before the study starts. Two studies may share a results folder at
+the same time: each run is computed under its lock (``RunStore.lock``), so the second study to reach
+a run waits for the first and then finds it finished. ``<results>/trials.jsonl`` gets one line per
+run executed (status, node, run and trial seconds): a history for reports and overhead figures, never read to resume.
 """
 from __future__ import annotations
 
@@ -76,7 +77,9 @@ def run_study(study: Study, backend: str = DEFAULT_BACKEND, *, address: str | No
     The wall time counts from here: importing the backend, starting and stopping Ray included."""
     start, interrupted = time.perf_counter(), False
     execute_runs = _backend(backend, address)
-    RunStore(study.results).clean_partial()
+    store = RunStore(study.results)
+    store.ensure_writable()  # before Ray starts or any run computes: nothing is computed to be thrown away
+    store.clean_partial()
     planned = plan_study(study, force)
     progress = Progress(study.name, len(planned), [cached_outcome(p, study.results) for p in planned if p.done],
                         stream, interactive, on_finished=partial(append_trial_log, study.results, backend))
@@ -110,8 +113,10 @@ def _backend(name: str, address: str | None):
         from nasbench.execution.local import run_local
 
         return run_local
-    from nasbench.execution.ray_backend import run_ray
+    from nasbench.execution.ray_backend import check_reachable, run_ray
 
+    if address:
+        check_reachable(address)  # up front, even when every run is finished: a wrong address is a mistake
     return partial(run_ray, address=address)
 
 

@@ -10,6 +10,7 @@ from typing import Any, Callable, Iterable, TextIO
 
 from nasbench import schema
 from nasbench.execution.trial import TrialOutcome
+from nasbench.runner import first_line
 
 REFRESH_S = 0.5  # at most two redraws a second from per-epoch rows
 
@@ -58,7 +59,8 @@ class Progress:
         if self.on_finished is not None:
             self.on_finished(outcome)
         if outcome.status == schema.STATUS_FAILED:
-            self.log(f"failed: {outcome.key}: {outcome.error}")
+            where = f" (traceback in {outcome.run_dir}/manifest.json)" if outcome.run_dir else ""
+            self.log(f"failed: {outcome.key}: {first_line(outcome.error)}{where}")
         self.refresh(force=True)
 
     def log(self, message: str) -> None:
@@ -114,7 +116,8 @@ def summary_table(outcomes: list[TrialOutcome]) -> str:
     widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
-    reasons = [f"  {o.key}: {o.error}" for o in outcomes if o.status in (schema.STATUS_FAILED, schema.STATUS_SKIPPED)]
+    reasons = [f"  {o.key}: {first_line(o.error)}" for o in outcomes
+               if o.status in (schema.STATUS_FAILED, schema.STATUS_SKIPPED)]
     return "\n".join(lines + (["why failed or skipped:"] + reasons if reasons else []))
 
 

@@ -8,7 +8,9 @@ The driver checks that the folder of every finished trial is visible to it.
 
 ``--address`` joins a running cluster (``ray start --head`` on one machine, ``ray start --address``
 on the others; ``--address auto`` finds the one started on this machine); without it a new local Ray
-instance is started and stopped, even when a cluster runs on this machine.
+instance is started and stopped, even when a cluster runs on this machine. That instance keeps its
+temporary files in the study's own temporary folder and its processes end with the study, even
+when the study is killed (``reaper.py``).
 Actors are reused between trials (``reuse_actors``), so a worker imports torch once, not per run.
 A trial that dies (Ray's out-of-memory killer, a segfault, a lost node) or raises outside the runner
 is recorded as failed by the driver; Tune's experiment state is thrown away at the end: the run
@@ -20,7 +22,7 @@ import logging
 import os
 import shutil
 import socket
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import asdict
 from functools import partial
 from pathlib import Path
@@ -29,13 +31,14 @@ from typing import Any, Iterator
 import ray
 from ray import tune
 
+from nasbench.execution import reaper
 from nasbench.execution.progress import Progress
 from nasbench.execution.trial import TrialOutcome, TrialSpec, make_spec, record_crash, run_trial
 from nasbench.study import PlannedRun, Resources, Study, StudyError
 
 QUIET_LOGGER = "ray.tune.analysis.experiment_analysis"  # warns that Tune's per-trial logs are absent: on purpose
 OUTCOME = "nasbench_outcome"  # the key of a trial's last result that holds its TrialOutcome
-TUNE_FOLDER = ".tune"  # Tune's scratch state inside the results folder, removed at start and end
+TUNE_FOLDER = ".tune"  # Tune's scratch state inside the results folder (``.tune-<pid>``), removed at start and end
 ENV_DEFAULTS = {
     "TUNE_DISABLE_AUTO_CALLBACK_LOGGERS": "1",  # the run folder is the record; no Tune CSV/JSON/TensorBoard
     "TUNE_DISABLE_SIGINT_HANDLER": "1",  # Ctrl-C stops the study at once; an unfinished run leaves nothing
@@ -65,18 +68,21 @@ def ray_session(address: str | None) -> Iterator[None]:
     if ray.is_initialized():
         yield
         return
-    try:
-        ray.init(address=address or "local",  # "local": a new instance even if `ray start` ran on this machine
-                 include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING)
-    except Exception as exc:  # ConnectionError, RuntimeError, ValueError... all mean the same to the user
-        where = f"join the Ray cluster at {address!r}" if address else "start a local Ray instance"
-        raise ClusterError(f"could not {where}: {type(exc).__name__}: {exc}. Start a cluster with "
-                           f"`ray start --head` and pass the address it prints, or leave --address out "
-                           f"to start a local instance.") from exc
-    try:
-        yield
-    finally:
-        ray.shutdown()
+    with ExitStack() as stack:
+        # a local instance lives in the study's own temporary folder and ends with the study (reaper.py)
+        temp = None if address else str(stack.enter_context(reaper.session()))
+        try:
+            ray.init(address=address or "local",  # "local": a new instance even if `ray start` ran on this machine
+                     include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING, _temp_dir=temp)
+        except Exception as exc:  # ConnectionError, RuntimeError, ValueError... all mean the same to the user
+            where = f"join the Ray cluster at {address!r}" if address else "start a local Ray instance"
+            raise ClusterError(f"could not {where}: {type(exc).__name__}: {exc}. Start a cluster with "
+                               f"`ray start --head` and pass the address it prints, or leave --address out "
+                               f"to start a local instance.") from exc
+        try:
+            yield
+        finally:
+            ray.shutdown()
 
 
 def check_reachable(address: str, timeout_s: float = 10.0) -> None:
@@ -120,8 +126,12 @@ def _env_defaults() -> Iterator[None]:
 
 @contextmanager
 def _tune_storage(results: Path) -> Iterator[str]:
-    folder = results / TUNE_FOLDER
-    shutil.rmtree(folder, ignore_errors=True)  # left by a killed study; resuming never needs it
+    """``<results>/.tune-<pid>``: one per driver, so that two studies into one folder do not share it."""
+    for stale in results.glob(f"{TUNE_FOLDER}*"):  # left by killed studies; resuming never needs them
+        pid = stale.name.rpartition("-")[2]
+        if not (pid.isdigit() and reaper.alive(int(pid))) or int(pid) == os.getpid():
+            shutil.rmtree(stale, ignore_errors=True)
+    folder = results / f"{TUNE_FOLDER}-{os.getpid()}"
     folder.mkdir(parents=True)
     try:
         yield str(folder)

@@ -113,16 +113,28 @@ def record_crash(prepared: PreparedRun, results: Path | str, study: str, error: 
     Uses the runner's own manifest builder so that the record has the shape of every other run."""
     from nasbench.runner import _base_manifest, _finish  # the one record format; see the module note
 
+    req, store = prepared.request, RunStore(results)
     manifest = _base_manifest(prepared, study, torch.device("cpu"))
-    manifest.update({schema.STATUS: schema.STATUS_FAILED, schema.ERROR: error, "device": None,
+    manifest.update({schema.STATUS: schema.STATUS_FAILED, schema.ERROR: error, "device": None, "resources": None,
                      "host": {"ray_node": node}, "traceback": detail, "crashed": True})
-    outcome = _finish(RunStore(results), prepared, manifest, {schema.CURVES: "stage,epoch\n"})
-    return outcome_of(prepared.request, outcome, None, node)
+    lock = store.lock(req.task, req.method, req.seed)
+    if not lock.acquire(blocking=False):  # a live process computes the run: its record is the one to keep
+        return outcome_of(req, RunOutcome(schema.STATUS_FAILED, store.run_dir(req.task, req.method, req.seed),
+                                          manifest), None, node)
+    try:
+        outcome = _finish(store, prepared, manifest, {schema.CURVES: "stage,epoch\n"})
+    finally:
+        lock.release()
+    return outcome_of(req, outcome, None, node)
 
 
 # -- resources --------------------------------------------------------------------------------------
 @contextmanager
-def torch_threads(n: int) -> Iterator[None]:
+def torch_threads(n: int | None) -> Iterator[None]:
+    """``n`` torch threads inside the block (None: leave torch's setting alone)."""
+    if n is None:
+        yield
+        return
     before = torch.get_num_threads()
     torch.set_num_threads(n)
     try:

@@ -28,7 +28,7 @@ import numpy as np
 import torch
 
 from nasbench.contracts import DataFile, MetricSpec, Split, TaskData, TaskShape
-from nasbench.data import atomic_write_text, sha256_file, verify_files
+from nasbench.data import atomic_write_text, read_sidecar, sha256_file, verify_files
 from nasbench.errors import ConfigError, CorruptDataError, DataError, MissingDataError
 from nasbench.tasks.common.declared import DeclaredTask
 from nasbench.tasks.common.provenance import folder_lock, mark_fixture, source_of
@@ -193,7 +193,7 @@ class DarcyFlow(DeclaredTask):
         candidates = []
         for path in folder.glob(f"{prefix}_N*_{part}.mat"):
             sidecar = _read_sidecar(path)
-            if sidecar is not None and sidecar["n"] >= n:
+            if sidecar["n"] >= n:
                 candidates.append((sidecar["n"], path))
         return min(candidates)[1] if candidates else None
 
@@ -284,11 +284,14 @@ def _sidecar_path(path: Path) -> Path:
     return path.with_suffix(".json")
 
 
-def _read_sidecar(path: Path) -> dict | None:
-    try:
-        return json.loads(_sidecar_path(path).read_text())
-    except (OSError, ValueError):
-        return None
+def _read_sidecar(path: Path) -> dict:
+    """The sidecar of an existing generated file; a missing or broken one is a CorruptDataError (the
+    file is never taken as absent and regenerated over)."""
+    fix = f"delete {path} and {_sidecar_path(path)}, then run `nasbench data darcyflow --generate`"
+    info = read_sidecar(_sidecar_path(path), ("n", "sha256"), path, fix)
+    if info is None:
+        raise CorruptDataError(path, f"its sidecar {_sidecar_path(path)} is missing", fix)
+    return info
 
 
 def _save_generated(path: Path, coeff: np.ndarray, sol: np.ndarray, info: dict) -> None:
@@ -304,7 +307,7 @@ def _save_generated(path: Path, coeff: np.ndarray, sol: np.ndarray, info: dict) 
 
 def _check_generated(path: Path) -> None:
     sidecar = _read_sidecar(path)
-    if sidecar is None or sha256_file(path) != sidecar["sha256"]:
+    if sha256_file(path) != sidecar["sha256"]:
         raise CorruptDataError(path, "sha256 differs from the one recorded when it was generated",
                                f"delete {path} and run `nasbench data darcyflow --generate`")
 
