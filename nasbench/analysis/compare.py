@@ -259,9 +259,19 @@ def pareto_front(cost: np.ndarray, error: np.ndarray) -> np.ndarray:
 def resource_groups(table: pd.DataFrame) -> pd.DataFrame:
     """Finished runs per (threads, device), largest first: costs compare only within one group."""
     ok = table[table["status"] == schema.STATUS_OK]
-    keys = ok[["threads", "device"]].astype(str).replace({"nan": "?", "None": "?"})
-    counts = keys.value_counts().rename("runs").reset_index()
+    counts = _resource_keys(ok).value_counts().rename("runs").reset_index()
     return counts.sort_values("runs", ascending=False, kind="stable", ignore_index=True)
+
+
+def _resource_text(value) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "?"
+    return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
+
+
+def _resource_keys(runs: pd.DataFrame) -> pd.DataFrame:
+    """Threads and device of each run as text ('?' where unknown), so that groups compare exactly."""
+    return pd.DataFrame({c: runs[c].map(_resource_text) for c in ("threads", "device")}, index=runs.index)
 
 
 def cost_points(table: pd.DataFrame) -> pd.DataFrame:
@@ -272,7 +282,7 @@ def cost_points(table: pd.DataFrame) -> pd.DataFrame:
     ok = table[table["status"] == schema.STATUS_OK]
     if not groups.empty:
         threads, device = groups.iloc[0][["threads", "device"]]
-        keys = ok[["threads", "device"]].astype(str).replace({"nan": "?", "None": "?"})
+        keys = _resource_keys(ok)
         ok = ok[(keys["threads"] == threads) & (keys["device"] == device)]
     runs = ok.assign(cpu_s=search_cpu_s(ok), kind="run")[["task", "method", "seed", "error", "cpu_s", "macs",
                                                            "flag", "kind"]]
