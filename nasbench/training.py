@@ -21,7 +21,9 @@ from nasbench.errors import TrainingDiverged
 @dataclass(frozen=True)
 class TrainConfig:
     """A training recipe. ``milestones`` are epochs at which the learning rate is multiplied by
-    ``gamma`` (the step schedule of WRN/DASH); ``schedule='cosine'`` anneals to zero instead."""
+    ``gamma`` (the step schedule of WRN/DASH); ``schedule='cosine'`` anneals to zero instead;
+    ``schedule='linear'`` decays linearly towards zero (SPOS), by epoch: epoch e of E trains at
+    (1 - e / E) of the base rate (after any warm-up)."""
 
     epochs: int
     batch_size: int
@@ -30,7 +32,7 @@ class TrainConfig:
     weight_decay: float = 5e-4
     nesterov: bool = True
     optimizer: Literal["sgd", "adam", "adamw"] = "sgd"
-    schedule: Literal["step", "cosine", "constant"] = "step"
+    schedule: Literal["step", "cosine", "linear", "constant"] = "step"
     milestones: tuple[int, ...] = ()
     gamma: float = 0.2
     warmup_epochs: int = 0
@@ -78,6 +80,9 @@ def lr_factor(cfg: TrainConfig, epoch: float) -> float:
     if cfg.schedule == "cosine":
         span = max(cfg.epochs - cfg.warmup_epochs, 1)
         return 0.5 * (1 + math.cos(math.pi * (epoch - cfg.warmup_epochs) / span))
+    if cfg.schedule == "linear":
+        span = max(cfg.epochs - cfg.warmup_epochs, 1)
+        return 1.0 - (epoch - cfg.warmup_epochs) / span
     return 1.0
 
 
