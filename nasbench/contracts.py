@@ -232,6 +232,9 @@ class SearchMethod(ABC):
     # (nasbench.testing.check_task) run one of these on it, since it costs the least
     baseline: ClassVar[bool] = False
     description: ClassVar[str] = ""  # one line for `nasbench list` and `nasbench check`
+    # a random-search control: the name of the method whose search space it samples uniformly and
+    # whose recipe it trains with. The runner writes it into the manifest; reports pair the two by it
+    control_of: ClassVar[str] = ""
 
     def __init__(self, config: Any):
         self.config = config

@@ -24,6 +24,7 @@ from nasbench import schema
 from nasbench.analysis import plots
 from nasbench.analysis.aggregate import aggregate, cube_means, seed_error_cube
 from nasbench.analysis.archs import NOTE, describe, draw, read_record, supernet_scores
+from nasbench.analysis.comparison import bar_top, comparison_sections, prepared, verdict_section
 from nasbench.analysis.document import Document, to_html, to_markdown
 from nasbench.analysis.fidelity import write_fidelity_study
 from nasbench.analysis.profiles import ZERO_SHIFT, performance_profile, profile_summary
@@ -79,6 +80,9 @@ def build_report(request: ReportRequest) -> dict[str, Path]:
         raise ReportError("nothing to report: no results folder was given and no published numbers were found "
                           "in results/reference\n  to fix: `nasbench reference --import DIR`")
     doc = Document(request.out_dir / FIGURES)
+    doc.heading(1, request.title or "nasbench comparison report")
+    if table is not None:  # the answer first, on the first screen
+        verdict_section(doc, benchmark_runs(table, request.include_fixture), request.study, request.n_boot)
     _header(doc, request, table, reference)
     if table is not None:
         _suite_sections(doc, request, table, published)
@@ -113,7 +117,6 @@ def _joined(values) -> str:
 
 
 def _header(doc: Document, request: ReportRequest, table: pd.DataFrame | None, reference: Path | None) -> None:
-    doc.heading(1, request.title or "nasbench comparison report")
     items = [f"suite version: {suite_version()}",
              f"generated: {datetime.now(timezone.utc).isoformat(timespec='seconds')}"]
     if table is not None:
@@ -176,6 +179,7 @@ def _suite_sections(doc: Document, request: ReportRequest, table: pd.DataFrame, 
     errors = cube_means(cube, tasks, methods)
     pub = published[~published["is_cost"] & published["task"].isin(tasks)] if published is not None else None
     _results_section(doc, shown, pub)
+    comparison_sections(doc, shown, request.study)
     _profile_section(doc, errors, pub)
     _rank_section(doc, cube, tasks, methods, pub, request.n_boot)
     _tau_section(doc, errors, pub)
@@ -242,7 +246,7 @@ def _results_section(doc: Document, shown: pd.DataFrame, pub: pd.DataFrame | Non
     doc.table(rows, "Error per task: suite runs (mean, std, sem over finished seeds; n = finished/runs) and, "
                     "beside them, published numbers of the same methods and the best entry of each published "
                     "table on the task (all published rows are in the last part)")
-    figure = _task_bars_figure(agg, extra if not extra.empty else None)
+    figure = _task_bars_figure(agg, extra if not extra.empty else None, bar_top(prepared(shown)))
     doc.figure(figure, "task-bars", "Error per task: suite (solid, +-1 std over seeds) and published (hatched)")
 
 
@@ -258,12 +262,12 @@ def _task_cells(agg: pd.DataFrame, pub: pd.DataFrame | None, task: str) -> pd.Da
     return cells.reset_index(drop=True)
 
 
-def _task_bars_figure(agg: pd.DataFrame, pub: pd.DataFrame | None) -> Figure:
+def _task_bars_figure(agg: pd.DataFrame, pub: pd.DataFrame | None, tops: dict | None = None) -> Figure:
     tasks = sorted(agg["task"].unique())
     figure, axes = _panel_grid(len(tasks), (7.5, 4.8))
     for ax, task in zip(axes, tasks):
         name = _joined(agg.loc[agg["task"] == task, "error_name"])
-        plots.plot_task_bars(_task_cells(agg, pub, task), ax=ax, title=task, ylabel=name)
+        plots.plot_task_bars(_task_cells(agg, pub, task), ax=ax, title=task, ylabel=name, top=(tops or {}).get(task))
     return figure
 
 

@@ -281,6 +281,7 @@ def _base_manifest(run: PreparedRun, study: str, device: torch.device) -> dict[s
         "budget_notes": {"method": run.method_cls.budget_notes(req.budget),
                          "task": type(run.task).budget_notes(req.budget)},
         "citation": {"method": run.method_cls.citation, "task": type(run.task).citation},
+        "control_of": run.method_cls.control_of or None,  # a random-search control names its method
         schema.DATA_SOURCE: None, schema.COSTS: {}, "versions": provenance.versions(), "host": provenance.host(),
         "device": provenance.describe_device(device),
         # what a cost or a bit-for-bit result depends on: compare runs only when these agree

@@ -105,8 +105,10 @@ def run_search(ctx: RunContext, c: DASHConfig) -> tuple[Supernet, int]:
                                                                      ctx.generator)
     ctx.log(f"dash search: {len(net.layers)} layers, |K||D| = {len(net.layers[0].pairs)}, {cfg.epochs} epochs "
             f"of {batches} batches")
+    initial = argmax_indices(net)  # the search signal counts the layers whose choice left it
     fit(net, ctx, cfg, val=val, optimizers=optimizers, after_backward=after_backward,
-        epoch_log=lambda model: {"arch_mean_max_prob": mean_max_prob(net)})
+        epoch_log=lambda model: {"arch_mean_max_prob": mean_max_prob(net),
+                                 "arch_argmax_changed": sum(a != b for a, b in zip(argmax_indices(net), initial))})
     return net, batches
 
 
@@ -114,6 +116,12 @@ def _sgd(params, cfg: TrainConfig, lr: float) -> torch.optim.SGD:
     """[P] A.5.2: SGD, momentum 0.9, Nesterov, weight decay 5e-4 on weights and logits alike."""
     return torch.optim.SGD(params, lr=lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay,
                            nesterov=cfg.nesterov and cfg.momentum > 0)
+
+
+@torch.no_grad()
+def argmax_indices(net: Supernet) -> list[int]:
+    """Per layer: the index of the largest architecture logit (the (k, d) the layer would pick)."""
+    return [int(layer.alpha.argmax()) for layer in net.layers]
 
 
 @torch.no_grad()

@@ -120,9 +120,7 @@ class SPOS(SearchMethod):
         blocks = record.get("choices", {}).get("blocks")
         if not blocks:
             return False
-        import matplotlib
-
-        colors = matplotlib.colormaps["tab10"].colors
+        colors = [f"C{c}" for c in range(len(BLOCK_NAMES))]  # the axes' colour cycle: no matplotlib import
         heights = details.get("channel_scales") or [1.0] * len(blocks)
         ax.bar(range(len(blocks)), heights, color=[colors[c] for c in blocks])
         for choice, name in enumerate(BLOCK_NAMES):

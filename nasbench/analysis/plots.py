@@ -92,17 +92,24 @@ def plot_tau_heatmap(taus: pd.DataFrame, ax: Axes | None = None, title: str = ""
     return ax
 
 
-def plot_task_bars(cells: pd.DataFrame, ax: Axes | None = None, title: str = "", ylabel: str = "error") -> Axes:
-    """Bars of one task: columns label, mean, std, published (bool). Published bars are hatched."""
+def plot_task_bars(cells: pd.DataFrame, ax: Axes | None = None, title: str = "", ylabel: str = "error",
+                   top: float | None = None) -> Axes:
+    """Bars of one task: columns label, mean, std, published (bool). Published bars are hatched.
+    ``top``: the upper axis limit (set by the runs that did not diverge); a bar above it is cut
+    there and labelled with its value."""
     ax = new_axes(ax)
     x = np.arange(len(cells))
     published = cells["published"].to_numpy(dtype=bool)
     colors = np.where(published, PUBLISHED_COLOR, SUITE_COLOR)
-    bars = ax.bar(x, cells["mean"].fillna(0.0), yerr=cells["std"].fillna(0.0), color=colors, capsize=3)
+    cut = cells["mean"].to_numpy(dtype=float) > top if top is not None else np.zeros(len(cells), dtype=bool)
+    yerr = np.where(cut, 0.0, cells["std"].fillna(0.0).to_numpy(dtype=float))  # a cut bar's spread is off-axis
+    bars = ax.bar(x, cells["mean"].fillna(0.0), yerr=yerr, color=colors, capsize=3)
     for bar, is_published, value in zip(bars, published, cells["mean"]):
         bar.set_hatch("//" if is_published else "")
         if np.isnan(value):
             ax.text(bar.get_x() + bar.get_width() / 2, 0, "failed /\nmissing", ha="center", va="bottom", fontsize=7)
+    if top is not None:
+        _clip_bars(ax, bars, cells["mean"].to_numpy(dtype=float), top)
     ax.set_xticks(x, cells["label"], rotation=60, ha="right", fontsize=7)
     ax.set_ylabel(ylabel)
     ax.set_title(title)
@@ -112,6 +119,14 @@ def plot_task_bars(cells: pd.DataFrame, ax: Axes | None = None, title: str = "",
         handles.append(Patch(facecolor=PUBLISHED_COLOR, hatch="//", label="published"))
     ax.legend(handles=handles, fontsize=7)
     return ax
+
+
+def _clip_bars(ax: Axes, bars, means: np.ndarray, top: float) -> None:
+    ax.set_ylim(0, top)
+    for bar, value in zip(bars, means):
+        if value > top:  # a diverged run lifts this mean: the bar is cut, its value written above it
+            ax.annotate(f"{value:.3g}\n(cut)", (bar.get_x() + bar.get_width() / 2, top), ha="center", va="bottom",
+                        fontsize=7, color="#c0392b", annotation_clip=False)
 
 
 def plot_stage_costs(costs: pd.DataFrame, ax: Axes | None = None, title: str = "", unit: str = "wall seconds") -> Axes:

@@ -40,3 +40,29 @@ def write_run(root: Path, task: str, method: str, seed: int, error: float | None
 @pytest.fixture(scope="session")
 def write():
     return write_run
+
+
+DIVERGED = 56.0  # a relative L2 that a diverged DASH run reported
+
+
+def edit_manifest(run_dir: Path, **fields) -> None:
+    path = run_dir / schema.MANIFEST
+    manifest = json.loads(path.read_text())
+    manifest.update(fields)
+    path.write_text(json.dumps(manifest))
+
+
+@pytest.fixture(scope="session")
+def diverged_study(tmp_path_factory):
+    """3 tasks x (dash, its random control, wrn) x 3 seeds; darcyflow/dash seed 2 diverged."""
+    root = tmp_path_factory.mktemp("results") / "diverged"
+    base = {"darcyflow": 0.05, "cifar100": 0.30, "listops": 0.60}
+    offset = {"dash": 0.0, "random-dash": 0.02, "wrn": 0.04}
+    for task, error in base.items():
+        for method, extra in offset.items():
+            for seed in range(3):
+                value = DIVERGED if (task, method, seed) == ("darcyflow", "dash", 2) else error + extra + 0.001 * seed
+                run_dir = write_run(root, task, method, seed, value, wall=10.0 * (1 + extra * 50))
+                edit_manifest(run_dir, resources={"device": "cpu", "torch_threads": 1},
+                              control_of="dash" if method == "random-dash" else None)
+    return root

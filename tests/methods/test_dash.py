@@ -3,6 +3,7 @@ aggregated convolution equals the weighted sum of F.conv1d/conv2d in float64, th
 one-hot weights give one convolution, Kronecker dilation is zero insertion, the discretisation index
 round-trips, gradients reach weights and logits, gradient conditioning fixes the step norm, and
 runs through the runner (1D toy task) and the command line (Darcy Flow) write the record."""
+import csv
 import itertools
 import json
 import math
@@ -302,6 +303,10 @@ def test_smoke_run_through_the_cli_on_darcyflow(tmp_path, isolated_data):
     assert {p["lr"] for p in arch["retrain"]["tuning"]["evaluated"]} <= {0.1, 0.01}
     final = json.loads((run_dir / "final.json").read_text())
     assert math.isfinite(final["value"]) and final["split"] == "test"
+    with open(run_dir / "curves.csv") as rows:  # the search signal: concentration and argmax moves
+        search = [row for row in csv.DictReader(rows) if row["stage"] == "search"]
+    assert search and all(0 <= int(row["arch_argmax_changed"]) <= 13 for row in search)
+    assert all(1 / 16 <= float(row["arch_mean_max_prob"]) <= 1 for row in search)
 
 
 def test_registered_with_a_benchmark_whose_forms_compute_the_same_layer():

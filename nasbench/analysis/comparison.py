@@ -1,0 +1,204 @@
+"""The comparison sections of the report (``nasbench.report`` composes them): the verdict the
+report opens with, error against cost per task with the Pareto front, best-so-far curves, the
+per-seed table with flagged runs, and pairwise tests over tasks. Every sentence and number here is
+computed from the runs by ``nasbench.analysis.compare``; the conventions it reads (``control_of``,
+resources, ``best_so_far``, what counts as diverged) are documented there."""
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from nasbench.analysis import compare as cmp
+from nasbench.analysis.aggregate import seed_error_cube
+from nasbench.analysis.compare_plots import method_colors, plot_best_so_far, plot_error_cost
+from nasbench.analysis.document import Document
+from nasbench.analysis.ranks import rank_table
+
+if TYPE_CHECKING:
+    from nasbench.study import Study
+
+
+def prepared(shown: pd.DataFrame) -> pd.DataFrame:
+    """The runs with the facts the comparison reads (control, threads, device) and their flags."""
+    return cmp.flag_runs(cmp.run_facts(shown))
+
+
+def bar_top(table: pd.DataFrame) -> dict:
+    """Per task, the upper limit of an error-bar axis set by the unflagged runs (None: no flag
+    on the task, the axis scales itself)."""
+    tops = {}
+    for task, runs in table.groupby("task"):
+        clean = cmp.clean(runs)
+        if (runs["flag"] != "").any() and len(clean):
+            spread = clean.groupby("method")["error"].agg(["mean", "std"]).fillna(0.0)
+            tops[task] = 1.15 * float((spread["mean"] + spread["std"]).max())
+    return tops
+
+
+# --- verdict ------------------------------------------------------------------------------------
+
+def _num(value: float) -> str:
+    return "-" if value is None or not math.isfinite(value) else f"{value:.3g}"
+
+
+def _interval(low: float, high: float) -> str:
+    return f"[{_num(low)}, {_num(high)}]" if math.isfinite(low) else "(one seed: no interval)"
+
+
+def best_lines(best: pd.DataFrame) -> list[str]:
+    lines = []
+    for row in best.itertuples(index=False):
+        versus = ""
+        if row.runner_up:
+            how = "apart from" if row.separable else "not separable from"
+            versus = f", {how} the runner-up {row.runner_up} ({_num(row.runner_up_mean)})"
+        lines.append(f"{row.task} ({row.error_name}): **{row.best}** {_num(row.mean)} "
+                     f"{_interval(row.ci_low, row.ci_high)} over {row.n} seed(s){versus}")
+    return lines
+
+
+def rank_sentence(ranks: pd.DataFrame, n_tasks: int) -> str:
+    order = cmp.rank_separability(ranks)
+    text = ""
+    for row in order.itertuples(index=False):
+        text += f"{row.method} {row.mean_rank:.2f} [{row.ci_low:.2f}, {row.ci_high:.2f}]"
+        text += " < " if row.apart_from_next else " ≈ "
+    return (f"**Average rank** over {n_tasks} task(s), 95 % bootstrap interval over seeds: {text[:-3]} "
+            "('<': the intervals of the two neighbours are apart; '≈': the two are not separable).")
+
+
+def control_sentence(pairs: pd.DataFrame) -> str:
+    if pairs.empty:
+        return ("**Against random search**: no random-search control ran in these results (a control declares "
+                "`control_of = \"<method>\"` and the runner records it in the manifest), so no method is compared "
+                "with random search here.")
+    parts = []
+    for (method, control), group in pairs.groupby(["method", "control"], sort=True):
+        wins = int((group["log_ratio"] < 0).sum())
+        apart = int(((group["log_ratio"] < 0) & group["separable"]).sum())
+        parts.append(f"{method} has a lower mean error than its control {control} on {wins} of {len(group)} "
+                     f"task(s) (intervals apart on {apart})")
+    return "**Against random search**: " + "; ".join(parts) + "."
+
+
+def flag_sentence(table: pd.DataFrame) -> str:
+    flagged = table[table["flag"] != ""]
+    if flagged.empty:
+        return "No run diverged (rule: see Per-seed results)."
+    names = ", ".join(f"{r.task}/{r.method}/seed {r.seed} (error {_num(r.error)})" for r in flagged.itertuples())
+    return (f"**{len(flagged)} run(s) flagged** as diverged or non-finite: {names}. They count in the means and "
+            "ranks above (they are what the method produced) and are kept off the figures' axis limits.")
+
+
+def resource_sentence(table: pd.DataFrame) -> str:
+    groups = cmp.resource_groups(table)
+    if groups.empty:
+        return ""
+    first = groups.iloc[0]
+    text = f"**Costs** compare runs with {first['threads']} torch thread(s) on {first['device']} ({first['runs']} runs)"
+    if len(groups) > 1:
+        rest = sum(groups["runs"].iloc[1:])
+        return text + f"; {rest} run(s) on other resources are left out of the error-against-cost figures."
+    return text + ", every finished run here."
+
+
+def verdict_section(doc: Document, shown: pd.DataFrame, study: Study | None, n_boot: int) -> None:
+    """The paragraph the report opens with, each sentence computed from the runs."""
+    table = prepared(shown)
+    doc.heading(2, "Verdict")
+    if table.empty:
+        doc.para("No finished benchmark run to judge.")
+        return
+    cube, tasks, methods, _ = seed_error_cube(table, study)
+    best = cmp.best_per_task(cmp.cell_intervals(table))
+    if len(best):
+        doc.para("**Best method per task** (mean test error over seeds, 95 % Student-t interval):")
+        doc.bullets(best_lines(best))
+    else:
+        doc.para("No cell finished, so no method is best on any task.")
+    sentences = []
+    if len(methods) >= 2:
+        sentences.append(rank_sentence(rank_table(cube, tasks, methods, n_boot=n_boot), len(tasks)))
+    sentences += [control_sentence(cmp.control_comparison(table)), flag_sentence(table), resource_sentence(table)]
+    for sentence in filter(None, sentences):
+        doc.para(sentence)
+
+
+# --- the comparison sections --------------------------------------------------------------------
+
+def comparison_sections(doc: Document, shown: pd.DataFrame, study: Study | None) -> None:
+    table = prepared(shown)
+    _seed_section(doc, table)
+    _error_cost_section(doc, table)
+    _best_so_far_section(doc, table)
+    _pairwise_section(doc, table, study)
+
+
+def _seed_section(doc: Document, table: pd.DataFrame) -> None:
+    doc.heading(2, "Per-seed results")
+    doc.para(f"Test error of every run; `!` marks a flagged run. A run is flagged `{cmp.FLAG_NONFINITE}` when its "
+             f"error is not finite and `{cmp.FLAG_DIVERGED}` when its error is more than {cmp.RATIO_LIMIT:g} x the "
+             "median of its cell's other seeds, or of all finished runs of its task.")
+    doc.table(cmp.seed_table(table), "Test error per seed (status where the run did not finish)")
+
+
+def _error_cost_section(doc: Document, table: pd.DataFrame) -> None:
+    doc.heading(2, "Error against cost")
+    points = cmp.cost_points(table)
+    doc.para(resource_sentence(table) + " Small dots are runs, large dots method means over unflagged seeds, "
+             "the dashed line the Pareto front of the means (no other method is both cheaper and better).")
+    tasks = sorted(points["task"].unique())
+    if not tasks:
+        return
+    colors = method_colors(points["method"])
+    figure = Figure(figsize=(13, 3.6 * len(tasks)), layout="constrained")
+    axes = figure.subplots(len(tasks), 2, squeeze=False)
+    names = table.groupby("task")["error_name"].first()
+    for row, task in zip(axes, tasks):
+        group = points[points["task"] == task]
+        for ax, axis in zip(row, ("cpu_s", "macs")):
+            plot_error_cost(group, axis, ax=ax, title=task, ylabel=f"test {names.get(task, 'error')}", colors=colors)
+    doc.figure(figure, "error-cost", "Test error against CPU seconds of search + tune + retrain (left) and against "
+                                     "the final network's MACs (right), per task; Pareto front dashed")
+    front = points[(points["kind"] == "mean") & (points["front_cpu_s"] | points["front_macs"])]
+    doc.table(front[["task", "method", "error", "cpu_s", "macs", "front_cpu_s", "front_macs"]],
+              "Methods on a Pareto front (mean over unflagged seeds)")
+
+
+def _best_so_far_section(doc: Document, table: pd.DataFrame) -> None:
+    doc.heading(2, "Best so far during search")
+    curves = cmp.best_so_far(table)
+    if curves.empty:
+        doc.para(f"No run records a best-so-far column ({', '.join(cmp.BEST_SO_FAR_COLUMNS)} in `curves.csv`), "
+                 "so no curve is drawn.")
+        return
+    tasks = sorted(curves["task"].unique())
+    figure = Figure(figsize=(13 if len(tasks) > 1 else 7, 3.8 * math.ceil(len(tasks) / 2)), layout="constrained")
+    axes = figure.subplots(math.ceil(len(tasks) / 2), min(2, len(tasks)), squeeze=False).ravel()
+    colors = method_colors(curves["method"])
+    for ax, task in zip(axes, tasks):
+        plot_best_so_far(curves[curves["task"] == task], ax=ax, title=task, colors=colors)
+    for ax in axes[len(tasks):]:
+        ax.set_visible(False)
+    doc.figure(figure, "best-so-far", "Best validation error found so far against wall seconds, one line per run "
+                                      "(columns: " + ", ".join(sorted(set(curves["column"]))) + ")")
+
+
+def _pairwise_section(doc: Document, table: pd.DataFrame, study: Study | None) -> None:
+    doc.heading(2, "Pairwise tests")
+    cube, tasks, methods, seeds = seed_error_cube(table, study)
+    if len(methods) < 2:
+        doc.para("One method only: nothing to test.")
+        return
+    result = cmp.friedman(cube)
+    friedman = (f"Friedman chi2 = {_num(result['statistic'])}, p = {_num(result['p'])} over {result['blocks']} blocks"
+                if np.isfinite(result["p"]) else "Friedman test not computed (it needs 3+ methods and 2+ blocks)")
+    doc.para(f"Test: {cmp.PAIRWISE_TEST}. A block is one task and one seed ({len(tasks)} task(s) x {len(seeds)} "
+             f"seed(s)): the runs of two methods pair by task and seed number. "
+             f"{friedman}.")
+    doc.table(cmp.pairwise_tests(cube, methods), "Pairwise Wilcoxon signed-rank tests (a_better: blocks where a had "
+                                                 "the lower error); p_holm < 0.05 marks a difference")

@@ -1,0 +1,98 @@
+"""The comparison: flags, intervals, controls, tests and Pareto fronts against hand-computed values
+and scipy, and a report of a synthetic study with one diverged run (test data, not results)."""
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from nasbench import schema
+from nasbench.analysis import compare as cmp
+from nasbench.analysis.compare_plots import plot_error_cost
+from nasbench.analysis.comparison import bar_top, prepared
+from nasbench.analysis.plots import plot_task_bars
+from nasbench.analysis.table import runs_table
+from nasbench.report import ReportRequest, build_report
+
+DIVERGED = 56.0  # as planted by the diverged_study fixture (conftest)
+
+
+def test_flags_the_diverged_run_and_not_seed_noise(diverged_study):
+    table = prepared(runs_table(diverged_study))
+    flagged = table[table["flag"] != ""]
+    assert [(r.task, r.method, r.seed) for r in flagged.itertuples()] == [("darcyflow", "dash", 2)]
+    assert flagged["flag"].iloc[0].startswith("diverged (1.11e+03 x the median of its cell's other seeds")
+    noise = pd.DataFrame({"task": "t", "method": "m", "seed": [0, 1, 2], "status": "ok",
+                          "error": [0.050, 0.051, 0.060]})
+    assert (cmp.flag_runs(noise)["flag"] == "").all()  # a modified z-score would flag 0.060 (z = 5.5)
+    both = noise.assign(error=[0.05, DIVERGED, math.nan])
+    assert list(cmp.flag_runs(both)["flag"].str.split(" ").str[0]) == ["", "diverged", "non-finite"]
+
+
+def test_figure_axes_are_set_by_the_runs_that_did_not_diverge(diverged_study):
+    table = prepared(runs_table(diverged_study))
+    points = cmp.cost_points(table)
+    ax = plot_error_cost(points[points["task"] == "darcyflow"], "cpu_s")
+    low, high = ax.get_ylim()
+    assert 0.04 < low < 0.05 and 0.09 < high < 0.1  # the clean runs span 0.050 .. 0.092
+    assert any(text.get_text() == "56" for text in ax.texts)  # the flagged run is marked with its value
+    top = bar_top(table)
+    assert set(top) == {"darcyflow"} and top["darcyflow"] == pytest.approx(1.15 * (0.091 + 0.001))
+    cells = pd.DataFrame({"label": ["dash", "wrn"], "mean": [(0.05 + 0.051 + DIVERGED) / 3, 0.091],
+                          "std": [0.0, 0.001], "published": False})
+    assert plot_task_bars(cells, top=top["darcyflow"]).get_ylim() == (0, pytest.approx(top["darcyflow"]))
+
+
+def test_intervals_best_method_and_control_pairs(diverged_study):
+    table = prepared(runs_table(diverged_study))
+    cells = cmp.cell_intervals(table)
+    wrn = cells[(cells["task"] == "cifar100") & (cells["method"] == "wrn")].iloc[0]
+    values = np.array([0.340, 0.341, 0.342])
+    half = stats.t.ppf(0.975, 2) * values.std(ddof=1) / math.sqrt(3)
+    assert (wrn["mean"], wrn["ci_low"], wrn["ci_high"]) == pytest.approx((0.341, 0.341 - half, 0.341 + half))
+    best = cmp.best_per_task(cells).set_index("task")
+    assert best.loc["cifar100", "best"] == "dash" and best.loc["cifar100", "separable"]
+    assert best.loc["darcyflow", "best"] == "random-dash"  # the diverged seed counts in dash's mean
+    pairs = cmp.control_comparison(table)
+    assert set(pairs["task"]) == {"darcyflow", "cifar100", "listops"} and set(pairs["control"]) == {"random-dash"}
+    assert (pairs.set_index("task")["log_ratio"] < 0).to_dict() == {"cifar100": True, "darcyflow": False,
+                                                                     "listops": True}
+    variant = table.assign(base_method=table["method"], method=table["method"].replace({"dash": "dash-fast"}))
+    assert set(cmp.control_comparison(variant)["method"]) == {"dash-fast"}  # a study variant of dash
+
+
+def test_pairwise_tests_are_scipys_wilcoxon_with_holm():
+    rng = np.random.default_rng(0)
+    cube = np.exp(rng.normal(size=(3, 3, 4)))
+    cube[:, 0, :] *= 0.5
+    table = cmp.pairwise_tests(cube, ["a", "b", "c"])
+    diff = np.log(cube[:, 0, :].ravel() / cube[:, 1, :].ravel())
+    assert table.loc[0, "p"] == pytest.approx(stats.wilcoxon(diff).pvalue)
+    assert cmp.holm(np.array([0.01, 0.04, 0.03])) == pytest.approx([0.03, 0.06, 0.06])
+    assert cmp.friedman(cube)["blocks"] == 12
+
+
+def test_pareto_front():
+    cost, error = np.array([1.0, 2.0, 3.0, 2.5, np.nan]), np.array([0.5, 0.3, 0.1, 0.4, 0.0])
+    assert list(cmp.pareto_front(cost, error)) == [True, True, True, False, False]
+
+
+def test_best_so_far_reads_the_curve_columns(tmp_path, write):
+    run_dir = write(tmp_path / "r", "darcyflow", "spos", 0, 0.1)
+    (run_dir / schema.CURVES).write_text("stage,epoch,elapsed_s,best_fitness\nsearch,0,1.0,0.5\nsearch,1,2.0,0.6\n"
+                                         "search,2,3.0,0.2\nretrain,0,4.0,\n")
+    curves = cmp.best_so_far(runs_table(tmp_path / "r"))
+    assert list(curves["best"]) == [0.5, 0.5, 0.2] and list(curves["elapsed_s"]) == [1.0, 2.0, 3.0]
+
+
+def test_report_opens_with_the_verdict_and_flags_the_diverged_run(diverged_study, tmp_path):
+    md = build_report(ReportRequest(tmp_path / "report", diverged_study, n_boot=50))["md"].read_text()
+    verdict = md[md.index("## Verdict"):md.index("suite version")]
+    assert "**Best method per task**" in verdict and "- cifar100 (0-1 error): **dash** 0.301 [" in verdict
+    assert "**Average rank** over 3 task(s)" in verdict
+    assert "dash has a lower mean error than its control random-dash on 2 of 3 task(s)" in verdict
+    assert "**1 run(s) flagged**" in verdict and "darcyflow/dash/seed 2 (error 56)" in verdict
+    assert "1 torch thread(s) on cpu (27 runs)" in verdict
+    assert "| darcyflow | dash | 0.05 | 0.051 | 56 ! | seed 2: diverged" in md
+    assert "figures/error-cost.png" in md and "Friedman chi2" in md
