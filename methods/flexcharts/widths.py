@@ -32,7 +32,8 @@ class StageWidths(nn.Module):
         return getattr(self, f"grid_{s}")
 
     def weights(self, s: int, sample: bool = False) -> torch.Tensor:
-        raise NotImplementedError
+        """Stage ``s``'s weights over its grid; each subclass (Gaussian, Gumbel-softmax) defines them."""
+        raise TypeError(f"{type(self).__name__} must define weights(s, sample)")
 
     def all_weights(self, sample: bool = False) -> list[torch.Tensor]:
         """One weight vector per stage (one Gumbel sample per stage when ``sample``)."""
