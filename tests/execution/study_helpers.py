@@ -4,6 +4,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -46,10 +47,18 @@ def curves_without_time(run_dir: Path) -> list[dict]:
 
 
 def nasbench(*args: str, env: dict | None = None, **kwargs) -> subprocess.Popen:
-    """``nasbench ARGS`` in a subprocess (its own session, so a test can kill what it started)."""
+    """``nasbench ARGS`` in a subprocess (its own session, so a test can kill what it started). SIGINT is
+    reset to its default in the child: a test suite started in the background by a shell (`make test &`)
+    inherits SIGINT ignored, and Python then never raises KeyboardInterrupt, so Ctrl-C tests would pass
+    or fail with how the suite was started."""
     env = {**os.environ, "PYTHONPATH": PLUGIN_PATH, **(env or {})}
     return subprocess.Popen([sys.executable, "-m", "nasbench", *args], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, start_new_session=True, **kwargs)
+                            stderr=subprocess.STDOUT, text=True, start_new_session=True,
+                            preexec_fn=_default_sigint, **kwargs)
+
+
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 @pytest.fixture
