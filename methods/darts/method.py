@@ -3,11 +3,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import torch
 from torch import nn
 
 from nasbench.contracts import RunContext, SearchMethod, TaskShape, TaskView
-from nasbench.methods.backbones.darts_cells import EvalNetwork, Genotype
+from nasbench.methods.backbones.darts_cells import Genotype, RetrainHooks
 from nasbench.methods.backbones.darts_records import describe_genotype, draw_genotype
 from nasbench.methods.darts.config import DARTSConfig, budget_notes, paper_config, scale_config
 from nasbench.methods.darts.search import arch_record, build_eval_network, run_search
@@ -64,34 +63,3 @@ class DARTS(SearchMethod):
     def draw_record(cls, record: dict[str, Any], ax: Any) -> bool:
         draw_genotype(Genotype.from_dict(record["choices"]["genotype"]), ax)
         return True
-
-
-class RetrainHooks:
-    """The evaluation recipe's extras in ``fit``'s hooks [P A.1.2, R train.py]: the auxiliary head's
-    loss (weight 0.4) added to the task loss, and the path-dropout probability ramped linearly from 0
-    at the first epoch towards ``drop_path`` at the last."""
-
-    def __init__(self, net: EvalNetwork, loss, aux_weight: float, drop_path: float, epochs: int):
-        self.net, self.loss, self.aux_weight = net, loss, aux_weight
-        self.drop_path, self.epochs = drop_path, max(epochs, 1)
-        self.targets: torch.Tensor | None = None
-        self.epoch_prob = net.drop_path_prob = 0.0  # the probability of the epoch that just ran
-
-    def before_step(self, model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor) -> None:
-        self.targets = targets  # the auxiliary loss needs them after the forward pass
-
-    def add_loss(self, model: nn.Module, task_loss: torch.Tensor) -> torch.Tensor:
-        if self.net.aux_logits is None or self.aux_weight == 0:
-            return task_loss
-        return task_loss + self.aux_weight * self.loss(self.net.aux_logits, self.targets)
-
-    def epoch_end(self, model: nn.Module, epoch: int, optimizers: list) -> None:
-        self.epoch_prob = self.net.drop_path_prob
-        self.net.drop_path_prob = self.drop_path * (epoch + 1) / self.epochs
-
-    def epoch_log(self, model: nn.Module) -> dict[str, float]:
-        return {"drop_path_prob": self.epoch_prob}
-
-    def hooks(self) -> dict[str, Any]:
-        return {"before_step": self.before_step, "add_loss": self.add_loss, "epoch_end": self.epoch_end,
-                "epoch_log": self.epoch_log}

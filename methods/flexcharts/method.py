@@ -6,7 +6,7 @@ from typing import Any
 from torch import nn
 
 from nasbench.contracts import RunContext, SearchMethod, TaskShape, TaskView
-from nasbench.methods.backbones.darts_cells import EvalNetwork
+from nasbench.methods.backbones.darts_cells import EvalNetwork, RetrainHooks
 from nasbench.methods.backbones.width_cells import width_network
 from nasbench.methods.flexcharts.config import (
     ChannelSearchConfig,
@@ -57,26 +57,6 @@ def build_from_record(arch: dict[str, Any], shape: TaskShape, auxiliary: bool = 
                          stem=space["stem"], head=space["head"], auxiliary=auxiliary, vocab_size=shape.vocab_size)
 
 
-class RetrainHooks:
-    """The retraining recipe's extras in ``fit``'s hooks [P 5.1]: the auxiliary head's loss (weight
-    0.4) and drop-path rising linearly to its maximum over the epochs."""
-
-    def __init__(self, net: EvalNetwork, loss, aux_weight: float, drop_path: float, epochs: int):
-        self.net, self.loss, self.aux_weight = net, loss, aux_weight
-        self.drop_path, self.epochs, self.targets = drop_path, max(epochs, 1), None
-
-    def before_step(self, model, inputs, targets) -> None:
-        self.targets = targets  # the auxiliary loss needs them after the forward pass
-
-    def add_loss(self, model, task_loss):
-        if self.net.aux_logits is None or self.aux_weight == 0:
-            return task_loss
-        return task_loss + self.aux_weight * self.loss(self.net.aux_logits, self.targets)
-
-    def epoch_end(self, model, epoch, optimizers) -> None:
-        self.net.drop_path_prob = self.drop_path * (epoch + 1) / self.epochs
-
-
 class ChannelSearch(SearchMethod):
     """What FlexCHarts and DMaskingNAS share; the subclasses differ in their Config only."""
 
@@ -110,7 +90,7 @@ class ChannelSearch(SearchMethod):
         model = build_from_record(arch, ctx.task.shape, auxiliary=c.auxiliary_weight > 0).to(ctx.device)
         model.drop_path_prob, model.generator = 0.0, ctx.generator
         hooks = RetrainHooks(model, ctx.task.loss, c.auxiliary_weight, c.drop_path, c.retrain.epochs)
-        fit(model, ctx, c.retrain, before_step=hooks.before_step, add_loss=hooks.add_loss, epoch_end=hooks.epoch_end)
+        fit(model, ctx, c.retrain, **hooks.hooks())
         return model
 
     @classmethod
