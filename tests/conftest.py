@@ -4,6 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import torch
 from toy_plugins import ToyMethod, ToyTask
 
 from nasbench.registry import methods, tasks
@@ -28,3 +29,13 @@ def data_root(tmp_path_factory) -> Path:
 def isolated_data(data_root, monkeypatch) -> Path:
     monkeypatch.setenv("NASBENCH_DATA", str(data_root))
     return data_root
+
+
+@pytest.fixture
+def one_thread():
+    """One torch thread for the test: tiny networks on a shared CPU are slower with two intra-op
+    threads than with one (modules that need it set ``pytestmark = pytest.mark.usefixtures("one_thread")``)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

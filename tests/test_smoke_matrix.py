@@ -14,7 +14,6 @@ import json
 import math
 
 import pytest
-import torch
 
 from nasbench import schema
 from nasbench.contracts import MetricSpec
@@ -29,13 +28,7 @@ PAIRS = list(smoke_matrix())
 METHOD_NAMES, TASK_NAMES = tuple(methods.names()), tuple(tasks.names())
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Smoke networks are tiny: on a shared CPU, syncing two intra-op threads costs more than the work."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="session")

@@ -5,13 +5,13 @@ besides the document renderer used by ``nasbench.report``)."""
 from nasbench.analysis.aggregate import aggregate, error_matrix, seed_error_cube
 from nasbench.analysis.profiles import performance_profile, performance_ratios, profile_summary
 from nasbench.analysis.ranks import (
-                                     average_ranks,
-                                     kendall_tau_b,
-                                     rank_table,
-                                     ranking_fidelity,
-                                     task_ranks,
-                                     tau_against,
-                                     tau_between_tasks,
+    average_ranks,
+    kendall_tau_b,
+    rank_table,
+    ranking_fidelity,
+    task_ranks,
+    tau_against,
+    tau_between_tasks,
 )
 from nasbench.analysis.reference import import_reference, load_published, published_matrix
 from nasbench.analysis.table import ReportError, completeness, runs_table

@@ -43,13 +43,7 @@ from nasbench.training import SinglePathSampling, TrainConfig, fit, make_optimiz
 SMALL_2D = dict(stem_channels=4, stage_channels=(8, 16, 24, 32), last_channels=32)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Two threads on a shared, loaded 2-core machine are many times slower than one."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def spec(dims=2, size=(16, 16), channel_search=False, **kw) -> SupernetSpec:
