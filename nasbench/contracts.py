@@ -279,6 +279,31 @@ class SearchMethod(ABC):
     def retrain(self, ctx: RunContext, arch: dict[str, Any], hparams: dict[str, Any]) -> torch.nn.Module:
         """Build the final network from the architecture and train it; return the trained model."""
 
+    # -- the search space, for the method's random-search control (``nasbench.controls``) ------------
+    # The field of the method's config that holds the training recipe (a ``TrainConfig``) of the network
+    # ``retrain`` builds from a record; the control trains its candidates with it, shortened.
+    retrain_recipe: ClassVar[str] = "retrain"
+
+    @classmethod
+    def sample_architecture(cls, config: Any, shape: TaskShape, rng: np.random.Generator) -> dict[str, Any]:
+        """One architecture drawn uniformly from the method's own search space (under ``config``, for a
+        task of ``shape``), drawing only from ``rng``: a record as ``search`` returns it (``backbone``,
+        ``search_space``, ``choices``), which ``retrain`` builds and trains and ``describe_record`` shows.
+        A method that defines it (and ``search_examples``) gets a random-search control."""
+        raise NotImplementedError(f"{cls.name} defines no search space a random-search control can sample")
+
+    @classmethod
+    def search_examples(cls, config: Any, shape: TaskShape, train_size: int) -> int:
+        """How many training examples the search under ``config`` passes through gradient steps (weight
+        and architecture steps alike) on a training split of ``train_size``: the budget its control matches."""
+        raise NotImplementedError(f"{cls.name} does not say what its search costs in training examples")
+
+
+def samples_its_space(method_cls: type[SearchMethod]) -> bool:
+    """Whether ``method_cls`` implements the control contract (``sample_architecture`` and ``search_examples``)."""
+    return all(getattr(method_cls, hook).__func__ is not getattr(SearchMethod, hook).__func__
+               for hook in ("sample_architecture", "search_examples"))
+
 
 def unsupported_reason(method_cls: type[SearchMethod], shape: TaskShape) -> str | None:
     """Why ``method_cls`` cannot run on a task of ``shape`` (None when it can): the method's own

@@ -1,7 +1,8 @@
 """One generic registry; methods and tasks are two instances.
 
 Listing reads entry-point names and imports nothing; a plugin is imported the first time it is asked
-for. The decorator (for tests and notebooks) and the entry point (for installed packages) carry the
+for. A class with a classmethod ``for_entry_point(name)`` serves a family of names: each entry point
+naming it gets the class that call returns (the random-search controls, ``nasbench.controls``). The decorator (for tests and notebooks) and the entry point (for installed packages) carry the
 same facts, because plugin metadata are class attributes.
 """
 from __future__ import annotations
@@ -111,6 +112,9 @@ class Registry(Generic[T]):
             obj = import_module(module_name)
             for part in attr.split("."):
                 obj = getattr(obj, part)
+            family = getattr(obj, "for_entry_point", None)
+            if callable(family):  # one class serving several names: it makes the class of this one
+                obj = family(name)
         except Exception as exc:  # any import failure of a plugin is the plugin's problem
             raise PluginError(
                 f"{self.kind} {name!r} could not be imported from {source}: "

@@ -62,6 +62,14 @@ class TrainConfig:
             raise ConfigError(f"train: {'; '.join(problems)}. Set a valid value with --set train.<key>=<value>.")
 
 
+def epoch_examples(train_size: int, cfg: TrainConfig) -> int:
+    """How many training examples one epoch of ``fit`` under ``cfg`` passes through gradient steps on a
+    split of ``train_size`` (``batches_per_epoch`` full batches, or the whole split)."""
+    if cfg.batches_per_epoch is None or cfg.batches_per_epoch * cfg.batch_size >= train_size:
+        return train_size
+    return cfg.batches_per_epoch * cfg.batch_size
+
+
 def make_optimizer(params: Iterable, cfg: TrainConfig) -> torch.optim.Optimizer:
     if cfg.optimizer == "sgd":
         nesterov = cfg.nesterov and cfg.momentum > 0

@@ -4,12 +4,13 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+import numpy as np
 from torch import nn
 
 from nasbench.contracts import RunContext, SearchMethod, TaskShape, TaskView
 from nasbench.methods.backbones.records import draw_kernel_dilation, kernel_dilation_frame, kernels_text
 from nasbench.methods.dash.config import DASHConfig, budget_notes, paper_config, scale_config
-from nasbench.methods.dash.search import arch_record, discretise, run_search
+from nasbench.methods.dash.search import arch_record, discretise, run_search, sampled_layers, search_examples
 from nasbench.methods.dash.tune import HP_KEYS, build_retrain_network, recipe, run_tuning
 from nasbench.training import fit
 
@@ -60,6 +61,15 @@ class DASH(SearchMethod):
         """Per searched convolution: name, k, d, receptive field (from ``choices.kernels``)."""
         names = [layer.get("name") for layer in (record.get("details") or {}).get("layers", [])]
         return kernel_dilation_frame(record["choices"]["kernels"], names)
+
+    @classmethod
+    def sample_architecture(cls, config: DASHConfig, shape: TaskShape, rng: np.random.Generator) -> dict[str, Any]:
+        """(k, d) of every searchable convolution uniform over K x D, independently (its control's draw)."""
+        return arch_record(sampled_layers(config, shape, rng), config, shape, None)
+
+    @classmethod
+    def search_examples(cls, config: DASHConfig, shape: TaskShape, train_size: int) -> int:
+        return search_examples(config, train_size)
 
     def search(self, ctx: RunContext) -> dict[str, Any]:
         net, batches = run_search(ctx, self.config)

@@ -6,14 +6,15 @@ import math
 from dataclasses import replace
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
 from nasbench.contracts import RunContext, TaskShape
-from nasbench.methods.backbones.wrn import WideResNet1D, WideResNet2D
+from nasbench.methods.backbones.wrn import WideResNet1D, WideResNet2D, build_wrn
 from nasbench.methods.dash.config import DASHConfig
 from nasbench.methods.dash.ops import AggregatedConv, pair_of_index, receptive_field
-from nasbench.training import TrainConfig, fit
+from nasbench.training import TrainConfig, epoch_examples, fit
 
 
 class Supernet(nn.Module):
@@ -143,7 +144,27 @@ def discretise(net: Supernet, c: DASHConfig) -> list[dict[str, Any]]:
     return layers
 
 
-def arch_record(layers: list[dict[str, Any]], c: DASHConfig, shape: TaskShape, batches: int) -> dict[str, Any]:
+def sampled_layers(c: DASHConfig, shape: TaskShape, rng: np.random.Generator) -> list[dict[str, Any]]:
+    """A uniform draw from DASH's space: every searchable convolution of the backbone takes one (k, d)
+    of K x D, independently of the others (the index j the discretisation would map, drawn uniformly)."""
+    count = build_wrn(shape, depth=c.depth, widen=1, mid_channels=c.mid_channels).num_searchable
+    picks = rng.integers(len(c.kernel_sizes) * len(c.dilations), size=count)
+    layers = []
+    for index in picks.tolist():
+        k, d = pair_of_index(index, c.kernel_sizes, c.dilations)
+        layers.append({"name": None, "k": k, "d": d, "receptive_field": receptive_field(k, d), "index": index})
+    return layers
+
+
+def search_examples(c: DASHConfig, train_size: int) -> int:
+    """Training examples of the search: one weight-and-logits step per batch, int(0.2 n) + 1 batches
+    per epoch [R quick_search], ``c.search.epochs`` epochs."""
+    n_batches = -(-train_size // c.search.batch_size)
+    batches = search_batches_per_epoch(n_batches, c.subsample, c.search.batches_per_epoch)
+    return c.search.epochs * epoch_examples(train_size, replace(c.search, batches_per_epoch=batches))
+
+
+def arch_record(layers: list[dict[str, Any]], c: DASHConfig, shape: TaskShape, batches: int | None) -> dict[str, Any]:
     """The architecture (per layer k, d and the mixture weights [P] 3.2) in the runner's envelope."""
     search_backbone = f"wrn-{c.depth}-{c.search_widen}" if shape.dims == 2 else "wrn1d"
     retrain_backbone = f"wrn-{c.depth}-{c.retrain_widen}" if shape.dims == 2 else "wrn1d"
