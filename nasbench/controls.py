@@ -123,7 +123,8 @@ class RandomSearchControl(SearchMethod):
 
     name = "random-search-control"
     citation = CITATION
-    description = "random-search control of the method it names: its space sampled uniformly, its recipes, a matched budget"
+    description = ("random-search control of the method it names: its space sampled uniformly, its recipes, a "
+                   "matched budget")
     Config = ControlConfig
     method_cls: ClassVar[type[SearchMethod]]
 

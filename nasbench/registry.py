@@ -2,8 +2,9 @@
 
 Listing reads entry-point names and imports nothing; a plugin is imported the first time it is asked
 for. A class with a classmethod ``for_entry_point(name)`` serves a family of names: each entry point
-naming it gets the class that call returns (the random-search controls, ``nasbench.controls``). The decorator (for tests and notebooks) and the entry point (for installed packages) carry the
-same facts, because plugin metadata are class attributes.
+naming it gets the class that call returns (the random-search controls, ``nasbench.controls``).
+The decorator (for tests and notebooks) and the entry point (for installed packages) carry the same
+facts, because plugin metadata are class attributes.
 """
 from __future__ import annotations
 

@@ -51,6 +51,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Sequence
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -265,6 +266,24 @@ def discretise(weights: torch.Tensor) -> Gene:
         edges = sorted(range(2 + i), key=lambda j: -float(strength[j]))[:2]
         gene.extend((PRIMITIVES[int(rows[j].argmax())], j) for j in edges)
     return tuple(gene)
+
+
+def sample_gene(rng: np.random.Generator) -> Gene:
+    """A uniform draw from one cell type's discrete space, the space ``discretise`` maps into: every
+    intermediate node i takes 2 distinct inputs of its i + 2 predecessors (an unordered pair, uniform
+    over the C(i + 2, 2)) and, for each, one of the 7 operations other than ``none``, uniformly (as the
+    random search of Li and Talwalkar, UAI 2019, samples the DARTS space)."""
+    operations = [name for name in PRIMITIVES if name != "none"]
+    gene = []
+    for i in range(STEPS):
+        inputs = sorted(rng.choice(i + 2, size=2, replace=False).tolist())
+        gene.extend((operations[int(rng.integers(len(operations)))], j) for j in inputs)
+    return tuple(gene)
+
+
+def sample_genotype(rng: np.random.Generator, reduction: bool) -> Genotype:
+    """A normal cell and (when the network has reduction cells) a reduction cell, drawn independently."""
+    return Genotype(normal=sample_gene(rng), reduce=sample_gene(rng) if reduction else ())
 
 
 # -- evaluation form --------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from nasbench.config import ConfigError
 from nasbench.contracts import RunContext, SearchMethod, TaskShape, TaskView
 from nasbench.methods.backbones.pooling_resnet import PoolingResNet, get_space, pool_after_units
 from nasbench.methods.bms.search import select, train_mixture
-from nasbench.training import TrainConfig, fit
+from nasbench.training import TrainConfig, epoch_examples, fit
 
 # Appendix B.1, ResNet-20 on CIFAR-10: SGD lr 0.1, cosine annealing, weight decay 1e-3, batch 256;
 # momentum 0.9 without Nesterov (the authors' code). E_1 and the retraining length are not given [A].
@@ -57,6 +57,16 @@ class BMSConfig:
 
 def _scaled(recipe: TrainConfig, epochs: int, batch: int, limit: int | None) -> TrainConfig:
     return replace(recipe, epochs=epochs, batch_size=batch, batches_per_epoch=limit)
+
+
+def pooling_record(space_name: str, config: tuple[int, ...], details: dict[str, Any]) -> dict[str, Any]:
+    """The record of one pooling configuration (searched, stand-alone or sampled)."""
+    space = get_space(space_name)
+    return {"backbone": f"pooling-{space.name}",
+            "search_space": {"id": f"pooling-{space.name}", "units": space.units, "poolings": space.poolings,
+                             "size": len(space.configurations()), "default": list(space.default)},
+            "choices": {"config": list(config), "pool_after_unit": pool_after_units(config)},
+            "details": details}
 
 
 class BMS(SearchMethod):
@@ -118,13 +128,19 @@ class BMS(SearchMethod):
         }
         return self._record(tuple(best["config"]), details)
 
+    @classmethod
+    def sample_architecture(cls, config: BMSConfig, shape: TaskShape, rng: np.random.Generator) -> dict[str, Any]:
+        """A pooling configuration uniform over the space's configurations (its control's draw)."""
+        configs = get_space(config.space).configurations()
+        return pooling_record(config.space, configs[int(rng.integers(len(configs)))], {"mode": "random"})
+
+    @classmethod
+    def search_examples(cls, config: BMSConfig, shape: TaskShape, train_size: int) -> int:
+        """The mixture's training, M x E_1 epochs (``train_mixture``); the selection only scores."""
+        return config.models * config.search.epochs * epoch_examples(train_size, config.search)
+
     def _record(self, config: tuple[int, ...], details: dict[str, Any]) -> dict[str, Any]:
-        space = get_space(self.config.space)
-        return {"backbone": f"pooling-{space.name}",
-                "search_space": {"id": f"pooling-{space.name}", "units": space.units, "poolings": space.poolings,
-                                 "size": len(space.configurations()), "default": list(space.default)},
-                "choices": {"config": list(config), "pool_after_unit": pool_after_units(config)},
-                "details": details}
+        return pooling_record(self.config.space, config, details)
 
     def build(self, shape: TaskShape, config) -> nn.Module:
         return PoolingResNet(get_space(self.config.space), shape.dims, shape.in_channels, shape.num_outputs, config)

@@ -3,13 +3,20 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 from torch import nn
 
 from nasbench.contracts import RunContext, SearchMethod, TaskShape, TaskView
 from nasbench.methods.backbones.darts_cells import Genotype, RetrainHooks
 from nasbench.methods.backbones.darts_records import describe_genotype, draw_genotype
 from nasbench.methods.darts.config import DARTSConfig, budget_notes, paper_config, scale_config
-from nasbench.methods.darts.search import arch_record, build_eval_network, run_search
+from nasbench.methods.darts.search import (
+    arch_record,
+    build_eval_network,
+    run_search,
+    sampled_record,
+    search_examples,
+)
 from nasbench.training import fit
 
 
@@ -38,6 +45,15 @@ class DARTS(SearchMethod):
         if shape.dims not in (1, 2):
             return f"the DARTS cell network is built in 1D and 2D only, the task is {shape.dims}D"
         return None
+
+    @classmethod
+    def sample_architecture(cls, config: DARTSConfig, shape: TaskShape, rng: np.random.Generator) -> dict[str, Any]:
+        """Normal and reduction genotypes uniform over the cell space (its control's draw)."""
+        return sampled_record(shape, config, rng)
+
+    @classmethod
+    def search_examples(cls, config: DARTSConfig, shape: TaskShape, train_size: int) -> int:
+        return search_examples(config, train_size)
 
     def search(self, ctx: RunContext) -> dict[str, Any]:
         net, stats = run_search(ctx, self.config)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
 import torch
 
 from nasbench.arch import count_macs
@@ -17,10 +18,12 @@ from nasbench.methods.backbones.darts_cells import (
     Genotype,
     SearchNetwork,
     count_eval_parameters,
+    reduction_cells,
+    sample_genotype,
 )
 from nasbench.methods.darts.architect import Architect
 from nasbench.methods.darts.config import DARTSConfig
-from nasbench.training import ArchitectureSteps, fit
+from nasbench.training import ArchitectureSteps, epoch_examples, fit
 
 
 def split_halves(train: Split, portion: float, generator: torch.Generator,
@@ -108,26 +111,48 @@ def example_input(shape: TaskShape) -> torch.Tensor:
 def arch_record(net: SearchNetwork, shape: TaskShape, c: DARTSConfig, stats: dict[str, Any]) -> dict[str, Any]:
     """spec 3.4 in the runner's envelope: both genotypes, the mixing weights of both cell types, the
     order and update rule, and the size of the evaluation network."""
-    genotype = net.genotype()
-    choices = eval_choices(shape, genotype, c)
-    eval_net = build_eval_network(shape, choices)
     with torch.no_grad():
         weights = {t: [[round(float(v), 6) for v in row] for row in net.mixture_weights(t).cpu()]
                    for t in net.cell_types}
-    edges = NUM_EDGES * len(net.cell_types)
+    details = {"order": c.order, "update": c.update, "mixing_weights": weights,
+               "edges": NUM_EDGES * len(net.cell_types), "search_network": {"C": c.C, "layers": c.layers},
+               "search": stats}
+    return genotype_record(net.genotype(), shape, c, details)
+
+
+def genotype_record(genotype: Genotype, shape: TaskShape, c: DARTSConfig, details: dict[str, Any]) -> dict[str, Any]:
+    """The record of ``genotype`` (searched or sampled): choices, space and the evaluation network's size."""
+    choices = eval_choices(shape, genotype, c)
+    eval_net = build_eval_network(shape, choices)
+    cell_types = ["normal", "reduce"] if genotype.reduce else ["normal"]
     return {
         "backbone": f"darts-eval-{c.retrain_layers}x{c.retrain_C}" + ("-dense" if shape.dense else ""),
         "search_space": {"id": "darts-cell", "operations": list(PRIMITIVES), "edges_per_cell": NUM_EDGES,
-                         "cell_types": list(net.cell_types),
+                         "cell_types": cell_types,
                          # per cell type: 2 of the i + 2 inputs of node i, 7 operations each (no 'none')
-                         "log10_size": round(len(net.cell_types) * sum(
+                         "log10_size": round(len(cell_types) * sum(
                              math.log10(math.comb(2 + i, 2) * 7 ** 2) for i in range(4)), 3)},
         "choices": choices,
-        "details": {"order": c.order, "update": c.update, "mixing_weights": weights, "edges": edges,
-                    "search_network": {"C": c.C, "layers": c.layers}, "search": stats},
+        "details": details,
         # the paper's count (Table 1), without the auxiliary head that only training runs; it stands
         # for the record's parameters, the count with the head beside it
         "cost": {"params": count_eval_parameters(eval_net), "eval_params": count_eval_parameters(eval_net),
                  "eval_params_with_auxiliary": sum(p.numel() for p in eval_net.parameters()),
                  "eval_macs": count_macs(eval_net, example_input(shape))},
     }
+
+
+def sampled_record(shape: TaskShape, c: DARTSConfig, rng: np.random.Generator) -> dict[str, Any]:
+    """A genotype drawn uniformly from the cell space of the search network (reduction cells unless dense)."""
+    genotype = sample_genotype(rng, reduction=bool(reduction_cells(c.layers, shape.dense)))
+    return genotype_record(genotype, shape, c, {"order": c.order, "update": c.update, "sampled": True})
+
+
+def search_examples(c: DARTSConfig, train_size: int) -> int:
+    """Training examples of the search: the weight steps on their half, and one architecture batch of
+    the other half before each (``split_halves`` and ``ArchitectureSteps``)."""
+    used = min(c.search_examples or train_size, train_size)
+    weights_half = min(max(int(c.train_portion * used), 1), used - 1)
+    per_epoch = epoch_examples(weights_half, c.search)
+    steps = -(-per_epoch // c.search.batch_size)
+    return c.search.epochs * (per_epoch + steps * min(c.search.batch_size, used - weights_half))

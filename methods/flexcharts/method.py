@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 from torch import nn
 
 from nasbench.contracts import RunContext, SearchMethod, TaskShape, TaskView
@@ -15,7 +16,7 @@ from nasbench.methods.flexcharts.config import (
     budget_notes,
     scaled,
 )
-from nasbench.methods.flexcharts.search import SearchState, run_search
+from nasbench.methods.flexcharts.search import SearchState, run_search, search_examples, stage_grids
 from nasbench.methods.flexcharts.widths import GaussianWidths, GumbelWidths
 from nasbench.training import fit
 
@@ -37,16 +38,20 @@ def architecture_record(state: SearchState, config: ChannelSearchConfig, method:
         assert isinstance(widths, GumbelWidths)
         details.update(weights=[[round(w, 4) for w in widths.weights(s).cpu().tolist()] for s in range(len(final))],
                        tau_at_end=widths.tau)
+    cost = {"macs_target": state.target, "final_macs": final_macs, "final_macs_vs_target": final_macs / state.target,
+            "lambda": config.cost_weight, "cost_form": config.cost_form}
+    return {**widths_record(config, method, widths.grids, final, details), "cost": cost}
+
+
+def widths_record(config: ChannelSearchConfig, method: str, grids: list[list[int]], stage_widths: list[int],
+                  details: dict[str, Any]) -> dict[str, Any]:
+    """The record of one width per stage (searched or sampled) in the space of ``grids``."""
     return {
         "backbone": BACKBONE,
         "search_space": {"id": method, "genotype": "DARTS_V2", "cells": config.cells, "stem": config.stem,
-                         "head": config.head, "grid_step": config.grid_step,
-                         "ranges": [[g[0], g[-1]] for g in widths.grids]},
-        "choices": {"stage_widths": final},
+                         "head": config.head, "grid_step": config.grid_step, "ranges": [[g[0], g[-1]] for g in grids]},
+        "choices": {"stage_widths": [int(w) for w in stage_widths]},
         "details": details,
-        "cost": {"macs_target": state.target, "final_macs": final_macs,
-                 "final_macs_vs_target": final_macs / state.target,
-                 "lambda": config.cost_weight, "cost_form": config.cost_form},
     }
 
 
@@ -77,6 +82,19 @@ class ChannelSearch(SearchMethod):
         if shape.dense or shape.dims not in (1, 2):
             return f"{cls.name} searches a classification network (global pool and linear head) in 1D or 2D"
         return None
+
+    @classmethod
+    def sample_architecture(cls, config: ChannelSearchConfig, shape: TaskShape,
+                            rng: np.random.Generator) -> dict[str, Any]:
+        """Every stage's width uniform over its grid of valid widths, independently (its control's draw).
+        The MACs target is the search's objective, not a bound of the space: a draw may exceed it."""
+        grids = stage_grids(config)
+        widths = [grid[int(rng.integers(len(grid)))] for grid in grids]
+        return widths_record(config, cls.name, grids, widths, {"sampled": True})
+
+    @classmethod
+    def search_examples(cls, config: ChannelSearchConfig, shape: TaskShape, train_size: int) -> int:
+        return search_examples(config, train_size)
 
     def search(self, ctx: RunContext) -> dict[str, Any]:
         state = run_search(ctx, self.config)

@@ -21,7 +21,7 @@ from nasbench.methods.backbones.darts_cells import EvalNetwork, default_cell_cha
 from nasbench.methods.backbones.width_cells import StageMasks, width_network, width_uses
 from nasbench.methods.flexcharts.config import ChannelSearchConfig, DMaskingConfig, FlexCHartsConfig
 from nasbench.methods.flexcharts.widths import GaussianWidths, GumbelWidths, StageWidths
-from nasbench.training import ArchitectureSteps, fit, make_optimizer
+from nasbench.training import ArchitectureSteps, epoch_examples, fit, make_optimizer
 
 
 def build_network(shape: TaskShape, config: ChannelSearchConfig, widths, supernet: bool,
@@ -38,15 +38,28 @@ def stage_range(config: ChannelSearchConfig, base: int, factors: tuple[float, fl
     return width_grid(low, high, step)
 
 
+def stage_grids(config: ChannelSearchConfig) -> list[list[int]]:
+    """The valid widths of every stage: FlexCHarts' whole valid range, DMaskingNAS' candidate range."""
+    factors = config.candidate_factors() if isinstance(config, DMaskingConfig) else config.width_range
+    return [stage_range(config, b, factors) for b in default_cell_channels(config.base_width, config.cells)]
+
+
 def make_widths(config: ChannelSearchConfig, generator: torch.Generator) -> StageWidths:
-    bases = default_cell_channels(config.base_width, config.cells)
+    grids = stage_grids(config)
     if isinstance(config, FlexCHartsConfig):
-        grids = [stage_range(config, b, config.width_range) for b in bases]
+        bases = default_cell_channels(config.base_width, config.cells)
         return GaussianWidths(grids, config.grid_step, bases, config.sigma_steps * config.grid_step, config.epsilon,
                               config.effective_width)
     assert isinstance(config, DMaskingConfig)
-    grids = [stage_range(config, b, config.candidate_factors()) for b in bases]
     return GumbelWidths(grids, config.tau, generator)
+
+
+def search_examples(config: ChannelSearchConfig, train_size: int) -> int:
+    """Training examples of the search: the weight steps on D_t and one batch of D_s before each (``halves``)."""
+    d_t = train_size // 2
+    per_epoch = epoch_examples(d_t, config.search)
+    steps = -(-per_epoch // config.search.batch_size)
+    return config.search.epochs * (per_epoch + steps * min(config.search.batch_size, train_size - d_t))
 
 
 def initial_allocation(widths: StageWidths) -> list[int]:

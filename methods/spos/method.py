@@ -4,18 +4,23 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 from torch import nn
 
 from nasbench.arch import count_parameters
 from nasbench.contracts import RunContext, SearchMethod, TaskShape, TaskView
+from nasbench.errors import ConfigError
 from nasbench.methods.backbones.single_path import BLOCK_NAMES, Path, SinglePathSupernet, SupernetSpec
 from nasbench.methods.spos.config import SPOSConfig, budget_notes, default_config
 from nasbench.methods.spos.evolution import Evaluated, EvolutionSearch
-from nasbench.methods.spos.search import run_search, train
+from nasbench.methods.spos.search import cost_cap, run_search, train
+from nasbench.methods.spos.space import PathCosts, uniform_path
+from nasbench.training import epoch_examples
 
 BACKBONE = "spos-shufflenetv2"
 SHORT = {"shuffle3": "3", "shuffle5": "5", "shuffle7": "7", "xception": "x"}
 TOP_KEPT = 10  # candidates listed in the record besides the best
+MAX_DRAWS = 10_000  # uniform draws before a sample under the cost cap is given up
 
 
 def spec_of_record(record: dict[str, Any]) -> SupernetSpec:
@@ -41,21 +46,39 @@ def _candidate(item: Evaluated) -> dict[str, Any]:
             "macs": item.macs, "supernet_val_error": item.error}
 
 
-def arch_record(spec: SupernetSpec, ranked: list[Evaluated], search: EvolutionSearch, facts: dict) -> dict[str, Any]:
-    best = ranked[0]
-    standalone = SinglePathSupernet(spec, path=best.path)
-    scales = None if best.path.widths is None else [spec.width_scales[w] for w in best.path.widths]
+def path_record(spec: SupernetSpec, path: Path, macs: int, details: dict[str, Any]) -> dict[str, Any]:
+    """The record of ``path`` (searched or sampled): the space, the choices, and the standalone network's size."""
+    standalone = SinglePathSupernet(spec, path=path)
+    scales = None if path.widths is None else [spec.width_scales[w] for w in path.widths]
     space = {"id": BACKBONE, "blocks": list(BLOCK_NAMES), **{k: (list(v) if isinstance(v, tuple) else v)
                                                             for k, v in vars(spec).items()}}
     return {
         "backbone": BACKBONE, "search_space": space,
-        "choices": {"blocks": list(best.path.choices),
-                    "widths": None if best.path.widths is None else list(best.path.widths)},
-        "details": {"block_names": [BLOCK_NAMES[c] for c in best.path.choices], "channel_scales": scales,
-                    "macs": best.macs, "params": count_parameters(standalone), "supernet_val_error": best.error,
-                    "evaluations": len(search.results), "rejected_over_cap": len(search.rejected),
-                    "trajectory": search.trajectory, "top": [_candidate(c) for c in ranked[1:TOP_KEPT + 1]], **facts},
+        "choices": {"blocks": list(path.choices), "widths": None if path.widths is None else list(path.widths)},
+        "details": {"block_names": [BLOCK_NAMES[c] for c in path.choices], "channel_scales": scales,
+                    "macs": macs, "params": count_parameters(standalone), **details},
     }
+
+
+def arch_record(spec: SupernetSpec, ranked: list[Evaluated], search: EvolutionSearch, facts: dict) -> dict[str, Any]:
+    best = ranked[0]
+    return path_record(spec, best.path, best.macs, {
+        "supernet_val_error": best.error, "evaluations": len(search.results), "rejected_over_cap": len(search.rejected),
+        "trajectory": search.trajectory, "top": [_candidate(c) for c in ranked[1:TOP_KEPT + 1]], **facts})
+
+
+def sampled_record(config: SPOSConfig, shape: TaskShape, rng: np.random.Generator) -> dict[str, Any]:
+    """A path uniform over the paths under the cost cap: uniform paths (every gene i.i.d. uniform) drawn
+    until one is at or under the cap, which is the uniform distribution on the paths the evolution may pick."""
+    spec = config.spec(shape)
+    costs = PathCosts(spec)
+    cap = cost_cap(config, costs)
+    for draws in range(1, MAX_DRAWS + 1):
+        path = uniform_path(spec, rng)
+        if cap is None or costs(path) <= cap:
+            return path_record(spec, path, costs(path), {"cost_cap_macs": cap, "draws": draws})
+    raise ConfigError(f"spos: no path under the cost cap ({cap:,.0f} MACs) in {MAX_DRAWS} uniform draws; raise "
+                      f"cost_cap_fraction (now {config.cost_cap_fraction})")
 
 
 class SPOS(SearchMethod):
@@ -87,6 +110,16 @@ class SPOS(SearchMethod):
         if shape.dims not in (1, 2):
             return f"the SPOS supernet is 1D or 2D, the task is {shape.dims}D"
         return None
+
+    @classmethod
+    def sample_architecture(cls, config: SPOSConfig, shape: TaskShape, rng: np.random.Generator) -> dict[str, Any]:
+        """A path uniform over the paths under the cost cap (its control's draw)."""
+        return sampled_record(config, shape, rng)
+
+    @classmethod
+    def search_examples(cls, config: SPOSConfig, shape: TaskShape, train_size: int) -> int:
+        """The supernet's training (one path per step); the evolution only scores, so it is not counted."""
+        return config.supernet.epochs * epoch_examples(train_size, config.supernet)
 
     def search(self, ctx: RunContext) -> dict[str, Any]:
         ranked, search, facts = run_search(ctx, self.config)
