@@ -90,3 +90,48 @@ class ToyMethod(SearchMethod):
 def toy_model(hidden: int) -> nn.Module:
     """The toy methods' network for the toy task's (2, 16) inputs."""
     return nn.Sequential(nn.Flatten(), nn.Linear(32, hidden), nn.ReLU(), nn.Linear(hidden, 2))
+
+
+@dataclass(frozen=True)
+class ToySpaceConfig:
+    widths: tuple[int, ...] = (2, 4, 8, 16)  # the space: the hidden width of toy_model
+    diverge: tuple[int, ...] = ()  # widths whose training diverges (NaN weights)
+    search_epochs: int = 2  # the toy search trains one network this long: the budget its control matches
+    train: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=4, batch_size=8, lr=0.1))
+
+
+class ToySpaceMethod(SearchMethod):
+    """A method with a search space its random-search control can sample (the control contract)."""
+
+    name = "toy-space"
+    citation = "tests"
+    Config = ToySpaceConfig
+    retrain_recipe = "train"
+
+    @classmethod
+    def default_config(cls, budget, task):
+        return ToySpaceConfig()
+
+    @classmethod
+    def sample_architecture(cls, config, shape, rng):
+        hidden = config.widths[int(rng.integers(len(config.widths)))]
+        return {"backbone": "mlp", "search_space": {"id": "toy-space", "widths": list(config.widths)},
+                "choices": {"hidden": hidden}}
+
+    @classmethod
+    def search_examples(cls, config, shape, train_size):
+        return config.search_epochs * train_size
+
+    @classmethod
+    def describe_record(cls, record):
+        return {"hidden": record["choices"]["hidden"]}
+
+    def search(self, ctx):
+        return {"backbone": "mlp", "search_space": {"id": "toy-space"}, "choices": {"hidden": self.config.widths[-1]}}
+
+    def retrain(self, ctx, arch, hparams):
+        model = toy_model(arch["choices"]["hidden"])
+        if arch["choices"]["hidden"] in self.config.diverge:
+            nn.init.constant_(model[1].weight, float("nan"))
+        fit(model, ctx, self.config.train)
+        return model

@@ -136,9 +136,10 @@ def watched_method(cls: type[SearchMethod], watch: Watch) -> type[SearchMethod]:
 
 
 def plugin_package(cls: type) -> str:
-    """The package a plugin's own code lives in (``nasbench.methods`` for a built-in)."""
+    """The package a plugin's own code lives in (``nasbench.methods`` for a built-in; the module itself
+    for a plugin class of the core, such as the random-search controls of ``nasbench.controls``)."""
     parts = cls.__module__.split(".")
-    return ".".join(parts[:2]) if parts[0] == "nasbench" and len(parts) > 2 else parts[0]
+    return ".".join(parts[:2]) if parts[0] == "nasbench" else parts[0]
 
 
 @dataclass
