@@ -2,6 +2,7 @@
 search on the training split, the architecture-gradient conditioning and the discretisation."""
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import replace
 from typing import Any
@@ -144,11 +145,16 @@ def discretise(net: Supernet, c: DASHConfig) -> list[dict[str, Any]]:
     return layers
 
 
+@functools.lru_cache(maxsize=16)
+def searchable_count(shape: TaskShape, depth: int, mid_channels: int | None) -> int:
+    """How many convolutions of the backbone DASH searches (13 in WRN-16-k, 9 in the 1D WRN)."""
+    return build_wrn(shape, depth=depth, widen=1, mid_channels=mid_channels).num_searchable
+
+
 def sampled_layers(c: DASHConfig, shape: TaskShape, rng: np.random.Generator) -> list[dict[str, Any]]:
     """A uniform draw from DASH's space: every searchable convolution of the backbone takes one (k, d)
     of K x D, independently of the others (the index j the discretisation would map, drawn uniformly)."""
-    count = build_wrn(shape, depth=c.depth, widen=1, mid_channels=c.mid_channels).num_searchable
-    picks = rng.integers(len(c.kernel_sizes) * len(c.dilations), size=count)
+    picks = rng.integers(len(c.kernel_sizes) * len(c.dilations), size=searchable_count(shape, c.depth, c.mid_channels))
     layers = []
     for index in picks.tolist():
         k, d = pair_of_index(index, c.kernel_sizes, c.dilations)

@@ -2,6 +2,7 @@
 record is shown (see the package docstring)."""
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
@@ -67,18 +68,30 @@ def arch_record(spec: SupernetSpec, ranked: list[Evaluated], search: EvolutionSe
         "trajectory": search.trajectory, "top": [_candidate(c) for c in ranked[1:TOP_KEPT + 1]], **facts})
 
 
-def sampled_record(config: SPOSConfig, shape: TaskShape, rng: np.random.Generator) -> dict[str, Any]:
+@functools.lru_cache(maxsize=8)
+def path_costs(spec: SupernetSpec) -> PathCosts:
+    """The MACs table of a supernet, built once for the many draws of a control."""
+    return PathCosts(spec)
+
+
+def sample_path(config: SPOSConfig, shape: TaskShape, rng: np.random.Generator) -> tuple[Path, int, float | None, int]:
     """A path uniform over the paths under the cost cap: uniform paths (every gene i.i.d. uniform) drawn
-    until one is at or under the cap, which is the uniform distribution on the paths the evolution may pick."""
+    until one is at or under the cap, which leaves the uniform distribution on the paths the evolution may
+    pick. Returns the path, its MACs, the cap and how many draws it took."""
     spec = config.spec(shape)
-    costs = PathCosts(spec)
+    costs = path_costs(spec)
     cap = cost_cap(config, costs)
     for draws in range(1, MAX_DRAWS + 1):
         path = uniform_path(spec, rng)
         if cap is None or costs(path) <= cap:
-            return path_record(spec, path, costs(path), {"cost_cap_macs": cap, "draws": draws})
+            return path, costs(path), cap, draws
     raise ConfigError(f"spos: no path under the cost cap ({cap:,.0f} MACs) in {MAX_DRAWS} uniform draws; raise "
                       f"cost_cap_fraction (now {config.cost_cap_fraction})")
+
+
+def sampled_record(config: SPOSConfig, shape: TaskShape, rng: np.random.Generator) -> dict[str, Any]:
+    path, macs, cap, draws = sample_path(config, shape, rng)
+    return path_record(config.spec(shape), path, macs, {"cost_cap_macs": cap, "draws": draws})
 
 
 class SPOS(SearchMethod):
