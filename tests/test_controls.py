@@ -51,7 +51,7 @@ def test_every_builtin_method_with_a_space_has_its_control():
         elif samples_its_space(cls) and name not in WITHOUT_CONTROL:
             assert f"random-{name}" in found, f"{name} samples its space: declare random-{name} in pyproject.toml"
     controls = {cls.control_of for cls in found.values() if cls.control_of}
-    assert controls == {"bms", "darts", "dash", "dmasking", "flexcharts", "spos"}
+    assert controls == {"bms", "darts", "dash", "dmasking", "dnarch", "flexcharts", "spos"}
 
 
 @pytest.mark.parametrize("name", ["wrn", "ccnn"])
@@ -188,7 +188,7 @@ def test_control_config_is_strict():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("method", ["dash", "darts", "spos", "bms", "flexcharts", "dmasking"])
+@pytest.mark.parametrize("method", ["dash", "darts", "dnarch", "spos", "bms", "flexcharts", "dmasking"])
 def test_builtin_controls_pass_the_contract_checks(method, tmp_path):
     check_method(f"random-{method}", workdir=tmp_path)
 

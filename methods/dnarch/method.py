@@ -7,6 +7,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -24,8 +25,8 @@ from nasbench.methods.backbones.encoder_pair import pair_network
 from nasbench.methods.backbones.records import blocks_frame, blocks_row, draw_blocks
 from nasbench.methods.dnarch.complexity import ComplexityModel, complexity_loss
 from nasbench.methods.dnarch.network import VARIANTS, DNArchCCNN, MaskSettings
-from nasbench.methods.dnarch.record import architecture_record
-from nasbench.training import TrainConfig, fit, make_optimizer
+from nasbench.methods.dnarch.record import architecture_record, build_from_record, sample_masks
+from nasbench.training import TrainConfig, epoch_examples, fit, make_optimizer
 
 
 @dataclass(frozen=True)
@@ -111,6 +112,7 @@ class DNArch(SearchMethod):
     name = "dnarch"
     citation = "Romero & Zeghidour, DNArch: Learning Convolutional Neural Architectures by Backpropagation, 2023"
     Config = DNArchConfig
+    retrain_recipe = "train"  # the one training run's recipe: its control trains candidates with it
     supports_pair_inputs = True  # LRA Retrieval: one supernet encodes both documents [P, Table 1 and D.1]
     description = "kernel sizes, resolutions, widths and depth of a CCNN learned by differentiable masks, in one run"
 
@@ -155,9 +157,32 @@ class DNArch(SearchMethod):
         ctx.log(f"dnarch: C_curr/C_target = {ratio:.4f}, depth {supernet.masks.depth()}")
         return architecture_record(supernet, c, costs, ratio, pair_head=shape.pair_inputs)
 
+    @classmethod
+    def sample_architecture(cls, config: DNArchConfig, shape: TaskShape, rng: np.random.Generator) -> dict[str, Any]:
+        """Mask parameters uniform over their ranges (``record.sample_masks``), read as the record a
+        search would write (its control's draw)."""
+        model = pair_network(shape, config.width, lambda single: build_supernet(single, config))
+        supernet: DNArchCCNN = model.encoder if shape.pair_inputs else model
+        sample_masks(supernet, rng)
+        costs = complexity_model(supernet.shape, config, supernet)
+        with torch.no_grad():
+            ratio = complexity_ratio(supernet, costs).item()
+        return architecture_record(supernet, config, costs, ratio, pair_head=shape.pair_inputs)
+
+    @classmethod
+    def search_examples(cls, config: DNArchConfig, shape: TaskShape, train_size: int) -> int:
+        """The one training run that learns weights and masks together."""
+        return config.train.epochs * epoch_examples(train_size, config.train)
+
     def retrain(self, ctx: RunContext, arch: dict[str, Any], hparams: dict[str, Any]) -> nn.Module:
-        """No retraining: the network trained by the search is the result [P]."""
-        return self.network
+        """No retraining: the network trained by the search is the result [P]. A record this instance did
+        not search (its control's) is built as a plain CCNN and trained with the same recipe."""
+        if getattr(self, "network", None) is not None:
+            return self.network
+        c = self.config
+        model = pair_network(ctx.task.shape, c.width, lambda single: build_from_record(arch, single, c.dropout))
+        fit(model.to(ctx.device), ctx, c.train)
+        return model
 
     def optimizer(self, model: nn.Module, supernet: DNArchCCNN | None = None) -> torch.optim.Optimizer:
         """AdamW with the weights (of ``model``: the supernet, and the pair head around it on paired

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import torch
 
 from nasbench.contracts import TaskShape
 from nasbench.methods.backbones.ccnn import CCNN, BlockSpec
+from nasbench.methods.dnarch import masks as M
 from nasbench.methods.dnarch.complexity import ComplexityModel
 from nasbench.methods.dnarch.network import DNArchCCNN
 
@@ -74,3 +76,19 @@ def build_from_record(arch: dict[str, Any], shape: TaskShape, dropout: float = 0
     return CCNN(shape, arch["search_space"]["max_width"], block_specs_from_record(arch), dropout=dropout,
                 kernel_hidden=kernel["hidden"], kernel_layers=kernel["layers"],
                 kernel_frequencies=kernel["frequencies"], omega_0=kernel["omega_0"], batch_stats_only=True)
+
+
+@torch.no_grad()
+def sample_masks(net: DNArchCCNN, rng: np.random.Generator) -> None:
+    """A uniform draw of the continuous mask parameters over their ranges, in place: each sigma uniform
+    on [sigma_min, sigma_0] (the kernel size, linear in sigma by Eq. 9, uniform from 3 taps to global;
+    above sigma_0 the size is clipped, the same network) and each offset mu uniform between its bounds
+    (the cut-off, linear in mu by Eq. 5: the kept widths, resolution and depth uniform over their range)."""
+    m, s = net.masks, net.masks.settings
+    for axis, full in enumerate(m.full_kernel):
+        low = M.gaussian_sigma_min(full, s.threshold)
+        m.sigma[:, axis] = torch.from_numpy(rng.uniform(low, max(low, s.sigma_0), m.sigma.shape[0])).to(m.sigma)
+    for mu, tau in ((m.resolution_mu, s.tau_resolution), (m.width_mu, s.tau_channel), (m.depth_mu, s.tau_depth)):
+        if mu is not None:
+            low, high = M.sigmoid_bounds(tau)
+            mu.copy_(torch.from_numpy(rng.uniform(low, high, tuple(mu.shape))).to(mu))

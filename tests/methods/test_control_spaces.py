@@ -183,3 +183,37 @@ def test_chi_square_helper_rejects_a_skewed_draw():
     with pytest.raises(AssertionError, match="not uniform"):
         assert_uniform(skewed, list(range(4)), "skewed")
     assert math.isfinite(stats.chisquare([500, 500]).pvalue)
+
+
+# --- DNArch: the continuous mask parameters uniform over their ranges -------------------------------
+
+def test_dnarch_mask_parameters_are_uniform_over_their_ranges():
+    from nasbench.methods.dnarch import masks as M
+    from nasbench.methods.dnarch.method import DNArchConfig, build_supernet
+    from nasbench.methods.dnarch.record import sample_masks
+
+    shape = TaskShape(dims=1, in_channels=1, input_size=(32,), output="classes", num_outputs=4)
+    c = DNArchConfig(width=8, depth=2, kernel_hidden=8, kernel_layers=2, kernel_frequencies=8)
+    net, rng = build_supernet(shape, c), np.random.default_rng(0)
+    low, high = M.gaussian_sigma_min(net.masks.full_kernel[0], c.threshold), c.sigma_0
+    sigmas, widths = [], []
+    for _ in range(400):
+        sample_masks(net, rng)
+        sigmas += net.masks.sigma[:, 0].tolist()
+        widths += net.masks.width_mu.flatten().tolist()
+    assert stats.kstest(sigmas, "uniform", args=(low, high - low)).pvalue > P_MIN
+    w_low, w_high = M.sigmoid_bounds(c.tau_channel)
+    assert stats.kstest(widths, "uniform", args=(w_low, w_high - w_low)).pvalue > P_MIN
+
+
+def test_dnarch_draws_build_a_plain_ccnn():
+    from nasbench.methods.dnarch import DNArch
+    from nasbench.methods.dnarch.method import DNArchConfig
+    from nasbench.methods.dnarch.record import build_from_record
+
+    shape = TaskShape(dims=1, in_channels=1, input_size=(32,), output="classes", num_outputs=4)
+    c = DNArchConfig(width=8, depth=2, kernel_hidden=8, kernel_layers=2, kernel_frequencies=8)
+    record = DNArch.sample_architecture(c, shape, np.random.default_rng(1))
+    assert 1 <= record["choices"]["depth"] <= 2 * c.depth
+    assert forward(build_from_record(record, shape), shape).shape == (2, 4)
+    assert "C_curr/C_target" in DNArch.describe_record(record)
