@@ -147,8 +147,11 @@ def discretise(net: Supernet, c: DASHConfig) -> list[dict[str, Any]]:
 
 @functools.lru_cache(maxsize=16)
 def searchable_count(shape: TaskShape, depth: int, mid_channels: int | None) -> int:
-    """How many convolutions of the backbone DASH searches (13 in WRN-16-k, 9 in the 1D WRN)."""
-    return build_wrn(shape, depth=depth, widen=1, mid_channels=mid_channels).num_searchable
+    """How many convolutions of the backbone DASH searches (13 in WRN-16-k, 9 in the 1D WRN). Built
+    once per shape, so the build leaves the global generator as it was: a cached call and a first call
+    must leave the same state behind, or a run would depend on the runs before it in the process."""
+    with torch.random.fork_rng(devices=[]):
+        return build_wrn(shape, depth=depth, widen=1, mid_channels=mid_channels).num_searchable
 
 
 def sampled_layers(c: DASHConfig, shape: TaskShape, rng: np.random.Generator) -> list[dict[str, Any]]:

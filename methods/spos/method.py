@@ -6,6 +6,7 @@ import functools
 from typing import Any
 
 import numpy as np
+import torch
 from torch import nn
 
 from nasbench.arch import count_parameters
@@ -70,8 +71,10 @@ def arch_record(spec: SupernetSpec, ranked: list[Evaluated], search: EvolutionSe
 
 @functools.lru_cache(maxsize=8)
 def path_costs(spec: SupernetSpec) -> PathCosts:
-    """The MACs table of a supernet, built once for the many draws of a control."""
-    return PathCosts(spec)
+    """The MACs table of a supernet, built once for the many draws of a control; the build leaves the
+    global generator as it was (a cached and a first call must leave the same state behind)."""
+    with torch.random.fork_rng(devices=[]):
+        return PathCosts(spec)
 
 
 def sample_path(config: SPOSConfig, shape: TaskShape, rng: np.random.Generator) -> tuple[Path, int, float | None, int]:

@@ -217,3 +217,18 @@ def test_dnarch_draws_build_a_plain_ccnn():
     assert 1 <= record["choices"]["depth"] <= 2 * c.depth
     assert forward(build_from_record(record, shape), shape).shape == (2, 4)
     assert "C_curr/C_target" in DNArch.describe_record(record)
+
+
+def test_cached_helpers_leave_the_global_generator_alone():
+    """A draw must leave the same global state whether its helper's cache was warm or cold, or a run
+    would depend on the runs before it in the same process (a study on the local backend)."""
+    from nasbench.methods.dash.search import searchable_count
+
+    searchable_count.cache_clear()
+    path_costs.cache_clear()
+    for draw in (lambda: DASH.sample_architecture(DASHConfig(), IMAGE, np.random.default_rng(0)),
+                 lambda: sample_path(spos_config("smoke"), IMAGE, np.random.default_rng(0))):
+        for _ in range(2):  # cold, then warm
+            state = torch.get_rng_state()
+            draw()
+            assert torch.equal(state, torch.get_rng_state())
