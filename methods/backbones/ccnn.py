@@ -185,6 +185,15 @@ def band_limited_samples(spectrum: torch.Tensor, freqs: Sequence[torch.Tensor], 
     return out.real
 
 
+def dirichlet_kernel(x: torch.Tensor, order: int) -> torch.Tensor:
+    """1 + 2 sum_{k=1}^{order} cos(k x) in closed form, sin((order + 1/2) x) / sin(x / 2) (its limit
+    2 order + 1 where sin(x / 2) = 0): memory of x's size, not x's size times ``order``."""
+    half = torch.sin(x / 2)
+    near = half.abs() < 1e-12
+    return torch.where(near, torch.full_like(x, 2.0 * order + 1.0),
+                       torch.sin((order + 0.5) * x) / torch.where(near, torch.ones_like(half), half))
+
+
 def interpolation_matrix(size: int, small: int, columns: int | None = None, device=None,
                          dtype=torch.float32) -> torch.Tensor:
     """U (size x columns): band-limited (periodic) interpolation of ``small`` samples on [0, size)
@@ -193,8 +202,7 @@ def interpolation_matrix(size: int, small: int, columns: int | None = None, devi
     n = torch.arange(size, device=device, dtype=torch.float64)
     m = torch.arange(small, device=device, dtype=torch.float64)
     t = n[:, None] / size - m[None, :] / small
-    k = torch.arange(1, (small + 1) // 2, device=device, dtype=torch.float64)
-    u = 1.0 + 2.0 * torch.cos(2 * math.pi * k * t[..., None]).sum(-1)
+    u = dirichlet_kernel(2 * math.pi * t, (small + 1) // 2 - 1)
     if small % 2 == 0:
         u = u + torch.cos(math.pi * small * t)
     matrix = torch.zeros(size, columns or small, device=device, dtype=torch.float64)

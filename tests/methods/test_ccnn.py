@@ -218,3 +218,18 @@ def test_first_position_pooling_reads_position_0_and_only_listops_below_paper_us
     assert CCNN.default_config("small", TaskView(DarcyFlow(DarcyFlow.default_config("small")))).pooling == "mean"
     with pytest.raises(ConfigError):
         CCNNConfig(pooling="max").validate()
+
+
+@pytest.mark.parametrize("size,small", [(16, 5), (16, 8), (33, 7), (100, 64), (64, 1), (128, 127)])
+def test_interpolation_matrix_equals_the_sum_of_its_definition(size, small):
+    """The closed-form Dirichlet kernel against 1 + 2 sum_k cos(2 pi k t) (+ the split Nyquist bin)."""
+    from nasbench.methods.backbones.ccnn import interpolation_matrix
+
+    t = torch.arange(size, dtype=torch.float64)[:, None] / size - torch.arange(small, dtype=torch.float64) / small
+    k = torch.arange(1, (small + 1) // 2, dtype=torch.float64)
+    u = 1.0 + 2.0 * torch.cos(2 * math.pi * k * t[..., None]).sum(-1)
+    if small % 2 == 0:
+        u = u + torch.cos(math.pi * small * t)
+    expected = torch.zeros(size, size, dtype=torch.float64)
+    expected[:, :small] = u / small
+    assert torch.allclose(interpolation_matrix(size, small, size, dtype=torch.float64), expected, atol=1e-12)
