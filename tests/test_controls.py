@@ -54,6 +54,16 @@ def test_every_builtin_method_with_a_space_has_its_control():
     assert controls == {"bms", "darts", "dash", "dmasking", "dnarch", "flexcharts", "spos"}
 
 
+def test_nasbench_list_shows_every_control(capsys):
+    from nasbench.cli import main
+
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    for method in ("bms", "darts", "dash", "dmasking", "dnarch", "flexcharts", "spos"):
+        assert f"random-{method}" in out
+    assert out.count("random-search control of") >= 7  # a description under each
+
+
 @pytest.mark.parametrize("name", ["wrn", "ccnn"])
 def test_a_method_without_a_space_has_no_control(name):
     with pytest.raises(PluginError, match="sample_architecture and search_examples"):
