@@ -33,7 +33,10 @@ It is a match in data, not in arithmetic: a supernet step costs more than a step
 (DARTS mixes 8 operations per edge, DASH |K||D| kernels per convolution), so the control computes less
 than the search it is matched to and the match leans towards the method; a control that still wins is
 strong evidence. The runner measures both sides' CPU seconds, so reports show the cost as spent. The
-stages the two share (tune, retrain) are outside the match: both pay them alike.
+stages the two share (tune, retrain) are outside the match: both pay them alike. DNArch learns its
+architecture during its one training run and has no retraining, so its control (candidates, then the
+winner trained with that same recipe) costs about twice a DNArch run; its space is continuous, and the
+control draws every mask parameter uniformly over its range (``methods/dnarch/record.py``).
 N is 2 (``smoke``), 4 (``small``) and 8 (``paper``): the suite's choice, since no paper fixes N for these
 spaces; more candidates would each get a shorter proxy training, whose ranking is noisier.
 """
