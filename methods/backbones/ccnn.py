@@ -217,9 +217,25 @@ def spectral_upsample(x: torch.Tensor, sizes: Sequence[int], small: Sequence[int
     for axis, (n, s) in enumerate(zip(sizes, small)):
         if s == n:
             continue
-        matrix = interpolation_matrix(n, s, x.shape[2 + axis], x.device, x.dtype)
-        x = torch.movedim(torch.movedim(x, 2 + axis, -1) @ matrix.T, -1, 2 + axis)
+        if n < s:  # not an upsampling: the interpolant evaluated at the n points
+            matrix = interpolation_matrix(n, s, x.shape[2 + axis], x.device, x.dtype)
+            x = torch.movedim(torch.movedim(x, 2 + axis, -1) @ matrix.T, -1, 2 + axis)
+        else:
+            x = zero_padded_spectrum(x.narrow(2 + axis, 0, s), 2 + axis, n)
     return x
+
+
+def zero_padded_spectrum(x: torch.Tensor, dim: int, size: int) -> torch.Tensor:
+    """The samples of ``x`` along ``dim`` interpolated to ``size`` >= their count by zero-padding their
+    spectrum, the even count's Nyquist bin split between +-N/2: the product with ``interpolation_matrix``
+    in O(size log size) time and O(size) memory (the matrix is size x count)."""
+    small = x.shape[dim]
+    spectrum = torch.fft.rfft(x, dim=dim)
+    if small % 2 == 0:
+        weight = torch.ones(small // 2 + 1, dtype=x.dtype, device=x.device)
+        weight[-1] = 0.5
+        spectrum = spectrum * weight.view(-1, *([1] * (x.ndim - 1 - dim)))
+    return torch.fft.irfft(spectrum, n=size, dim=dim) * (size / small)
 
 
 def pointwise_linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:

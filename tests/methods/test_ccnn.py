@@ -233,3 +233,13 @@ def test_interpolation_matrix_equals_the_sum_of_its_definition(size, small):
     expected = torch.zeros(size, size, dtype=torch.float64)
     expected[:, :small] = u / small
     assert torch.allclose(interpolation_matrix(size, small, size, dtype=torch.float64), expected, atol=1e-12)
+
+
+@pytest.mark.parametrize("size,small,columns", [(20, 7, 10), (21, 8, 8), (100, 50, 64)])
+def test_upsampling_by_fft_equals_the_interpolation_matrix(size, small, columns):
+    """The first ``small`` of ``columns`` samples (the rest zero-weighted) upsampled to ``size``."""
+    from nasbench.methods.backbones.ccnn import interpolation_matrix
+
+    x = torch.randn(2, 3, columns, dtype=DOUBLE)
+    reference = x @ interpolation_matrix(size, small, columns, dtype=DOUBLE).T
+    torch.testing.assert_close(spectral_upsample(x, (size,), (small,)), reference, rtol=0, atol=1e-12)
