@@ -178,11 +178,23 @@ def band_limited_samples(spectrum: torch.Tensor, freqs: Sequence[torch.Tensor], 
         last = axis == dims - 1
         f = freqs[axis].to(device=spectrum.device, dtype=torch.float64)
         t = torch.arange(rows[axis], device=spectrum.device, dtype=torch.float64) * (sizes[axis] / out_sizes[axis])
-        matrix = torch.exp(2j * math.pi * torch.outer(t, f) / padded[axis]) / padded[axis]
-        if last:  # one-sided axis: the bins 0 < k < P/2 stand for k and -k
-            matrix = matrix * torch.where((f > 0) & (f < padded[axis] / 2), 2.0, 1.0)
-        out = torch.movedim(torch.movedim(out, 2 + axis, -1) @ matrix.T.to(spectrum.dtype), -1, 2 + axis)
+        moved = torch.movedim(out, 2 + axis, -1)
+        # the DFT matrix is rows x bins complex: built a block of rows at a time, so a long axis (a
+        # 16k-sample sequence at half resolution: 2 GB in one piece) stays within memory
+        parts = [moved @ _inverse_dft(block, f, padded[axis], last).T.to(spectrum.dtype)
+                 for block in t.split(DFT_ROWS_PER_BLOCK)]
+        out = torch.movedim(torch.cat(parts, dim=-1), -1, 2 + axis)
     return out.real
+
+
+DFT_ROWS_PER_BLOCK = 512
+
+
+def _inverse_dft(t: torch.Tensor, f: torch.Tensor, padded: int, last: bool) -> torch.Tensor:
+    """Rows exp(2 pi i t f / P) / P of the inverse DFT at positions ``t``; on the one-sided axis the
+    bins 0 < k < P/2 stand for k and -k."""
+    matrix = torch.exp(2j * math.pi * torch.outer(t, f) / padded) / padded
+    return matrix * torch.where((f > 0) & (f < padded / 2), 2.0, 1.0) if last else matrix
 
 
 def dirichlet_kernel(x: torch.Tensor, order: int) -> torch.Tensor:

@@ -243,3 +243,16 @@ def test_upsampling_by_fft_equals_the_interpolation_matrix(size, small, columns)
     x = torch.randn(2, 3, columns, dtype=DOUBLE)
     reference = x @ interpolation_matrix(size, small, columns, dtype=DOUBLE).T
     torch.testing.assert_close(spectral_upsample(x, (size,), (small,)), reference, rtol=0, atol=1e-12)
+
+
+def test_band_limited_samples_are_the_same_built_in_blocks_of_rows(monkeypatch):
+    """The inverse DFT evaluated a block of rows at a time (bounded memory) gives the one-piece result."""
+    from nasbench.methods.backbones import ccnn
+
+    g = torch.Generator().manual_seed(0)
+    freqs = [ccnn.signed_frequencies(16, False, 5), ccnn.signed_frequencies(20, True, 6)]
+    spectrum = torch.randn(2, 3, 11, 7, dtype=torch.complex128, generator=g)
+    whole = ccnn.band_limited_samples(spectrum, freqs, (16, 20), (12, 15), (11, 13), (11, 13))
+    monkeypatch.setattr(ccnn, "DFT_ROWS_PER_BLOCK", 3)
+    torch.testing.assert_close(ccnn.band_limited_samples(spectrum, freqs, (16, 20), (12, 15), (11, 13), (11, 13)),
+                               whole, rtol=0, atol=1e-12)
