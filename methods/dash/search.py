@@ -107,8 +107,7 @@ def run_search(ctx: RunContext, c: DASHConfig) -> tuple[Supernet, int]:
             f"of {batches} batches")
     initial = argmax_indices(net)  # the search signal counts the layers whose choice left it
     fit(net, ctx, cfg, val=val, optimizers=optimizers, after_backward=after_backward,
-        epoch_log=lambda model: {"arch_mean_max_prob": mean_max_prob(net),
-                                 "arch_argmax_changed": sum(a != b for a, b in zip(argmax_indices(net), initial))})
+        epoch_log=lambda model: search_signal(net, initial), log_initial=True)
     return net, batches
 
 
@@ -125,9 +124,15 @@ def argmax_indices(net: Supernet) -> list[int]:
 
 
 @torch.no_grad()
-def mean_max_prob(net: Supernet) -> float:
-    """How decided the search is: the mean over layers of the largest softmax(alpha)."""
-    return float(sum(torch.softmax(layer.alpha, 0).max() for layer in net.layers) / len(net.layers))
+def search_signal(net: Supernet, initial: list[int]) -> dict[str, float]:
+    """Curve columns saying whether the search moved: the mean over layers of the largest mixture
+    weight softmax(alpha) (1 / |K||D| is uniform) and of its entropy (nats; ln |K||D| is uniform), and
+    how many layers' argmax differs from ``initial``, the argmax at initialisation."""
+    probs = torch.stack([torch.softmax(layer.alpha.float(), 0) for layer in net.layers]).cpu()
+    entropy = -(probs * probs.clamp_min(1e-12).log()).sum(dim=1)
+    changed = sum(a != b for a, b in zip(argmax_indices(net), initial))
+    return {"signal_max_weight": float(probs.max(dim=1).values.mean()), "signal_entropy": float(entropy.mean()),
+            "signal_changed": changed, "signal_decisions": len(net.layers)}
 
 
 @torch.no_grad()

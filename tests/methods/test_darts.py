@@ -307,15 +307,15 @@ def test_search_signal_counts_argmax_changes_and_entropy():
     net = tiny_search_net(dtype=torch.float32)
     signal = SearchSignal(net)
     row = signal(net)
-    assert row["argmax_changed"] == 0 and row["edges"] == 28
-    assert row["edge_entropy"] == pytest.approx(math.log(8), abs=1e-4)
+    assert row["signal_changed"] == 0 and row["signal_decisions"] == 28
+    assert row["signal_edge_entropy"] == pytest.approx(math.log(8), abs=1e-4)
     with torch.no_grad():
         net.alpha_normal[:3] = 0
         net.alpha_normal[:3, 5] = 10.0
     row = signal(net)
     assert row["edge_entropy_normal"] < math.log(8) - 0.1
     initial = signal.initial["normal"][:3]
-    assert row["argmax_changed"] == int((initial != 5).sum())
+    assert row["signal_changed"] == int((initial != 5).sum())
 
 
 def test_record_rebuilds_its_network_and_describes_and_draws_itself():

@@ -221,6 +221,11 @@ def test_paper_budget_is_the_paper_protocol_and_smaller_budgets_say_how_they_dif
     small = DASH.default_config("small", task_view("darcyflow", DARCY))
     assert small.search.epochs < 100 and small.retrain.epochs < 200 and small.kernel_sizes == C.K_2D
     assert "paper's 100" in DASH.budget_notes("small") and "WRN-16-4" in DASH.budget_notes("paper")
+    # the architecture lr keeps the paper's lr x steps: 100 epochs with lr x0.2 from epoch 60 weigh 68
+    assert small.arch_lr * small.search.epochs == pytest.approx(c.arch_lr * 68)
+    assert small.arch_lr == pytest.approx(0.005 * 17)
+    smoke = DASH.default_config("smoke", task_view("darcyflow", DARCY))  # batches of 8: 10/8 as many per epoch
+    assert smoke.arch_lr * smoke.search.epochs * 10 / 8 == pytest.approx(c.arch_lr * 68)
     with pytest.raises(ConfigError):
         DASH(DASHConfig(kernel_sizes=(3, 4)))
 
@@ -305,8 +310,13 @@ def test_smoke_run_through_the_cli_on_darcyflow(tmp_path, isolated_data):
     assert math.isfinite(final["value"]) and final["split"] == "test"
     with open(run_dir / "curves.csv") as rows:  # the search signal: concentration and argmax moves
         search = [row for row in csv.DictReader(rows) if row["stage"] == "search"]
-    assert search and all(0 <= int(row["arch_argmax_changed"]) <= 13 for row in search)
-    assert all(1 / 16 <= float(row["arch_mean_max_prob"]) <= 1 for row in search)
+    initial, last = search[0], search[-1]  # the row of the state at initialisation comes first
+    assert (int(initial["epoch"]), int(initial["signal_changed"]), initial["train_loss"]) == (-1, 0, "")
+    assert float(initial["signal_max_weight"]) == pytest.approx(1 / 16, abs=5e-4)  # logits 1e-3 N(0, 1)
+    assert float(initial["signal_entropy"]) == pytest.approx(math.log(16), abs=1e-5)
+    assert all(0 <= int(row["signal_changed"]) <= int(row["signal_decisions"]) == 13 for row in search)
+    assert float(last["signal_max_weight"]) > float(initial["signal_max_weight"])  # one step at the scaled lr
+    assert float(last["signal_entropy"]) < float(initial["signal_entropy"])
 
 
 def test_registered_with_a_benchmark_whose_forms_compute_the_same_layer():
