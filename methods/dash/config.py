@@ -92,6 +92,9 @@ class DASHConfig:
     subsample: float = 0.2  # search batches per epoch: int(0.2 n) + 1 [P] A.5.2, [R] quick_search
     grad_conditioning: bool = True  # [R] scale_grad: g / (grad_scale (|g| + 1e-8)) + 1e-5 r
     grad_scale: float = 100.0  # per task [R]
+    # the search's gradient clip covers weights and logits together [R main.py train_one_epoch]; False:
+    # the weights alone, so the conditioned logit step is not shrunk by the weights' gradient norm
+    clip_logits: bool = True
     depthwise_search: bool = True  # [R] --separable 1: in == out convs searched depthwise
     search_val_samples: int | None = None  # supernet scored on at most this many val samples per epoch
     search: TrainConfig = field(default_factory=lambda: TrainConfig(  # [P] A.5.2
@@ -176,6 +179,7 @@ def scale_config(config: DASHConfig, budget: str) -> DASHConfig:
     retrain = replace(config.retrain, epochs=s.retrain_epochs, batch_size=_cap(config.retrain.batch_size, s),
                       milestones=scaled_milestones(config.retrain.milestones, s.retrain_epochs))
     return replace(config, search_widen=s.search_widen, retrain_widen=s.retrain_widen, search=search, arch_lr=arch_lr,
+                   clip_logits=False,
                    search_val_samples=s.search_val_samples, retrain=retrain,
                    tune=replace(t, epochs=s.tune_epochs, subsample=s.tune_subsample, **grid))
 
@@ -206,7 +210,8 @@ def budget_notes(budget: str) -> str:
     cap = f"; batch size at most {s.max_batch_size} in every stage" if s.max_batch_size else ""
     return (f"search: the first {s.search_epochs} of the paper's 100 epochs, on WRN-16-{s.search_widen}, the "
             f"architecture lr scaled to keep the paper's total step length lr x steps (x 68/{s.search_epochs} on 2D "
-            f"tasks, x 37.28/{s.search_epochs} on 1D: the paper's epochs weighted by its lr schedule); tuning grid: "
+            f"tasks, x 37.28/{s.search_epochs} on 1D: the paper's epochs weighted by its lr schedule) and the "
+            f"gradient clip on the weights alone (paper: weights and logits together); tuning grid: "
             f"the first {grid} values of lr x dropout x wd x momentum (paper 3x2x2x2), "
             f"{s.tune_epochs} epochs each (paper 80) on "
             f"{'the reference subsample' if s.tune_subsample is None else f'{s.tune_subsample:.0%} of the batches'}; "
