@@ -178,9 +178,9 @@ def scale_config(config: DASHConfig, budget: str) -> DASHConfig:
     arch_lr = scaled_lr(config.arch_lr, search_length(config.search), search_length(search))
     retrain = replace(config.retrain, epochs=s.retrain_epochs, batch_size=_cap(config.retrain.batch_size, s),
                       milestones=scaled_milestones(config.retrain.milestones, s.retrain_epochs))
+    # the short search's two rules (package docstring): the paper's lr x steps, the clip on the weights alone
     return replace(config, search_widen=s.search_widen, retrain_widen=s.retrain_widen, search=search, arch_lr=arch_lr,
-                   clip_logits=False,
-                   search_val_samples=s.search_val_samples, retrain=retrain,
+                   clip_logits=False, search_val_samples=s.search_val_samples, retrain=retrain,
                    tune=replace(t, epochs=s.tune_epochs, subsample=s.tune_subsample, **grid))
 
 
