@@ -360,3 +360,15 @@ def test_cosine_schedule_anneals_to_lr_min():
     cfg = TrainConfig(epochs=50, batch_size=64, lr=0.025, lr_min=0.001, schedule="cosine")
     assert lr_factor(cfg, 0) == pytest.approx(1.0) and 0.025 * lr_factor(cfg, 50) == pytest.approx(0.001)
     assert lr_factor(replace(cfg, lr_min=0.0), 50) == pytest.approx(0.0, abs=1e-12)
+
+
+def test_a_smoke_run_logs_the_search_signal_from_initialisation(tmp_path, toy_plugins):
+    from nasbench.analysis.signals import read_signal
+
+    outcome = execute(prepare(RunRequest("darts", "toy-task", "smoke", 0, ())), RunStore(tmp_path), log=lambda s: None)
+    assert outcome.status == "ok", outcome.manifest.get("error")
+    signals = read_signal(outcome.run_dir).set_index("signal")
+    assert list(signals.index) == ["edge_entropy", "changed", "decisions"] and (signals["rows"] == 2).all()
+    assert signals.loc["edge_entropy", "at_init"] == pytest.approx(math.log(8), abs=1e-4)  # uniform mixing
+    assert signals.loc["edge_entropy", "at_end"] < signals.loc["edge_entropy", "at_init"]  # the scaled lr moved it
+    assert signals.loc["changed", "at_init"] == 0 and signals.loc["decisions", "at_end"] == 28
