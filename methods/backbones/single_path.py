@@ -16,7 +16,7 @@ Guo et al., "Single Path One-Shot Neural Architecture Search with Uniform Sampli
 - Sizes for the input: the ImageNet form (stride-2 stem, every stage opens with stride 2: /32) on
   large inputs; on inputs whose smallest side is at most 32 the CIFAR form of the SPOS CIFAR ports
   (stride-1 stem and first stage, stride 2 at the first layers of stages 2 and 3: /4).
-  ``stem_stride`` overrides the stem's stride (the suite's ``small`` budget: 2, to save time).
+  ``stem_stride`` overrides the stem's stride (2 quarters the MACs of the CIFAR form on small inputs).
 - Channel search (optional): a block's mid width is a scale in {0.2, 0.4, ..., 1.6} of its base
   width. Each convolution and BatchNorm holds its weight at the widest mid width and a path uses the
   first c channels of it (``SlicedConv``, ``SlicedBatchNorm``), so narrower widths share weights.

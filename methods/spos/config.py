@@ -103,7 +103,7 @@ class SPOSConfig:
 
 
 SMALL = dict(  # make bench: minutes on a 2-core CPU (measured in the package docstring)
-    stem_channels=8, stage_channels=(16, 32, 64, 128), last_channels=256, stem_stride=2,
+    stem_channels=8, stage_channels=(16, 32, 64, 128), last_channels=256,  # the CIFAR form: stride-1 stem
     supernet=replace(SUPERNET_RECIPE, epochs=5, batch_size=32, lr=0.05, eval_batch_size=250),
     probe_recalibration_batches=2,
     evolution=EvolutionConfig(population=16, generations=8, top_k=5, mutations=6, crossovers=6,

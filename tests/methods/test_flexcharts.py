@@ -201,6 +201,33 @@ def test_reallocating_a_stage_of_the_cell_network_keeps_its_output(init):
     assert count_macs(net, x) == count_macs(width_network(2, 1, 10, widths, stem=8, head=16), x)
 
 
+def test_default_initialised_new_channels_move_the_output_by_at_most_their_mask_mass():
+    """``init="default"``: new channels start at a fresh layer's values, so the output moves, but only
+    through the mask weight they receive: unchanged when it is 0, and first order in it otherwise."""
+    torch.manual_seed(0)
+    widths = list(default_cell_channels(8, 5))
+    net = width_network(2, 1, 10, widths, stem=8, head=16, supernet=True)
+    x = torch.randn(6, 1, 14, 14)
+    grid = torch.tensor(M.width_grid(2, 64, 2), dtype=torch.float32)
+    old = [M.combined_mask(grid, M.gaussian_weights(grid, torch.tensor(w - 2.0), 4.0), w) for w in widths]
+    masks = StageMasks(net)
+    masks.set(old)
+    net.eval()
+    before = net(x).detach()
+    uses, grown = width_uses(net), (0, 1, 4)
+    for stage in grown:
+        reallocate(uses[stage], widths[stage], widths[stage] + 6, [], init="default")
+
+    def change(eps: float) -> float:
+        masks.set([torch.cat([m, torch.full((6,), eps)]) if s in grown else m for s, m in enumerate(old)])
+        return float((net(x).detach() - before).abs().max())
+
+    assert change(0.0) < 1e-6
+    big, small = change(1e-2), change(1e-3)
+    assert big > 1e-5  # the new channels are live: a mask weight on them moves the output
+    assert 0.05 < small / big < 0.2  # ... in proportion to that weight (first order)
+
+
 def test_widths_never_leave_the_valid_range():
     config = replace(scaled(FlexCHartsConfig(), "smoke"), cells=4)
     widths = make_widths(config, torch.Generator().manual_seed(0))
