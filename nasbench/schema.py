@@ -30,3 +30,9 @@ METRIC = "metric"
 ERROR_FORM = "error"
 
 RUN_GLOB = f"*/*/seed=*/{MANIFEST}"
+
+# curves.csv: the search signal (docs/plugins.md, "The search signal"; read by nasbench.analysis.signals)
+SIGNAL_PREFIX = "signal_"  # a search-stage column signal_<quantity> belongs to the search signal
+SIGNAL_CHANGED = "signal_changed"  # discrete decisions whose choice differs from the one at initialisation
+SIGNAL_DECISIONS = "signal_decisions"  # how many discrete decisions the architecture has
+INITIAL_EPOCH = -1  # the row of the state at initialisation, before the first step (fit's log_initial)

@@ -13,6 +13,7 @@ from typing import Callable, Iterable, Iterator, Literal
 import torch
 from torch import nn
 
+from nasbench import schema
 from nasbench.config import ConfigError
 from nasbench.contracts import RunContext, Split
 from nasbench.errors import TrainingDiverged
@@ -96,6 +97,22 @@ def lr_factor(cfg: TrainConfig, epoch: float) -> float:
     return 1.0
 
 
+def schedule_steps(cfg: TrainConfig, steps_per_epoch: float = 1.0) -> float:
+    """Steps at the base learning rate that ``cfg``'s schedule adds up to: the sum over its epochs of
+    ``lr_factor`` times the steps per epoch (60 + 40 x 0.2 = 68 epochs' worth for 100 epochs with
+    lr x0.2 at epoch 60)."""
+    return sum(lr_factor(cfg, epoch) for epoch in range(cfg.epochs)) * steps_per_epoch
+
+
+def scaled_lr(paper_lr: float, paper_steps: float, steps: float) -> float:
+    """The rule that shortens a search without shortening how far its parameters may travel: the
+    learning rate that gives ``steps`` the total step length lr x steps of the paper's ``paper_steps``.
+    It suits an optimiser whose step does not grow with the gradient's size (Adam, or SGD on a
+    normalised gradient, as DASH's conditioning makes it), so each step moves about lr and the
+    total is bounded by lr x steps; the budgets of DARTS and DASH use it. No steps: the paper's lr."""
+    return paper_lr * paper_steps / steps if steps > 0 else paper_lr
+
+
 StepHook = Callable[[nn.Module], None]
 LossHook = Callable[[nn.Module, torch.Tensor], torch.Tensor]
 BatchHook = Callable[[nn.Module, torch.Tensor, torch.Tensor], None]
@@ -167,6 +184,7 @@ def fit(
     before_step: BatchHook | None = None,
     epoch_end: EpochHook | None = None,
     epoch_log: Callable[[nn.Module], dict[str, float]] | None = None,
+    log_initial: bool = False,
 ) -> float:
     """Train ``model`` for ``cfg.epochs`` on ``train`` (default ctx.train); after every epoch, score
     on ``val`` (default ctx.val) and record a curve row. Returns the last validation score.
@@ -180,9 +198,15 @@ def fit(
     batch of another split (DARTS, FlexCHarts, DMasking), or sampling the single path that this step
     trains (SPOS, BMS); ``ArchitectureSteps`` (below) builds the first kind from a split and a step
     function. ``epoch_end(model, epoch, optimizers)`` runs after the last step of an epoch,
-    before the validation score: work that may resize parameters and optimiser state (FlexCHarts)."""
+    before the validation score: work that may resize parameters and optimiser state (FlexCHarts).
+
+    ``log_initial``: ``epoch_log`` also runs before the first step, and its columns alone make the
+    row of epoch ``INITIAL_EPOCH`` (-1): the state at initialisation, which a search signal is read
+    against (``nasbench.analysis.signals``)."""
     train, val = train or ctx.train, val or ctx.val
     model.to(ctx.device)
+    if log_initial and epoch_log:
+        ctx.curves.record(schema.INITIAL_EPOCH, **epoch_log(model))
     optimizers = optimizers or [make_optimizer(model.parameters(), cfg)]
     base_lrs = [[g["lr"] for g in opt.param_groups] for opt in optimizers]
     limit = cfg.batches_per_epoch

@@ -68,7 +68,7 @@ def train_mixture(ctx: RunContext, config: Any, space: PoolingSpace, configs: li
         model.set_path((default, int(sampler.best_models()[default])))
 
     fit(mixture, ctx, recipe, **feature.hooks(), after_step=after_step, epoch_end=epoch_end,
-        epoch_log=lambda model: search_signal(sampler))
+        epoch_log=lambda model: search_signal(sampler), log_initial=True)
     return mixture, sampler
 
 
@@ -81,7 +81,7 @@ def search_signal(sampler: BalancedSampler) -> dict[str, float]:
     best = sampler.accuracy[np.arange(len(conditional)), conditional.argmax(axis=1)]
     shares = sampler.counts.sum(axis=0) / max(sampler.counts.sum(), 1)
     return {"tau": sampler.tau, "ipf_sweeps": balanced.sweeps, "ipf_kl_pm": balanced.kl,
-            "p_m_given_c_max": float(conditional.max(axis=1).mean()), "score_spread": float(best.std()),
+            "signal_p_m_given_c_max": float(conditional.max(axis=1).mean()), "signal_score_spread": float(best.std()),
             "score_best": float(best.max()), "model_share_min": float(shares.min()),
             "model_share_kl": kl_to_uniform(shares) if shares.sum() else 0.0}
 

@@ -71,7 +71,9 @@ paper's (3e-4 x 19,550 Adam steps; 0.1 x 19,550 EG steps), since Adam's steps ar
 whatever the gradient's size (EG's are lr times the gradient, in log alpha): with the paper's lr, 40 steps
 move alpha by at most 0.012 and the mixing weights stay uniform to three decimals; with the scaled lr
 they travel as far as in the paper's search.
-Both the edge-distribution entropy and the argmax changes are in the curves.
+The rule is ``nasbench.training.scaled_lr``, which DASH's budgets share. Both the
+edge-distribution entropy and the argmax changes since initialisation are in the curves
+(``signal_edge_entropy``, ``signal_changed`` of ``signal_decisions``, from the row of epoch -1 on).
 
 Measured at ``small`` (seed 0, this suite's 2-core CPU shared with other jobs at load average 15-20,
 one thread per process; wall times are upper bounds, the CPU seconds say what a quiet machine needs):

@@ -12,7 +12,7 @@ from typing import Literal
 
 from nasbench.contracts import TaskView
 from nasbench.errors import ConfigError
-from nasbench.training import TrainConfig
+from nasbench.training import TrainConfig, scaled_lr
 
 PAPER_SEARCH_EPOCHS, PAPER_SEARCH_BATCH, PAPER_SEARCH_HALF = 50, 64, 25_000  # [P] 3.1.1: half of CIFAR-10's 50k
 # architecture steps of the paper's search: one per weight step, 391 per epoch for 50 epochs
@@ -104,11 +104,11 @@ DENSE_SCALES = {
 
 
 def scaled_arch_lr(paper_lr: float, steps: int) -> float:
-    """The rule that shrinks the paper's search: the same total step length lr x steps as the paper's
-    19,550 architecture steps, spread over ``steps``. Adam's steps are about lr each whatever the
-    gradient's size; EG's move log alpha by lr times the gradient, so for gradients of the paper's
-    size the same scaling keeps its total too."""
-    return paper_lr * PAPER_ARCH_STEPS / max(steps, 1)
+    """The paper's architecture lr spread over ``steps`` with the total step length of its 19,550
+    (``nasbench.training.scaled_lr``). Adam's steps are about lr each whatever the gradient's size;
+    EG's move log alpha by lr times the gradient, so for gradients of the paper's size the same
+    scaling keeps its total too."""
+    return scaled_lr(paper_lr, PAPER_ARCH_STEPS, steps)
 
 
 def paper_config(task: TaskView) -> DARTSConfig:

@@ -45,8 +45,9 @@ def build_search_network(shape: TaskShape, c: DARTSConfig) -> SearchNetwork:
 
 
 class SearchSignal:
-    """Curve columns saying whether the search moved: the mean entropy (nats; ln 8 = 2.08 is
-    uniform) of the edges' mixing weights, and how many edges' argmax changed since initialisation."""
+    """Curve columns saying whether the search moved (``signal_*``: the suite's convention): the mean
+    entropy (nats; ln 8 = 2.08 is uniform) of the edges' mixing weights, and how many edges' argmax
+    changed since initialisation, of how many edges."""
 
     def __init__(self, net: SearchNetwork):
         self.net = net
@@ -63,8 +64,8 @@ class SearchSignal:
             row[f"edge_entropy_{t}"] = float(entropy.mean())
             entropies.append(entropy)
             changed += int((self._argmax(t) != self.initial[t]).sum())
-        row.update(edge_entropy=float(torch.cat(entropies).mean()), argmax_changed=changed,
-                   edges=NUM_EDGES * len(self.net.cell_types))
+        row.update(signal_edge_entropy=float(torch.cat(entropies).mean()), signal_changed=changed,
+                   signal_decisions=NUM_EDGES * len(self.net.cell_types))
         return row
 
 
@@ -83,7 +84,7 @@ def run_search(ctx: RunContext, c: DARTSConfig) -> tuple[SearchNetwork, dict[str
     ctx.log(f"darts search: order {c.order}, {c.update}, {c.layers} cells, C={c.C}, {cfg.epochs} epochs on "
             f"{len(weights_half)} (weights) / {len(arch_half)} (alpha) training examples")
     score = fit(net, ctx, cfg, train=weights_half, val=val, optimizers=[weight_optimizer],
-                epoch_log=signal, **feature.hooks())
+                epoch_log=signal, log_initial=True, **feature.hooks())
     stats = {"weight_examples": len(weights_half), "arch_examples": len(arch_half), "arch_steps": feature.steps,
              "supernet_val_score": score, "val_samples": len(val), **signal(net)}
     return net, stats

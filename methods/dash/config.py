@@ -13,7 +13,7 @@ from typing import Literal
 from nasbench.contracts import TaskShape, TaskView
 from nasbench.errors import ConfigError
 from nasbench.methods.dash.ops import FORMS
-from nasbench.training import TrainConfig
+from nasbench.training import TrainConfig, scaled_lr, schedule_steps
 
 K_2D, D_2D = (3, 5, 7, 9), (1, 3, 7, 15)  # [R] get_config, every 2D task but NinaPro
 K_1D, D_1D = (3, 7, 11, 15, 19), (1, 3, 7, 15)  # [R] get_config, ECG, Satellite, DeepSEA
@@ -92,6 +92,9 @@ class DASHConfig:
     subsample: float = 0.2  # search batches per epoch: int(0.2 n) + 1 [P] A.5.2, [R] quick_search
     grad_conditioning: bool = True  # [R] scale_grad: g / (grad_scale (|g| + 1e-8)) + 1e-5 r
     grad_scale: float = 100.0  # per task [R]
+    # the search's gradient clip covers weights and logits together [R main.py train_one_epoch]; False:
+    # the weights alone, so the conditioned logit step is not shrunk by the weights' gradient norm
+    clip_logits: bool = True
     depthwise_search: bool = True  # [R] --separable 1: in == out convs searched depthwise
     search_val_samples: int | None = None  # supernet scored on at most this many val samples per epoch
     search: TrainConfig = field(default_factory=lambda: TrainConfig(  # [P] A.5.2
@@ -172,11 +175,20 @@ def scale_config(config: DASHConfig, budget: str) -> DASHConfig:
     grid = dict(zip(("lrs", "dropouts", "weight_decays", "momenta"),
                     (values[:n] for values, n in zip((t.lrs, t.dropouts, t.weight_decays, t.momenta), s.tune_grid))))
     search = replace(config.search, epochs=s.search_epochs, batch_size=_cap(config.search.batch_size, s))
+    arch_lr = scaled_lr(config.arch_lr, search_length(config.search), search_length(search))
     retrain = replace(config.retrain, epochs=s.retrain_epochs, batch_size=_cap(config.retrain.batch_size, s),
                       milestones=scaled_milestones(config.retrain.milestones, s.retrain_epochs))
-    return replace(config, search_widen=s.search_widen, retrain_widen=s.retrain_widen, search=search,
-                   search_val_samples=s.search_val_samples, retrain=retrain,
+    # the short search's two rules (package docstring): the paper's lr x steps, the clip on the weights alone
+    return replace(config, search_widen=s.search_widen, retrain_widen=s.retrain_widen, search=search, arch_lr=arch_lr,
+                   clip_logits=False, search_val_samples=s.search_val_samples, retrain=retrain,
                    tune=replace(t, epochs=s.tune_epochs, subsample=s.tune_subsample, **grid))
+
+
+def search_length(search: TrainConfig) -> float:
+    """The search's architecture steps at the base lr, on any one data set: epochs weighted by the
+    lr schedule (the arch optimiser follows it), times batches per epoch, which are int(0.2 n) + 1
+    for n = N / batch size, i.e. in proportion to 1 / batch size (the data's N cancels in a ratio)."""
+    return schedule_steps(search, 1.0 / search.batch_size)
 
 
 def _cap(batch_size: int, s: Scale) -> int:
@@ -196,7 +208,10 @@ def budget_notes(budget: str) -> str:
     s = SCALES[budget]
     grid = "x".join(str(n) for n in s.tune_grid)
     cap = f"; batch size at most {s.max_batch_size} in every stage" if s.max_batch_size else ""
-    return (f"search: the first {s.search_epochs} of the paper's 100 epochs, on WRN-16-{s.search_widen}; tuning grid: "
+    return (f"search: the first {s.search_epochs} of the paper's 100 epochs, on WRN-16-{s.search_widen}, the "
+            f"architecture lr scaled to keep the paper's total step length lr x steps (x 68/{s.search_epochs} on 2D "
+            f"tasks, x 37.28/{s.search_epochs} on 1D: the paper's epochs weighted by its lr schedule) and the "
+            f"gradient clip on the weights alone (paper: weights and logits together); tuning grid: "
             f"the first {grid} values of lr x dropout x wd x momentum (paper 3x2x2x2), "
             f"{s.tune_epochs} epochs each (paper 80) on "
             f"{'the reference subsample' if s.tune_subsample is None else f'{s.tune_subsample:.0%} of the batches'}; "

@@ -14,7 +14,7 @@ from torch import nn
 from nasbench.contracts import RunContext, TaskShape
 from nasbench.methods.backbones.wrn import WideResNet1D, WideResNet2D, build_wrn
 from nasbench.methods.dash.config import DASHConfig
-from nasbench.methods.dash.ops import AggregatedConv, pair_of_index, receptive_field
+from nasbench.methods.dash.ops import ALPHA_INIT_STD, AggregatedConv, pair_of_index, receptive_field
 from nasbench.training import TrainConfig, epoch_examples, fit
 
 
@@ -95,22 +95,24 @@ def run_search(ctx: RunContext, c: DASHConfig) -> tuple[Supernet, int]:
     net.set_generator(ctx.generator)
     cfg = c.search
     batches = search_batches_per_epoch(ctx.train.num_batches(cfg.batch_size), c.subsample, cfg.batches_per_epoch)
-    cfg = replace(cfg, batches_per_epoch=batches)
+    clip_weights_only = not c.clip_logits and c.search.grad_clip is not None
+    cfg = replace(cfg, batches_per_epoch=batches, grad_clip=None if clip_weights_only else cfg.grad_clip)
     optimizers = [_sgd(net.weight_parameters(), cfg, cfg.lr), _sgd(net.arch_parameters(), cfg, c.arch_lr)]
     fields = receptive_fields(c, ctx.task.shape.dense)
 
     def after_backward(model: nn.Module) -> None:
         if c.grad_conditioning:
             condition_arch_gradients(net.arch_parameters(), c.grad_scale, fields)
+        if clip_weights_only:
+            nn.utils.clip_grad_norm_(net.weight_parameters(), c.search.grad_clip)
 
     val = ctx.val if c.search_val_samples is None else ctx.val.subset(min(c.search_val_samples, len(ctx.val)),
                                                                      ctx.generator)
     ctx.log(f"dash search: {len(net.layers)} layers, |K||D| = {len(net.layers[0].pairs)}, {cfg.epochs} epochs "
             f"of {batches} batches")
-    initial = argmax_indices(net)  # the search signal counts the layers whose choice left it
+    initial = InitialArchitecture(net)  # what the search signal measures the search's movement from
     fit(net, ctx, cfg, val=val, optimizers=optimizers, after_backward=after_backward,
-        epoch_log=lambda model: {"arch_mean_max_prob": mean_max_prob(net),
-                                 "arch_argmax_changed": sum(a != b for a, b in zip(argmax_indices(net), initial))})
+        epoch_log=lambda model: search_signal(net, initial), log_initial=True)
     return net, batches
 
 
@@ -127,9 +129,27 @@ def argmax_indices(net: Supernet) -> list[int]:
 
 
 @torch.no_grad()
-def mean_max_prob(net: Supernet) -> float:
-    """How decided the search is: the mean over layers of the largest softmax(alpha)."""
-    return float(sum(torch.softmax(layer.alpha, 0).max() for layer in net.layers) / len(net.layers))
+def search_signal(net: Supernet, initial: "InitialArchitecture") -> dict[str, float]:
+    """Curve columns saying whether the search moved: the mean over layers of the largest mixture
+    weight softmax(alpha) (1 / |K||D| is uniform) and of its entropy (nats; ln |K||D| is uniform); the
+    mean over layers of the largest logit change since initialisation, in units of the logits' initial
+    spread (``ALPHA_INIT_STD``: below about 1 the argmax is still the initialisation's draw); and how
+    many layers' argmax differs from ``initial``, the argmax at initialisation."""
+    probs = torch.stack([torch.softmax(layer.alpha.float(), 0) for layer in net.layers]).cpu()
+    entropy = -(probs * probs.clamp_min(1e-12).log()).sum(dim=1)
+    shift = torch.stack([(layer.alpha - start).abs().max() for layer, start in zip(net.layers, initial.alphas)])
+    changed = sum(a != b for a, b in zip(argmax_indices(net), initial.argmax))
+    return {"signal_max_weight": float(probs.max(dim=1).values.mean()), "signal_entropy": float(entropy.mean()),
+            "signal_logit_shift": float(shift.mean()) / ALPHA_INIT_STD, "signal_changed": changed,
+            "signal_decisions": len(net.layers)}
+
+
+class InitialArchitecture:
+    """The logits at initialisation and their argmax per layer, which the search signal compares with."""
+
+    def __init__(self, net: Supernet):
+        self.alphas = [layer.alpha.detach().clone() for layer in net.layers]
+        self.argmax = argmax_indices(net)
 
 
 @torch.no_grad()

@@ -24,9 +24,27 @@ from nasbench.methods.backbones.ccnn_recipes import (
 from nasbench.methods.backbones.encoder_pair import pair_network
 from nasbench.methods.backbones.records import blocks_frame, blocks_row, draw_blocks
 from nasbench.methods.dnarch.complexity import ComplexityModel, complexity_loss
-from nasbench.methods.dnarch.network import VARIANTS, DNArchCCNN, MaskSettings
+from nasbench.methods.dnarch.network import VARIANTS, ArchitectureMasks, DNArchCCNN, MaskSettings
 from nasbench.methods.dnarch.record import architecture_record, build_from_record, sample_masks
 from nasbench.training import TrainConfig, epoch_examples, fit, make_optimizer
+
+
+class MaskSignal:
+    """Curve columns saying whether the search moved from the masks' initialisation: the mean
+    distance of the masks' cut-offs x_T from their initial ones (on the masks' coordinate [-1, 1],
+    an axis 2 long), and how many of the sizes the masks materialise (kernel taps, kept frequencies,
+    widths per block; the depth) differ from those at initialisation."""
+
+    def __init__(self, masks: ArchitectureMasks):
+        self.masks = masks
+        self.initial_cutoffs, self.initial_sizes = masks.cutoffs(), masks.discrete_sizes()
+
+    @torch.no_grad()
+    def __call__(self) -> dict[str, float]:
+        sizes = self.masks.discrete_sizes()
+        return {"signal_cutoff_shift": float((self.masks.cutoffs() - self.initial_cutoffs).abs().mean()),
+                "signal_changed": sum(a != b for a, b in zip(sizes, self.initial_sizes)),
+                "signal_decisions": len(sizes)}
 
 
 @dataclass(frozen=True)
@@ -150,8 +168,10 @@ class DNArch(SearchMethod):
         supernet: DNArchCCNN = model.encoder if shape.pair_inputs else model
         costs = complexity_model(supernet.shape, c, supernet)
         # the hooks read the masks of the supernet, which sits inside the pair network on paired tasks
+        signal = MaskSignal(supernet.masks)
         fit(model, ctx, c.train, optimizers=[self.optimizer(model, supernet)], add_loss=self.loss_hook(supernet, costs),
-            after_step=lambda _: supernet.masks.reset_to_bounds(), epoch_log=lambda _: self.log_row(supernet, costs))
+            after_step=lambda _: supernet.masks.reset_to_bounds(), log_initial=True,
+            epoch_log=lambda _: {**self.log_row(supernet, costs), **signal()})
         self.network = model
         ratio = complexity_ratio(supernet, costs).item()
         ctx.log(f"dnarch: C_curr/C_target = {ratio:.4f}, depth {supernet.masks.depth()}")

@@ -185,6 +185,29 @@ class ArchitectureMasks(nn.Module):
             out.append((keep, tuple(output_length(n, p, k) for n, p, k in zip(self.sizes, self.padded, keep))))
         return out
 
+    # -- the search signal ----------------------------------------------------------------------------
+    def cutoffs(self) -> torch.Tensor:
+        """Every mask's cut-off x_T, flattened (kernels, resolutions, widths, depth), on the masks'
+        coordinate [-1, 1]: where each mask stops keeping positions."""
+        s = self.settings
+        parts = [self.kernel_cutoff().flatten()]
+        for mu, tau in ((self.resolution_mu, s.tau_resolution), (self.width_mu, s.tau_channel),
+                        (self.depth_mu, s.tau_depth)):
+            if mu is not None:
+                parts.append(self.sigmoid_cutoff(mu, tau).flatten())
+        return torch.cat(parts).cpu()
+
+    def discrete_sizes(self) -> list[int]:
+        """What the masks materialise, for every block of D_max: kernel taps and kept frequencies per
+        axis, the three widths; then the depth. The architecture's discrete decisions."""
+        sizes = [M.kept_taps(x, k) for row in self.kernel_cutoff().tolist() for x, k in zip(row, self.full_kernel)]
+        if self.resolution_mu is not None:
+            sizes += [k for keep, _ in self.bands() for k in keep]
+        if self.width_mu is not None:
+            cutoffs = self.sigmoid_cutoff(self.width_mu, self.settings.tau_channel).tolist()
+            sizes += [M.kept_points(x, self.max_width) for row in cutoffs for x in row]
+        return sizes + [self.depth()]
+
     # -- mask values --------------------------------------------------------------------------------
     def kernel_mask(self, block: int, taps: Sequence[int]) -> torch.Tensor:
         """Product over axes of the Gaussian masks on the central ``taps`` of the kernel grid (Eq. 3)."""

@@ -131,7 +131,7 @@ def run_search(ctx: RunContext, config: ChannelSearchConfig) -> SearchState:
     hooks = SearchHooks(ctx.task.loss, ctx.generator, config, state, arch_opt)
     steps = ArchitectureSteps(d_s, config.search.batch_size, hooks.arch_step, ctx.device, ctx.generator)
     fit(state.net, ctx, config.search, train=d_t, optimizers=[weight_opt], **steps.hooks(),
-        epoch_end=hooks.epoch_end, epoch_log=hooks.epoch_log)
+        epoch_end=hooks.epoch_end, epoch_log=hooks.epoch_log, log_initial=True)
     return state
 
 
@@ -198,8 +198,9 @@ class SearchHooks:
         soft = s.widths.soft_widths()
         final = s.widths.final_widths()
         row = {
-            "width_shift": float((soft.cpu() - torch.tensor(s.history["mu0"])).abs().mean()),
-            "widths_changed": sum(a != b for a, b in zip(final, s.history["final0"])),
+            "signal_width_shift": float((soft.cpu() - torch.tensor(s.history["mu0"])).abs().mean()),
+            "signal_changed": sum(a != b for a, b in zip(final, s.history["final0"])),
+            "signal_decisions": len(final),
             "soft_macs_ratio": float(self.relative_cost()),
             "final_macs_ratio": float(s.macs(final)) / s.target,
             "allocated_channels": sum(s.allocated),

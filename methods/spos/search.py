@@ -109,6 +109,10 @@ def train_supernet(ctx: RunContext, config: SPOSConfig, supernet: SinglePathSupe
     return feature
 
 
+# curve names of the evolution's fitness: the suite's search-signal columns (error form, lower is better)
+SIGNAL_COLUMNS = {"best_fitness": "signal_best_fitness", "mean_fitness": "signal_mean_fitness"}
+
+
 def run_search(ctx: RunContext, config: SPOSConfig) -> tuple[list[Evaluated], EvolutionSearch, dict[str, Any]]:
     """Train the supernet, evolve; return the evaluated paths (best first), the search, and facts."""
     spec = config.spec(ctx.task.shape)
@@ -121,8 +125,8 @@ def run_search(ctx: RunContext, config: SPOSConfig) -> tuple[list[Evaluated], Ev
     feature = train_supernet(ctx, config, supernet, costs, scorer)
     offset = config.supernet.epochs  # evolution rows follow the supernet's epochs in the search stage
 
-    def on_generation(row: dict) -> None:
-        ctx.curves.record(offset + row["generation"], **row)
+    def on_generation(row: dict) -> None:  # the fitness columns are the search signal (generation 0: random)
+        ctx.curves.record(offset + row["generation"], **{SIGNAL_COLUMNS.get(k, k): v for k, v in row.items()})
         ctx.log(f"spos generation {row['generation']}: best {row['best_fitness']:.4f} mean {row['mean_fitness']:.4f} "
                 f"({row['evaluations']} evaluated, {row['rejected_over_cap']} over the cap)")
 

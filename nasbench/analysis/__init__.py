@@ -14,11 +14,12 @@ from nasbench.analysis.ranks import (
     tau_between_tasks,
 )
 from nasbench.analysis.reference import import_reference, load_published, published_matrix
+from nasbench.analysis.signals import read_signal, search_moved, signal_table
 from nasbench.analysis.table import ReportError, completeness, runs_table
 
 __all__ = [
     "ReportError", "aggregate", "average_ranks", "completeness", "error_matrix", "import_reference",
     "kendall_tau_b", "load_published", "performance_profile", "performance_ratios", "profile_summary",
-    "published_matrix", "rank_table", "ranking_fidelity", "runs_table", "seed_error_cube", "tau_against",
-    "tau_between_tasks", "task_ranks",
+    "published_matrix", "rank_table", "ranking_fidelity", "read_signal", "runs_table", "search_moved",
+    "seed_error_cube", "signal_table", "tau_against", "tau_between_tasks", "task_ranks",
 ]

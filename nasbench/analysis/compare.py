@@ -13,7 +13,8 @@ Conventions these functions rely on (all read from the run folders, never from m
   (older manifests: the part of ``device`` before the colon, e.g. ``cpu``).
 - **Best-so-far curves.** A search that evaluates candidates writes, per row of ``curves.csv``, the
   best validation error found so far in column ``best_so_far`` (error form, lower is better); the
-  evolutionary searches' ``best_fitness`` (the best candidate's validation error) is read the same
+  evolutionary searches' ``signal_best_fitness`` (the best candidate's validation error; older runs:
+  ``best_fitness``) is read the same
   way. The x axis is ``elapsed_s``, wall seconds since the run began (the runner adds it to every
   row). The running minimum is plotted, so a column that holds a per-generation best also works.
 - **Diverged runs.** A finished run is flagged ``non-finite`` when its error is not a finite number,
@@ -41,7 +42,8 @@ from nasbench import schema
 
 RATIO_LIMIT = 10.0  # an order of magnitude: see the module docstring
 CI_LEVEL = 0.95
-BEST_SO_FAR_COLUMNS = ("best_so_far", "best_fitness")  # in order of preference
+# in order of preference; best_fitness: SPOS's curves before it wrote the search-signal name
+BEST_SO_FAR_COLUMNS = ("best_so_far", "signal_best_fitness", "best_fitness")
 ELAPSED = "elapsed_s"
 CONTROL_OF = "control_of"
 FLAG_NONFINITE, FLAG_DIVERGED = "non-finite", "diverged"

@@ -1,8 +1,9 @@
 """The comparison sections of the report (``nasbench.report`` composes them): the verdict the
 report opens with, error against cost per task with the Pareto front, best-so-far curves, the
-per-seed table with flagged runs, and pairwise tests over tasks. Every sentence and number here is
-computed from the runs by ``nasbench.analysis.compare``; the conventions it reads (``control_of``,
-resources, ``best_so_far``, what counts as diverged) are documented there."""
+per-seed table with flagged runs, whether each search moved, and pairwise tests over tasks. Every
+sentence and number here is computed from the runs by ``nasbench.analysis.compare`` and
+``nasbench.analysis.signals``; the conventions they read (``control_of``, resources,
+``best_so_far``, what counts as diverged, ``signal_*`` columns) are documented there."""
 from __future__ import annotations
 
 import math
@@ -17,6 +18,7 @@ from nasbench.analysis.aggregate import seed_error_cube
 from nasbench.analysis.compare_plots import method_colors, plot_best_so_far, plot_error_cost
 from nasbench.analysis.document import Document
 from nasbench.analysis.ranks import rank_table
+from nasbench.analysis.signals import search_moved
 
 if TYPE_CHECKING:
     from nasbench.study import Study
@@ -133,6 +135,7 @@ def verdict_section(doc: Document, shown: pd.DataFrame, study: Study | None, n_b
 def comparison_sections(doc: Document, shown: pd.DataFrame, study: Study | None) -> None:
     table = prepared(shown)
     _seed_section(doc, table)
+    _signal_section(doc, table)
     _error_cost_section(doc, table)
     _best_so_far_section(doc, table)
     _pairwise_section(doc, table, study)
@@ -144,6 +147,19 @@ def _seed_section(doc: Document, table: pd.DataFrame) -> None:
              f"error is not finite and `{cmp.FLAG_DIVERGED}` when its error is more than {cmp.RATIO_LIMIT:g} x the "
              "median of its cell's other seeds, or of all finished runs of its task.")
     doc.table(cmp.seed_table(table), "Test error per seed (status where the run did not finish)")
+
+
+def _signal_section(doc: Document, table: pd.DataFrame) -> None:
+    doc.heading(2, "Did the search move")
+    moved = search_moved(table)
+    if moved.empty:
+        doc.para("No run records a search signal (`signal_*` columns of its search stage in `curves.csv`).")
+        return
+    doc.para("Each search method's signal at initialisation and at the end of its search (`signal_*` columns of "
+             "`curves.csv`): how many of the architecture's decisions left their initial choice, and the method's "
+             "own quantities (a mixture's largest weight or entropy, mask movement, fitness, score spread). A "
+             "search whose signal stays at its initial value returns an architecture drawn by its initialisation.")
+    doc.table(moved, "Search signal per run, at initialisation -> at the end of the search")
 
 
 def _error_cost_section(doc: Document, table: pd.DataFrame) -> None:

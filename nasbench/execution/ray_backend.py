@@ -14,7 +14,10 @@ when the study is killed (``reaper.py``).
 Actors are reused between trials (``reuse_actors``), so a worker imports torch once, not per run.
 A trial that dies (Ray's out-of-memory killer, a segfault, a lost node) or raises outside the runner
 is recorded as failed by the driver; Tune's experiment state is thrown away at the end: the run
-folders are the record.
+folders are the record. When Tune's controller itself stops (it does when Ray kills an actor while it
+starts, e.g. for memory that other processes on the node took), the study restarts Tune for the runs
+not finished yet, up to ``TUNE_RESTARTS`` times; a run still computing in an orphaned worker is not
+computed twice (the run's lock, ``runner.execute``).
 """
 from __future__ import annotations
 
@@ -34,10 +37,11 @@ from ray import tune
 from nasbench.execution import reaper
 from nasbench.execution.progress import Progress
 from nasbench.execution.trial import TrialOutcome, TrialSpec, make_spec, record_crash, run_trial
-from nasbench.study import PlannedRun, Resources, Study, StudyError
+from nasbench.study import PlannedRun, Resources, Study, StudyError, run_key
 
 QUIET_LOGGER = "ray.tune.analysis.experiment_analysis"  # warns that Tune's per-trial logs are absent: on purpose
 OUTCOME = "nasbench_outcome"  # the key of a trial's last result that holds its TrialOutcome
+TUNE_RESTARTS = 2  # how often a study restarts Tune after its controller died, for the runs not finished
 TUNE_FOLDER = ".tune"  # Tune's scratch state inside the results folder (``.tune-<pid>``), removed at start and end
 ENV_DEFAULTS = {
     "TUNE_DISABLE_AUTO_CALLBACK_LOGGERS": "1",  # the run folder is the record; no Tune CSV/JSON/TensorBoard
@@ -52,12 +56,25 @@ class ClusterError(StudyError):
 
 def run_ray(study: Study, todo: list[PlannedRun], progress: Progress, *, force: bool = False,
             address: str | None = None) -> None:
-    specs = [make_spec(study, planned, force) for planned in todo]
     with _env_defaults(), ray_session(address), _tune_storage(study.results) as storage:
         check_capacity(study.resources)
-        callback = _StudyCallback(study, todo, specs, progress)
-        with _quiet(QUIET_LOGGER):
-            _tuner(study, specs, storage, callback).fit()
+        for attempt in range(TUNE_RESTARTS + 1):
+            try:
+                return _fit(study, todo, progress, force, f"{storage}/{attempt}")
+            except Exception as exc:  # Tune's controller died (an actor killed while starting, a lost node)
+                todo = [planned for planned in todo if run_key(planned.request) not in progress.outcomes]
+                if isinstance(exc, StudyError) or not todo or attempt == TUNE_RESTARTS:
+                    raise
+                first = next((line for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
+                progress.log(f"warning: Ray Tune stopped ({type(exc).__name__}: {first[:300]}); restarting it for "
+                             f"the {len(todo)} unfinished runs (restart {attempt + 1} of {TUNE_RESTARTS})")
+
+
+def _fit(study: Study, todo: list[PlannedRun], progress: Progress, force: bool, storage: str) -> None:
+    specs = [make_spec(study, planned, force) for planned in todo]
+    callback = _StudyCallback(study, todo, specs, progress)
+    with _quiet(QUIET_LOGGER):
+        _tuner(study, specs, storage, callback).fit()
 
 
 @contextmanager

@@ -82,3 +82,28 @@ def test_an_address_where_no_cluster_answers_is_refused_at_once(tmp_path, toy_st
     with pytest.raises(ClusterError, match=text):
         quiet_run(study, "ray", address=address.format(port=port))
     assert time.monotonic() - start < 15 and run_folders(study.results) == {}
+
+
+def test_a_tune_controller_that_dies_is_restarted_for_the_unfinished_runs_only(tmp_path, toy_study_env,
+                                                                               ray_instance, monkeypatch):
+    """Ray's memory monitor can kill an actor while it starts; Tune then raises out of ``fit`` (seen
+    in a real study while another process took the node's memory). The study goes on."""
+    from nasbench.execution import ray_backend
+
+    real_fit, calls = ray_backend._fit, []
+
+    def dies_once(study, todo, progress, force, storage):
+        calls.append([planned.request.seed for planned in todo])
+        if len(calls) == 1:
+            real_fit(study, todo[:1], progress, force, storage)
+            raise RuntimeError("Caught unexpected exception: 1 worker(s) were killed due to the node running low")
+        real_fit(study, todo, progress, force, storage)
+
+    monkeypatch.setattr(ray_backend, "_fit", dies_once)
+    study = load_study(write_study(tmp_path, methods=["study-method"], seeds=[0, 1, 2]))
+    stream = io.StringIO()
+    report = run_study(study, "ray", stream=stream, interactive=False)
+    assert calls == [[0, 1, 2], [1, 2]]  # the finished run is not run again
+    assert sorted(o.status for o in report.outcomes) == ["ok"] * 3
+    assert "restarting it for the 2 unfinished runs" in stream.getvalue()
+    assert len(run_folders(study.results)) == 3 and not leftovers(study.results)

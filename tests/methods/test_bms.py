@@ -220,7 +220,11 @@ def test_bms_smoke_run_records_the_choice_the_matrices_and_every_configuration_s
     assert np.array(details["counts"]).sum() > 0 and (a != 1).sum() > 0  # the sampler ran and a moved
     curves = pd.read_csv(outcome.run_dir / "curves.csv")
     search = curves[curves["stage"] == "search"]
-    assert len(search) == 2 and {"tau", "ipf_sweeps", "p_m_given_c_max", "score_spread"} <= set(search.columns)
+    assert len(search) == 3 and {"tau", "ipf_sweeps", "signal_p_m_given_c_max", "signal_score_spread"} <= set(
+        search.columns)
+    initial = search.iloc[0]  # before the first step: no score yet, p(m | c) uniform over the M = 2 models
+    assert (initial["epoch"], initial["signal_score_spread"], initial["signal_p_m_given_c_max"]) == (-1, 0, 0.5)
+    assert search["signal_score_spread"].iloc[-1] >= 0
     row = BMS.describe_record(record)
     assert row["config"] == config_key(record["choices"]["config"]) and row["M"] == 2
 

@@ -307,15 +307,15 @@ def test_search_signal_counts_argmax_changes_and_entropy():
     net = tiny_search_net(dtype=torch.float32)
     signal = SearchSignal(net)
     row = signal(net)
-    assert row["argmax_changed"] == 0 and row["edges"] == 28
-    assert row["edge_entropy"] == pytest.approx(math.log(8), abs=1e-4)
+    assert row["signal_changed"] == 0 and row["signal_decisions"] == 28
+    assert row["signal_edge_entropy"] == pytest.approx(math.log(8), abs=1e-4)
     with torch.no_grad():
         net.alpha_normal[:3] = 0
         net.alpha_normal[:3, 5] = 10.0
     row = signal(net)
     assert row["edge_entropy_normal"] < math.log(8) - 0.1
     initial = signal.initial["normal"][:3]
-    assert row["argmax_changed"] == int((initial != 5).sum())
+    assert row["signal_changed"] == int((initial != 5).sum())
 
 
 def test_record_rebuilds_its_network_and_describes_and_draws_itself():
@@ -360,3 +360,15 @@ def test_cosine_schedule_anneals_to_lr_min():
     cfg = TrainConfig(epochs=50, batch_size=64, lr=0.025, lr_min=0.001, schedule="cosine")
     assert lr_factor(cfg, 0) == pytest.approx(1.0) and 0.025 * lr_factor(cfg, 50) == pytest.approx(0.001)
     assert lr_factor(replace(cfg, lr_min=0.0), 50) == pytest.approx(0.0, abs=1e-12)
+
+
+def test_a_smoke_run_logs_the_search_signal_from_initialisation(tmp_path, toy_plugins):
+    from nasbench.analysis.signals import read_signal
+
+    outcome = execute(prepare(RunRequest("darts", "toy-task", "smoke", 0, ())), RunStore(tmp_path), log=lambda s: None)
+    assert outcome.status == "ok", outcome.manifest.get("error")
+    signals = read_signal(outcome.run_dir).set_index("signal")
+    assert list(signals.index) == ["edge_entropy", "changed", "decisions"] and (signals["rows"] == 2).all()
+    assert signals.loc["edge_entropy", "at_init"] == pytest.approx(math.log(8), abs=1e-4)  # uniform mixing
+    assert signals.loc["edge_entropy", "at_end"] < signals.loc["edge_entropy", "at_init"]  # the scaled lr moved it
+    assert signals.loc["changed", "at_init"] == 0 and signals.loc["decisions", "at_end"] == 28

@@ -221,6 +221,12 @@ def test_paper_budget_is_the_paper_protocol_and_smaller_budgets_say_how_they_dif
     small = DASH.default_config("small", task_view("darcyflow", DARCY))
     assert small.search.epochs < 100 and small.retrain.epochs < 200 and small.kernel_sizes == C.K_2D
     assert "paper's 100" in DASH.budget_notes("small") and "WRN-16-4" in DASH.budget_notes("paper")
+    # the architecture lr keeps the paper's lr x steps: 100 epochs with lr x0.2 from epoch 60 weigh 68
+    assert small.arch_lr * small.search.epochs == pytest.approx(c.arch_lr * 68)
+    assert small.arch_lr == pytest.approx(0.005 * 17)
+    assert c.clip_logits and not small.clip_logits  # the paper clips weights and logits together
+    smoke = DASH.default_config("smoke", task_view("darcyflow", DARCY))  # batches of 8: 10/8 as many per epoch
+    assert smoke.arch_lr * smoke.search.epochs * 10 / 8 == pytest.approx(c.arch_lr * 68)
     with pytest.raises(ConfigError):
         DASH(DASHConfig(kernel_sizes=(3, 4)))
 
@@ -305,8 +311,16 @@ def test_smoke_run_through_the_cli_on_darcyflow(tmp_path, isolated_data):
     assert math.isfinite(final["value"]) and final["split"] == "test"
     with open(run_dir / "curves.csv") as rows:  # the search signal: concentration and argmax moves
         search = [row for row in csv.DictReader(rows) if row["stage"] == "search"]
-    assert search and all(0 <= int(row["arch_argmax_changed"]) <= 13 for row in search)
-    assert all(1 / 16 <= float(row["arch_mean_max_prob"]) <= 1 for row in search)
+    initial, last = search[0], search[-1]  # the row of the state at initialisation comes first
+    assert (int(initial["epoch"]), int(initial["signal_changed"]), initial["train_loss"]) == (-1, 0, "")
+    assert float(initial["signal_max_weight"]) == pytest.approx(1 / 16, abs=5e-4)  # logits 1e-3 N(0, 1)
+    assert float(initial["signal_entropy"]) == pytest.approx(math.log(16), abs=1e-5)
+    assert all(0 <= int(row["signal_changed"]) <= int(row["signal_decisions"]) == 13 for row in search)
+    assert float(initial["signal_logit_shift"]) == 0
+    # one step at the scaled lr, unclipped by the weights' gradients, moves the logits past their initial spread
+    assert float(last["signal_logit_shift"]) > 1
+    assert float(last["signal_max_weight"]) > float(initial["signal_max_weight"])
+    assert float(last["signal_entropy"]) < float(initial["signal_entropy"])
 
 
 def test_registered_with_a_benchmark_whose_forms_compute_the_same_layer():
@@ -319,3 +333,34 @@ def test_registered_with_a_benchmark_whose_forms_compute_the_same_layer():
     outs = [layer_step(form, case)[0]() for form in ops.FORMS]
     for out in outs[1:]:
         torch.testing.assert_close(out, outs[0], rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("clip_logits", [True, False])
+def test_below_paper_the_clip_leaves_the_conditioned_logit_step_whole(clip_logits):
+    """The reference clips weights and logits together, so large weight gradients shrink the logits'
+    step; ``clip_logits=False`` (``small``, ``smoke``) clips the weights alone."""
+    import numpy as np
+    from toy_plugins import ToyTask, ToyTaskConfig
+
+    from nasbench.contracts import RunContext, TaskView
+    from nasbench.curves import CurveLog
+    from nasbench.methods.dash.search import run_search
+
+    task = ToyTask(ToyTaskConfig(n=48))
+    data, view = task.load(), TaskView(task)
+    c = DASH.default_config("smoke", view)  # one plain SGD step, clipped to a total norm far below the logits'
+    c = replace(c, clip_logits=clip_logits, search=replace(c.search, epochs=1, batches_per_epoch=1, grad_clip=1e-3,
+                                                            momentum=0.0, weight_decay=0.0))
+    ctx = RunContext(task=view, train=data.train, val=data.val, device=torch.device("cpu"), seed=0,
+                     generator=torch.Generator().manual_seed(0), rng=np.random.default_rng(0), budget="smoke",
+                     curves=CurveLog())
+    torch.manual_seed(0)
+    start = [layer.alpha.detach().clone() for layer in Supernet(view.shape, c).layers]  # the same draw as below
+    torch.manual_seed(0)
+    net, _ = run_search(ctx, c)
+    steps = [float((layer.alpha.detach() - a0).norm()) for layer, a0 in zip(net.layers, start)]
+    field = 1e-5 * float(receptive_fields(c, dense=False).norm())
+    if clip_logits:
+        assert max(steps) <= c.arch_lr * 1e-3 * (1 + 1e-4)
+    else:  # lr times the conditioned gradient: norm 1 / grad_scale, give or take the field term
+        assert min(steps) >= c.arch_lr * (1 / c.grad_scale - field) > 0

@@ -11,6 +11,7 @@ import sys
 import pytest
 import torch
 
+from nasbench.analysis.signals import read_signal
 from nasbench.arch import count_macs, count_parameters
 from nasbench.contracts import TaskShape, TaskView
 from nasbench.errors import ConfigError
@@ -320,6 +321,9 @@ def test_smoke_run_through_the_command_line_writes_the_record(tmp_path, data_roo
     assert arch["retrain"] is None and manifest["stages"]["retrain"]["wall_s"] < manifest["stages"]["search"]["wall_s"]
     header = (run_dir / "curves.csv").read_text().splitlines()[0].split(",")
     assert "complexity_ratio" in header and "val_relative_l2" in header
+    signals = read_signal(run_dir)  # the masks' movement from the row of epoch -1 (initialisation) on
+    shift, changed = (signals.set_index("signal").loc[name] for name in ("cutoff_shift", "changed"))
+    assert shift.at_init == changed.at_init == 0 and shift.at_end >= 0 and shift.rows >= 2
 
 
 @pytest.mark.slow
@@ -336,7 +340,7 @@ def test_short_training_learns_and_the_complexity_loss_holds_the_size(tmp_path, 
         outcome = execute(prepare(RunRequest("dnarch", "darcyflow", "small", 0, (*sets, f"complexity_loss={loss}"))),
                           RunStore(tmp_path / str(loss)), log=lambda s: None)
         assert outcome.status == "ok", outcome.manifest.get("error")
-        rows = list(__import__("csv").DictReader((outcome.run_dir / "curves.csv").open()))
+        rows = [r for r in __import__("csv").DictReader((outcome.run_dir / "curves.csv").open()) if r["train_loss"]]
         errors = [float(r["val_relative_l2"]) for r in rows]
         assert errors[-1] < errors[0] and outcome.manifest["metric"]["value"] < 0.5
         final[loss] = float(rows[-1]["complexity_ratio"])

@@ -291,8 +291,11 @@ def test_the_search_curves_say_whether_the_search_moved(fashion_runs, method):
     text = (fashion_runs[method].run_dir / "curves.csv").read_text().splitlines()
     header, rows = text[0].split(","), [dict(zip(text[0].split(","), line.split(","))) for line in text[1:]]
     search = [r for r in rows if r["stage"] == "search"]
-    assert len(search) == 2 and {"width_shift", "soft_macs_ratio", "allocated_channels"} <= set(header)
-    assert float(search[-1]["width_shift"]) > 0  # mu (or the soft width) moved
+    assert len(search) == 3 and {"signal_width_shift", "soft_macs_ratio", "allocated_channels"} <= set(header)
+    assert search[0]["epoch"] == "-1" and float(search[0]["signal_width_shift"]) == 0  # at initialisation
+    assert float(search[-1]["signal_width_shift"]) > 0  # mu (or the soft width) moved
+    stages = len(json.loads((fashion_runs[method].run_dir / "arch.json").read_text())["choices"]["stage_widths"])
+    assert 0 <= int(search[-1]["signal_changed"]) <= int(search[-1]["signal_decisions"]) == stages
 
 
 def test_draw_record_plots_the_widths(fashion_runs):

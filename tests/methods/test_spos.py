@@ -349,3 +349,18 @@ def test_every_budget_validates_and_small_keeps_the_paper_search_space():
     assert small.stage_repeats == paper.stage_repeats == (4, 4, 8, 4) and paper.evolution == EvolutionConfig()
     with pytest.raises(ConfigError):
         replace(paper, evolution=replace(paper.evolution, top_k=60)).validate()
+
+
+def test_the_evolution_rows_are_the_search_signal(tmp_path, toy_plugins):
+    from nasbench.analysis.signals import read_signal
+    from nasbench.runner import RunRequest, execute, prepare
+    from nasbench.store import RunStore
+
+    outcome = execute(prepare(RunRequest("spos", "toy-task", "smoke", 0, ("task.n=96",))), RunStore(tmp_path),
+                      log=lambda s: None)
+    assert outcome.status == "ok", outcome.manifest.get("error")
+    trajectory = json.loads((outcome.run_dir / "arch.json").read_text())["details"]["trajectory"]
+    signals = read_signal(outcome.run_dir).set_index("signal")  # generation 0 (random) is the initial state
+    assert list(signals.index) == ["best_fitness", "mean_fitness"] and signals["rows"].tolist() == [len(trajectory)] * 2
+    assert signals.loc["best_fitness", ["at_init", "at_end"]].tolist() == [trajectory[0]["best_fitness"],
+                                                                          trajectory[-1]["best_fitness"]]
