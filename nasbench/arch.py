@@ -22,6 +22,14 @@ def arch_id(method: str, arch: dict[str, Any]) -> str:
     return content_hash({"method": method, "backbone": arch.get("backbone"), "choices": arch.get("choices")})
 
 
+def example_input(shape) -> torch.Tensor:
+    """A batch of one zero input of a task's ``TaskShape`` (token ids where it has a vocabulary), for
+    counting the MACs of a network built for it."""
+    if shape.vocab_size is not None:
+        return torch.zeros(1, *shape.input_size, dtype=torch.long)
+    return torch.zeros(1, shape.in_channels, *shape.input_size)
+
+
 def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 

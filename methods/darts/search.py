@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from nasbench.arch import count_macs
+from nasbench.arch import count_macs, example_input
 from nasbench.contracts import RunContext, Split, TaskShape
 from nasbench.methods.backbones.darts_cells import (
     NUM_EDGES,
@@ -101,12 +101,6 @@ def build_eval_network(shape: TaskShape, choices: dict[str, Any]) -> EvalNetwork
     return EvalNetwork(Genotype.from_dict(choices["genotype"]), shape.in_channels, shape.num_outputs, choices["C"],
                        choices["layers"], dims=choices["dims"], dense=choices["dense"], auxiliary=choices["auxiliary"],
                        vocab_size=shape.vocab_size)
-
-
-def example_input(shape: TaskShape) -> torch.Tensor:
-    if shape.vocab_size is not None:
-        return torch.zeros(1, *shape.input_size, dtype=torch.long)
-    return torch.zeros(1, shape.in_channels, *shape.input_size)
 
 
 def arch_record(net: SearchNetwork, shape: TaskShape, c: DARTSConfig, stats: dict[str, Any]) -> dict[str, Any]:

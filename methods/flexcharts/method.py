@@ -7,6 +7,7 @@ import numpy as np
 from torch import nn
 
 from nasbench.contracts import RunContext, SearchMethod, TaskShape, TaskView
+from nasbench.errors import ConfigError
 from nasbench.methods.backbones.darts_cells import EvalNetwork, RetrainHooks
 from nasbench.methods.backbones.width_cells import width_network
 from nasbench.methods.flexcharts.config import (
@@ -16,7 +17,7 @@ from nasbench.methods.flexcharts.config import (
     budget_notes,
     scaled,
 )
-from nasbench.methods.flexcharts.search import SearchState, run_search, search_examples, stage_grids
+from nasbench.methods.flexcharts.search import SearchState, cost_model, run_search, search_examples, stage_grids
 from nasbench.methods.flexcharts.widths import GaussianWidths, GumbelWidths
 from nasbench.training import fit
 
@@ -41,6 +42,12 @@ def architecture_record(state: SearchState, config: ChannelSearchConfig, method:
     cost = {"macs_target": state.target, "final_macs": final_macs, "final_macs_vs_target": final_macs / state.target,
             "lambda": config.cost_weight, "cost_form": config.cost_form}
     return {**widths_record(config, method, widths.grids, final, details), "cost": cost}
+
+
+# the control's space: widths whose MACs are at most this x the target, the bound the searches are held
+# to (their final MACs within 10 % of the target); draws are repeated at most MAX_CONTROL_DRAWS times
+CONTROL_MACS_BOUND = 1.1
+MAX_CONTROL_DRAWS = 10_000
 
 
 def widths_record(config: ChannelSearchConfig, method: str, grids: list[list[int]], stage_widths: list[int],
@@ -86,11 +93,20 @@ class ChannelSearch(SearchMethod):
     @classmethod
     def sample_architecture(cls, config: ChannelSearchConfig, shape: TaskShape,
                             rng: np.random.Generator) -> dict[str, Any]:
-        """Every stage's width uniform over its grid of valid widths, independently (its control's draw).
-        The MACs target is the search's objective, not a bound of the space: a draw may exceed it."""
+        """Every stage's width uniform over its grid of valid widths, independently, drawn again until the
+        network's MACs are at most ``CONTROL_MACS_BOUND`` x the search's target: uniform over the widths a
+        search may end at, so the control cannot win by buying a larger network (as SPOS's cap)."""
         grids = stage_grids(config)
-        widths = [grid[int(rng.integers(len(grid)))] for grid in grids]
-        return widths_record(config, cls.name, grids, widths, {"sampled": True})
+        macs, target = cost_model(shape, config)
+        for draws in range(1, MAX_CONTROL_DRAWS + 1):
+            widths = [grid[int(rng.integers(len(grid)))] for grid in grids]
+            relative = float(macs(widths)) / target
+            if relative <= CONTROL_MACS_BOUND:
+                return widths_record(config, cls.name, grids, widths,
+                                     {"sampled": True, "draws": draws, "macs_vs_target": round(relative, 4)})
+        raise ConfigError(f"{cls.name}: none of {MAX_CONTROL_DRAWS} uniform width draws has MACs within "
+                          f"{CONTROL_MACS_BOUND} x the target ({target:,.0f}); raise macs_target_ratio or widen "
+                          f"the ranges")
 
     @classmethod
     def search_examples(cls, config: ChannelSearchConfig, shape: TaskShape, train_size: int) -> int:

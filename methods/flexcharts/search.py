@@ -9,11 +9,13 @@ noise-free masks that the epoch's validation score uses.
 """
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field
 
 import torch
 
+from nasbench.arch import example_input
 from nasbench.contracts import RunContext, Split, TaskShape
 from nasbench.methods.backbones.channel_allocation import WidthMacs, reallocate
 from nasbench.methods.backbones.channel_masks import width_grid
@@ -111,10 +113,26 @@ def build_search(shape: TaskShape, config: ChannelSearchConfig, device: torch.de
     net = build_network(shape, config, allocated, supernet=True).to(device)
     uses = width_uses(net)
     macs = WidthMacs(net, [u for stage in uses for u in stage], example[:1].to(device))
-    start = default_cell_channels(config.base_width, config.cells)
-    target = config.macs_target or config.macs_target_ratio * float(macs(start))
+    target = macs_target(config, macs)
     history = {"mu0": widths.soft_widths().detach().cpu().tolist(), "final0": widths.final_widths()}
     return SearchState(net, StageMasks(net), widths, macs, target, allocated, uses, history)
+
+
+def macs_target(config: ChannelSearchConfig, macs: WidthMacs) -> float:
+    """The cost term's target: given, or a fraction of the MACs at the stages' initial widths."""
+    start = default_cell_channels(config.base_width, config.cells)
+    return config.macs_target or config.macs_target_ratio * float(macs(start))
+
+
+@functools.lru_cache(maxsize=16)
+def cost_model(shape: TaskShape, config: ChannelSearchConfig) -> tuple[WidthMacs, float]:
+    """The MACs of any stage widths and the search's target for inputs of ``shape``, without a search
+    (the control's bound). Built once per shape and config; the build leaves the global generator as it
+    was, so that a cached and a first call leave the same state behind."""
+    with torch.random.fork_rng(devices=[]):
+        net = build_network(shape, config, [grid[-1] for grid in stage_grids(config)], supernet=True)
+        macs = WidthMacs(net, [u for stage in width_uses(net) for u in stage], example_input(shape))
+    return macs, macs_target(config, macs)
 
 
 def search_optimizers(state: SearchState, config: ChannelSearchConfig):

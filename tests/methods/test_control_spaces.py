@@ -16,6 +16,7 @@ import pytest
 import torch
 from scipy import stats
 
+from nasbench.arch import count_macs, example_input
 from nasbench.contracts import TaskShape
 from nasbench.methods.backbones.darts_cells import PRIMITIVES, STEPS, Genotype, sample_genotype
 from nasbench.methods.backbones.pooling_resnet import get_space
@@ -29,8 +30,8 @@ from nasbench.methods.dash.search import sampled_layers
 from nasbench.methods.dash.tune import build_retrain_network
 from nasbench.methods.flexcharts import DMasking, FlexCHarts
 from nasbench.methods.flexcharts.config import scaled
-from nasbench.methods.flexcharts.method import build_from_record as build_width_network
-from nasbench.methods.flexcharts.search import stage_grids
+from nasbench.methods.flexcharts.method import CONTROL_MACS_BOUND, build_from_record as build_width_network
+from nasbench.methods.flexcharts.search import cost_model, stage_grids
 from nasbench.methods.spos import SPOS
 from nasbench.methods.spos.config import default_config as spos_config
 from nasbench.methods.spos.method import build_from_record as build_path_network, path_costs, sample_path
@@ -161,18 +162,34 @@ def test_bms_configurations_are_uniform():
     assert forward(model, IMAGE).shape == (2, 10)
 
 
-# --- FlexCHarts and DMasking: every stage's width uniform over its valid grid -----------------------
+# --- FlexCHarts and DMasking: widths uniform over the grid points whose MACs keep the bound --------
 
 @pytest.mark.parametrize("cls", [FlexCHarts, DMasking], ids=["flexcharts", "dmasking"])
-def test_channel_search_widths_are_uniform_over_each_stage_grid(cls):
+def test_channel_search_widths_are_uniform_over_the_widths_within_the_cost_bound(cls):
+    """The law of a draw is uniform over the feasible width vectors (every grid combination with MACs at
+    most CONTROL_MACS_BOUND x the target), enumerated here with the suite's own MAC count: each stage's
+    counts follow that law's marginal, and no draw breaks the bound."""
     c = scaled(cls.Config(), "small")
     grids = stage_grids(c)
+    macs, target = cost_model(IMAGE, c)
+    feasible = [w for w in itertools.product(*grids) if float(macs(list(w))) <= CONTROL_MACS_BOUND * target]
+    assert 1 < len(feasible) < math.prod(map(len, grids))  # the bound binds, and leaves a choice
     rng = np.random.default_rng(0)
-    draws = [cls.sample_architecture(c, IMAGE, rng)["choices"]["stage_widths"] for _ in range(3000)]
+    draws = [cls.sample_architecture(c, IMAGE, rng) for _ in range(3000)]
+    assert all(d["details"]["macs_vs_target"] <= CONTROL_MACS_BOUND for d in draws)
+    widths = [tuple(d["choices"]["stage_widths"]) for d in draws]
+    assert set(widths) <= set(feasible)
     for stage, grid in enumerate(grids):
-        assert_uniform([d[stage] for d in draws], grid, f"stage {stage}")
-    record = cls.sample_architecture(c, IMAGE, rng)
-    assert forward(build_width_network(record, IMAGE), IMAGE).shape == (2, 10)
+        law = Counter(w[stage] for w in feasible)
+        cells = [g for g in grid if law[g]]
+        observed = Counter(w[stage] for w in widths)
+        expected = [len(draws) * law[g] / len(feasible) for g in cells]
+        p = stats.chisquare([observed[g] for g in cells], expected).pvalue
+        assert p > P_MIN, f"stage {stage}: counts against the feasible law, chi-square p = {p:.2g}"
+    record = draws[0]
+    net = build_width_network(record, IMAGE)
+    assert count_macs(net, example_input(IMAGE)) == int(macs(record["choices"]["stage_widths"]))
+    assert forward(net, IMAGE).shape == (2, 10)
     assert "stage widths" in cls.describe_record(record)
 
 
