@@ -106,6 +106,12 @@ def build_supernet(shape: TaskShape, c: DNArchConfig) -> DNArchCCNN:
                       embedding_dim=c.embedding_dim, mode=c.mode, pooling=c.pooling)
 
 
+# the control's space where the complexity loss is on: C_curr / C_target at most this (the loss pulls the
+# search to 1; the same 10 % as the channel searches' bound), drawn again at most MAX_CONTROL_DRAWS times
+CONTROL_COMPLEXITY_BOUND = 1.1
+MAX_CONTROL_DRAWS = 10_000
+
+
 def complexity_model(shape: TaskShape, c: DNArchConfig, net: DNArchCCNN) -> ComplexityModel:
     """C of the supernet ``net`` built for ``shape`` (on a paired task: the document encoder's [A])."""
     return ComplexityModel(tuple(shape.input_size), net.encoder.linear.in_features, shape.num_outputs, shape.dense,
@@ -180,14 +186,21 @@ class DNArch(SearchMethod):
     @classmethod
     def sample_architecture(cls, config: DNArchConfig, shape: TaskShape, rng: np.random.Generator) -> dict[str, Any]:
         """Mask parameters uniform over their ranges (``record.sample_masks``), read as the record a
-        search would write (its control's draw)."""
+        search would write (its control's draw). Where the search is pulled toward C_target (the
+        complexity loss is on), draws are repeated until C_curr / C_target <= ``CONTROL_COMPLEXITY_BOUND``:
+        uniform over the networks the search may end at, so the control cannot win by a larger one."""
         model = pair_network(shape, config.width, lambda single: build_supernet(single, config))
         supernet: DNArchCCNN = model.encoder if shape.pair_inputs else model
-        sample_masks(supernet, rng)
         costs = complexity_model(supernet.shape, config, supernet)
-        with torch.no_grad():
-            ratio = complexity_ratio(supernet, costs).item()
-        return architecture_record(supernet, config, costs, ratio, pair_head=shape.pair_inputs)
+        bound = CONTROL_COMPLEXITY_BOUND if config.uses_complexity_loss else math.inf
+        for _ in range(MAX_CONTROL_DRAWS):
+            sample_masks(supernet, rng)
+            with torch.no_grad():
+                ratio = complexity_ratio(supernet, costs).item()
+            if ratio <= bound:
+                return architecture_record(supernet, config, costs, ratio, pair_head=shape.pair_inputs)
+        raise ConfigError(f"dnarch: none of {MAX_CONTROL_DRAWS} uniform mask draws has C_curr / C_target <= "
+                          f"{CONTROL_COMPLEXITY_BOUND}; the supernet's smallest networks exceed the target")
 
     @classmethod
     def search_examples(cls, config: DNArchConfig, shape: TaskShape, train_size: int) -> int:

@@ -236,6 +236,27 @@ def test_dnarch_draws_build_a_plain_ccnn():
     assert "C_curr/C_target" in DNArch.describe_record(record)
 
 
+@pytest.mark.parametrize("variant", ["K,R,W,D", "K"])
+def test_dnarch_draws_keep_the_complexity_bound_where_the_search_is_held_to_it(variant):
+    """With the complexity loss (K,R,W,D) every draw has C_curr / C_target <= the bound, and the bound
+    binds (unbounded draws exceed it); without the loss (K) the draw is the unbounded proposal."""
+    from nasbench.methods.dnarch import DNArch
+    from nasbench.methods.dnarch.method import CONTROL_COMPLEXITY_BOUND, DNArchConfig
+
+    shape = TaskShape(dims=1, in_channels=1, input_size=(32,), output="classes", num_outputs=4)
+    c = DNArchConfig(width=8, depth=2, kernel_hidden=8, kernel_layers=2, kernel_frequencies=8, variant=variant)
+    unbounded = DNArchConfig(width=8, depth=2, kernel_hidden=8, kernel_layers=2, kernel_frequencies=8,
+                             variant=variant, complexity_loss=False)
+    ratios = [DNArch.sample_architecture(c, shape, np.random.default_rng(seed))["choices"]["complexity_ratio"]
+              for seed in range(20)]
+    free = [DNArch.sample_architecture(unbounded, shape, np.random.default_rng(seed))["choices"]["complexity_ratio"]
+            for seed in range(20)]
+    if c.uses_complexity_loss:
+        assert max(ratios) <= CONTROL_COMPLEXITY_BOUND < max(free)
+    else:
+        assert ratios == free
+
+
 def test_cached_helpers_leave_the_global_generator_alone():
     """A draw must leave the same global state whether its helper's cache was warm or cold, or a run
     would depend on the runs before it in the same process (a study on the local backend)."""
