@@ -26,7 +26,7 @@ from nasbench.analysis.aggregate import aggregate, cube_means, seed_error_cube
 from nasbench.analysis.archs import NOTE, describe, draw, read_record, supernet_scores
 from nasbench.analysis.comparison import bar_top, comparison_sections, prepared, verdict_section
 from nasbench.analysis.document import Document, to_html, to_markdown
-from nasbench.analysis.fidelity import write_fidelity_study
+from nasbench.analysis.fidelity import FidelityResults, fidelity_results, write_fidelity_study
 from nasbench.analysis.profiles import ZERO_SHIFT, performance_profile, profile_summary
 from nasbench.analysis.ranks import (
     TAU_VARIANT,
@@ -81,11 +81,15 @@ def build_report(request: ReportRequest) -> dict[str, Path]:
                           "in results/reference\n  to fix: `nasbench reference --import DIR`")
     doc = Document(request.out_dir / FIGURES)
     doc.heading(1, request.title or "nasbench comparison report")
-    if table is not None:  # the answer first, on the first screen
-        verdict_section(doc, benchmark_runs(table, request.include_fixture), request.study, request.n_boot)
+    shown = benchmark_runs(table, request.include_fixture) if table is not None else None
+    fidelity = fidelity_results(shown, request.n_boot) if shown is not None and not shown.empty else None
+    if shown is not None:  # the answer first, on the first screen; a ranking-fidelity study's answer leads
+        lead = [f"**Ranking fidelity** (details under *Ranking fidelity of supernets*): {sentence}"
+                for sentence in (fidelity.verdict() if fidelity else [])]
+        verdict_section(doc, shown, request.study, request.n_boot, lead=lead)
     _header(doc, request, table, reference)
     if table is not None:
-        _suite_sections(doc, request, table, published)
+        _suite_sections(doc, request, table, published, fidelity)
     if published is not None:
         _published_sections(doc, published)
     return _write(doc, request)
@@ -167,7 +171,8 @@ def _reading_guide(doc: Document) -> None:
 
 # --- suite sections -----------------------------------------------------------------------------
 
-def _suite_sections(doc: Document, request: ReportRequest, table: pd.DataFrame, published: pd.DataFrame | None) -> None:
+def _suite_sections(doc: Document, request: ReportRequest, table: pd.DataFrame, published: pd.DataFrame | None,
+                    fidelity: FidelityResults | None) -> None:
     shown = benchmark_runs(table, request.include_fixture)
     _completeness_section(doc, request, table, shown)
     if shown.empty:
@@ -183,7 +188,7 @@ def _suite_sections(doc: Document, request: ReportRequest, table: pd.DataFrame, 
     _profile_section(doc, errors, pub)
     _rank_section(doc, cube, tasks, methods, pub, request.n_boot)
     _tau_section(doc, errors, pub)
-    _fidelity_section(doc, shown, request.reference_dir, request.n_boot)
+    _fidelity_section(doc, shown, request.reference_dir, fidelity)
     _cost_section(doc, shown, published)
     _architecture_section(doc, shown)
 
@@ -359,7 +364,8 @@ def _tau_section(doc: Document, errors: pd.DataFrame, pub: pd.DataFrame | None) 
         doc.para("No published table ranks the suite's methods on these tasks.")
 
 
-def _fidelity_section(doc: Document, shown: pd.DataFrame, reference_dir: Path | None, n_boot: int = 1000) -> None:
+def _fidelity_section(doc: Document, shown: pd.DataFrame, reference_dir: Path | None,
+                      fidelity: FidelityResults | None) -> None:
     doc.heading(2, "Ranking fidelity of supernets")
     truths = ranking_ground_truths(find_reference_dir(reference_dir))
     rows = []
@@ -379,7 +385,8 @@ def _fidelity_section(doc: Document, shown: pd.DataFrame, reference_dir: Path | 
         doc.para("No run recorded supernet scores (`details.supernet_scores` in `arch.json`, as "
                  "`[{config, score}]`) of the candidates of a published ground truth (`results/reference/"
                  "*_ground_truth.csv`), so ranking fidelity is not computed here.")
-    write_fidelity_study(doc, shown, truths, n_boot)
+    if fidelity is not None:
+        write_fidelity_study(doc, fidelity, truths)
 
 
 def _cost_section(doc: Document, shown: pd.DataFrame, published: pd.DataFrame | None) -> None:

@@ -7,7 +7,7 @@ sentence and number here is computed from the runs by ``nasbench.analysis.compar
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 import pandas as pd
@@ -108,10 +108,14 @@ def resource_sentence(table: pd.DataFrame) -> str:
     return text + ", every finished run here."
 
 
-def verdict_section(doc: Document, shown: pd.DataFrame, study: Study | None, n_boot: int) -> None:
-    """The paragraph the report opens with, each sentence computed from the runs."""
+def verdict_section(doc: Document, shown: pd.DataFrame, study: Study | None, n_boot: int,
+                    lead: Sequence[str] = ()) -> None:
+    """The paragraph the report opens with, each sentence computed from the runs; ``lead``: sentences
+    that answer the study's own question (a ranking-fidelity study's), put before the rest."""
     table = prepared(shown)
     doc.heading(2, "Verdict")
+    for sentence in lead:
+        doc.para(sentence)
     if table.empty:
         doc.para("No finished benchmark run to judge.")
         return

@@ -16,6 +16,7 @@ mean scores against the seed noise (the pooled within-configuration standard dev
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -243,24 +244,46 @@ def matching_published(published: dict[str, pd.DataFrame] | None,
     return (name, published[name]) if count >= 2 else None
 
 
-def write_fidelity_study(doc: Any, shown: pd.DataFrame, published: dict[str, pd.DataFrame] | None = None,
-                         n_boot: int = N_BOOT, k: int = TOP_K) -> bool:
-    """The report's part for a study that holds both stand-alone runs and supernet predictions on the
-    same task: separability, the fidelity table, the verdict and the figure. False when there is none.
-    ``published``: the published ground truths by file name; the one matching these configurations
-    is shown beside the suite's, labelled."""
+@dataclass(frozen=True)
+class FidelityResults:
+    """The stand-alone truth, the predictions, and their fidelity table with its bootstrap replicates,
+    on the tasks that have both: computed once, read by the verdict and by the report's section."""
+
+    tasks: list[str]
+    truth: pd.DataFrame
+    pred: pd.DataFrame
+    table: pd.DataFrame
+    replicates: dict[tuple[str, str], np.ndarray]
+
+    def verdict(self) -> list[str]:
+        return growth_verdict(self.table, self.replicates)
+
+
+def fidelity_results(shown: pd.DataFrame, n_boot: int = N_BOOT, k: int = TOP_K) -> FidelityResults | None:
+    """None when no task has both stand-alone runs and supernet predictions."""
     truth, pred = standalone_truth(shown), predicted_scores(shown)
     tasks = sorted(set(truth["task"]) & set(pred["task"]))
     if not tasks:
-        return False
+        return None
+    table, replicates = fidelity_table(pred[pred["task"].isin(tasks)], truth, k, n_boot)
+    return FidelityResults(tasks, truth, pred, table, replicates)
+
+
+def write_fidelity_study(doc: Any, results: FidelityResults, published: dict[str, pd.DataFrame] | None = None,
+                         k: int = TOP_K) -> None:
+    """The report's part for a study that holds both stand-alone runs and supernet predictions on the
+    same task: separability, the fidelity table, the verdict and the figure. ``published``: the
+    published ground truths by file name; the one matching these configurations is shown beside the
+    suite's, labelled."""
+    tasks, truth, pred, table = results.tasks, results.truth, results.pred, results.table
     doc.heading(3, "Against the suite's own stand-alone training")
     doc.table(separability(truth[truth["task"].isin(tasks)]),
               "Ground truth: stand-alone test scores per configuration; spread of the configurations' means "
               "against the seed noise (pooled within-configuration std) and the standard error of one mean")
-    table, replicates = fidelity_table(pred[pred["task"].isin(tasks)], truth, k, n_boot)
+    n_boot = len(next(iter(results.replicates.values()))) if results.replicates else 0
     doc.table(table, f"{TAU_VARIANT} and top-{k} overlap between each method's mean supernet scores and the mean "
                      f"stand-alone scores; 95 % percentile bootstrap over seeds ({n_boot} replicates)")
-    for sentence in growth_verdict(table, replicates):
+    for sentence in results.verdict():
         doc.para(sentence)
     means = {task: mean_scores(pred, truth, task) for task in tasks}
     match = matching_published(published, truth)
@@ -276,4 +299,3 @@ def write_fidelity_study(doc: Any, shown: pd.DataFrame, published: dict[str, pd.
     doc.figure(plot_fidelity(table, means, match, k), "fidelity",
                f"Ranking fidelity: {TAU_VARIANT} and top-{k} overlap against M (left), predicted against stand-alone "
                "scores (middle), the suite's ground truth against the published one (right, labelled)")
-    return True

@@ -11,6 +11,7 @@ from scipy.stats import kendalltau
 from nasbench.analysis.archs import config_key
 from nasbench.analysis.document import Document
 from nasbench.analysis.fidelity import (
+    fidelity_results,
     fidelity_table,
     growth_verdict,
     predicted_scores,
@@ -87,8 +88,10 @@ def test_top_k_overlap_and_separability_by_hand():
 def test_report_part_is_written_with_published_ground_truth_beside(study, tmp_path):
     doc = Document(tmp_path / "figures")
     published = pd.DataFrame({"config": [config_key(c) for c in CONFIGS], "test_accuracy": np.arange(36.0)})
-    assert write_fidelity_study(doc, study, {"other.csv": published.head(1), "bms.csv": published}, n_boot=50) is True
+    results = fidelity_results(study, n_boot=50)
+    write_fidelity_study(doc, results, {"other.csv": published.head(1), "bms.csv": published})
     tables = [value for kind, value in doc.blocks if kind == "table"]
     assert any("published: bms.csv" in repr(value) for value in tables)  # the matching one, labelled
     assert (tmp_path / "figures" / "fidelity.png").is_file()
-    assert write_fidelity_study(Document(tmp_path / "f2"), study[study["method"].str.startswith("bms")], None) is False
+    assert results.verdict() and all(sentence in repr(doc.blocks) for sentence in results.verdict())
+    assert fidelity_results(study[study["method"].str.startswith("bms")]) is None  # no stand-alone truth

@@ -45,3 +45,5 @@ def test_the_study_runs_end_to_end_at_smoke_on_the_fixture_and_reports_fidelity(
     text = out["md"].read_text()
     assert "Against the suite's own stand-alone training" in text and "fidelity.png" in text
     assert "bms-m4" in text and "standalone-4-3-3" in text
+    verdict = text.split("## Verdict", 1)[1].split("\n\n", 2)[1]  # the report's first paragraph answers the study
+    assert verdict.startswith("**Ranking fidelity**") and "tau-b against stand-alone training" in verdict
