@@ -95,3 +95,14 @@ def test_report_part_is_written_with_published_ground_truth_beside(study, tmp_pa
     assert (tmp_path / "figures" / "fidelity.png").is_file()
     assert results.verdict() and all(sentence in repr(doc.blocks) for sentence in results.verdict())
     assert fidelity_results(study[study["method"].str.startswith("bms")]) is None  # no stand-alone truth
+
+
+def test_the_verdict_says_when_tau_rises_from_the_smallest_to_the_largest_m_but_not_monotonically():
+    table = pd.DataFrame({"task": "t", "method": ["m1", "m2", "m4"], "M": [1.0, 2.0, 4.0], "seeds": 2,
+                          "truth_seeds": 2, "tau_b": [-0.05, -0.08, 0.10],
+                          "tau_ci_low": [-0.11, -0.23, 0.005], "tau_ci_high": [0.05, 0.21, 0.17]})
+    replicates = {("t", m): np.array([[v, 0.0]] * 4) for m, v in zip(table["method"], table["tau_b"])}
+    verdict = growth_verdict(table, replicates)[0]
+    assert "higher at the largest M than at the smallest, but not monotone in M" in verdict
+    assert "intervals of the smallest and largest M overlap" in verdict and "coarse" in verdict
+    assert "not supported with confidence" in verdict
