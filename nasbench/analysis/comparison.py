@@ -80,10 +80,16 @@ def control_sentence(pairs: pd.DataFrame) -> str:
                 "with random search here.")
     parts = []
     for (method, control), group in pairs.groupby(["method", "control"], sort=True):
-        wins = int((group["log_ratio"] < 0).sum())
-        apart = int(((group["log_ratio"] < 0) & group["separable"]).sum())
-        parts.append(f"{method} has a lower mean error than its control {control} on {wins} of {len(group)} "
-                     f"task(s) (intervals apart on {apart})")
+        has_method, has_control = np.isfinite(group["method_mean"]), np.isfinite(group["control_mean"])
+        both = group[has_method & has_control]
+        wins = int((both["method_mean"] < both["control_mean"]).sum())
+        apart = int(((both["method_mean"] < both["control_mean"]) & both["separable"]).sum())
+        text = (f"{method} has a lower mean error than its control {control} on {wins} of {len(both)} "
+                f"task(s) where both finished (intervals apart on {apart})")
+        alone = [(f"only {method}", int((has_method & ~has_control).sum())),
+                 (f"only {control}", int((~has_method & has_control).sum()))]
+        text += "".join(f", and {who} finished on {n} more" for who, n in alone if n)
+        parts.append(text)
     return "**Against random search**: " + "; ".join(parts) + "."
 
 

@@ -10,7 +10,7 @@ from scipy import stats
 from nasbench import schema
 from nasbench.analysis import compare as cmp
 from nasbench.analysis.compare_plots import plot_error_cost
-from nasbench.analysis.comparison import bar_top, prepared
+from nasbench.analysis.comparison import bar_top, control_sentence, prepared
 from nasbench.analysis.plots import plot_task_bars
 from nasbench.analysis.table import runs_table
 from nasbench.report import ReportRequest, build_report
@@ -91,8 +91,18 @@ def test_report_opens_with_the_verdict_and_flags_the_diverged_run(diverged_study
     verdict = md[md.index("## Verdict"):md.index("suite version")]
     assert "**Best method per task**" in verdict and "- cifar100 (0-1 error): **dash** 0.301 [" in verdict
     assert "**Average rank** over 3 task(s)" in verdict
-    assert "dash has a lower mean error than its control random-dash on 2 of 3 task(s)" in verdict
+    assert "dash has a lower mean error than its control random-dash on 2 of 3 task(s) where both finished" in verdict
     assert "**1 run(s) flagged**" in verdict and "darcyflow/dash/seed 2 (error 56)" in verdict
     assert "1 torch thread(s) on cpu (27 runs)" in verdict
     assert "| darcyflow | dash | 0.05 | 0.051 | 56 ! | seed 2: diverged" in md
     assert "figures/error-cost.png" in md and "Friedman chi2" in md
+
+
+def test_the_control_sentence_counts_only_tasks_where_both_finished():
+    nan = math.nan
+    pairs = pd.DataFrame({"method": "bms", "control": "random-bms", "task": ["a", "b", "c", "d"],
+                          "method_mean": [0.1, nan, nan, 0.3], "control_mean": [0.2, nan, 0.5, 0.2],
+                          "separable": [True, False, False, False]})
+    text = control_sentence(pairs)
+    assert "bms has a lower mean error than its control random-bms on 1 of 2 task(s) where both finished" in text
+    assert "(intervals apart on 1), and only random-bms finished on 1 more" in text
