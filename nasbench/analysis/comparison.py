@@ -19,6 +19,7 @@ from nasbench.analysis.compare_plots import method_colors, plot_best_so_far, plo
 from nasbench.analysis.document import Document
 from nasbench.analysis.ranks import rank_table
 from nasbench.analysis.signals import search_moved
+from nasbench.analysis.table import completeness
 
 if TYPE_CHECKING:
     from nasbench.study import Study
@@ -73,6 +74,19 @@ def rank_sentence(ranks: pd.DataFrame, n_tasks: int) -> str:
             "('<': the intervals of the two neighbours are apart; '≈': the two are not separable).")
 
 
+def incomplete_sentence(problems: pd.DataFrame, study: Study) -> str:
+    """Empty when every run of the study file has a folder; else how many do not, per task, and that
+    the verdict below is provisional (a cell without runs counts as infinitely worse)."""
+    missing = problems[problems["problem"] == "missing"]
+    if missing.empty:
+        return ""
+    total = len(study.requests())
+    per_task = ", ".join(f"{task} {n}" for task, n in missing.groupby("task", sort=False).size().items())
+    return (f"**Incomplete study**: {total - len(missing)} of the study file's {total} runs have a run folder; "
+            f"{len(missing)} have not run yet ({per_task}). A cell without runs counts as infinitely worse, so "
+            f"the average ranks below are provisional; `nasbench study {study.path}` computes the rest.")
+
+
 def control_sentence(pairs: pd.DataFrame) -> str:
     if pairs.empty:
         return ("**Against random search**: no random-search control ran in these results (a control declares "
@@ -120,6 +134,9 @@ def verdict_section(doc: Document, shown: pd.DataFrame, study: Study | None, n_b
     that answer the study's own question (a ranking-fidelity study's), put before the rest."""
     table = prepared(shown)
     doc.heading(2, "Verdict")
+    pending = incomplete_sentence(completeness(shown, study), study) if study is not None else ""
+    if pending:
+        doc.para(pending)
     for sentence in lead:
         doc.para(sentence)
     if table.empty:

@@ -1,6 +1,7 @@
 """The comparison: flags, intervals, controls, tests and Pareto fronts against hand-computed values
 and scipy, and a report of a synthetic study with one diverged run (test data, not results)."""
 import math
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -10,7 +11,7 @@ from scipy import stats
 from nasbench import schema
 from nasbench.analysis import compare as cmp
 from nasbench.analysis.compare_plots import plot_error_cost
-from nasbench.analysis.comparison import bar_top, control_sentence, prepared
+from nasbench.analysis.comparison import bar_top, control_sentence, incomplete_sentence, prepared
 from nasbench.analysis.plots import plot_task_bars
 from nasbench.analysis.table import runs_table
 from nasbench.report import ReportRequest, build_report
@@ -106,3 +107,14 @@ def test_the_control_sentence_counts_only_tasks_where_both_finished():
     text = control_sentence(pairs)
     assert "bms has a lower mean error than its control random-bms on 1 of 2 task(s) where both finished" in text
     assert "(intervals apart on 1), and only random-bms finished on 1 more" in text
+
+
+def test_an_incomplete_study_says_so_first_and_counts_what_has_not_run_per_task():
+    study = SimpleNamespace(requests=lambda: [None] * 6, path="reports/s/study.yaml")
+    problems = pd.DataFrame({"task": ["a", "b", "b", "b"], "method": "m", "seed": [0, 0, 1, 2],
+                             "problem": ["skipped", "missing", "missing", "failed"], "detail": ""})
+    text = incomplete_sentence(problems, study)
+    assert text.startswith("**Incomplete study**: 4 of the study file's 6 runs have a run folder; "
+                           "2 have not run yet (b 2)")
+    assert "`nasbench study reports/s/study.yaml` computes the rest" in text
+    assert incomplete_sentence(problems[problems["problem"] != "missing"], study) == ""
