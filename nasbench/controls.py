@@ -89,12 +89,13 @@ def proxy_recipe(recipe: TrainConfig, examples: int, train_size: int) -> TrainCo
                    milestones=milestones, warmup_epochs=int(recipe.warmup_epochs * fraction))
 
 
-def best_candidate(scores: list[float], direction: str) -> int:
-    """The best finite score in the metric's ``direction`` (the first of equals); NaN never wins."""
+def best_candidate(scores: list[float], direction: str, lr_setting: str = "method.retrain.lr") -> int:
+    """The best finite score in the metric's ``direction`` (the first of equals); NaN never wins.
+    ``lr_setting``: the setting that lowers the candidates' lr, named when every candidate diverged."""
     finite = [i for i, s in enumerate(scores) if math.isfinite(s)]
     if not finite:
-        raise TrainingDiverged(f"random-search control: all {len(scores)} candidates diverged; lower the "
-                               f"method's retraining lr (e.g. --set method.retrain.lr=0.01)")
+        raise TrainingDiverged(f"random search: all {len(scores)} candidates diverged; lower the candidates' "
+                               f"lr (e.g. --set {lr_setting}=0.01)")
     sign = 1.0 if direction == "max" else -1.0
     return max(finite, key=lambda i: (sign * scores[i], -i))
 

@@ -85,6 +85,8 @@ def test_best_candidate_follows_the_metric_direction_and_skips_nan():
     assert best_candidate([math.nan, 3.0], "min") == 1
     with pytest.raises(TrainingDiverged, match="all 2 candidates diverged"):
         best_candidate([math.nan, math.nan], "max")
+    with pytest.raises(TrainingDiverged, match="--set candidate_train.lr=0.01"):  # the example plugin's setting
+        best_candidate([math.nan], "min", "candidate_train.lr")
 
 
 # --- the matched budget -----------------------------------------------------------------------------

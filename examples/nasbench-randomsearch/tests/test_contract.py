@@ -5,7 +5,6 @@ Run with ``pytest examples/nasbench-randomsearch/tests`` once the package is ins
 from dataclasses import replace
 
 import numpy as np
-from nasbench_randomsearch.method import best_index
 from nasbench_randomsearch.space import D_1D, K_1D, sample_kernels
 from nasbench_randomsearch.tones import Tones, generate_tones
 
@@ -26,11 +25,6 @@ def test_sampling_is_uniform_over_k_times_d_and_follows_the_seed():
     assert a == sample_kernels(np.random.default_rng(0), 9000, K_1D, D_1D)
     counts = {pair: a.count(pair) for pair in set(a)}
     assert len(counts) == len(K_1D) * len(D_1D) and max(counts.values()) < 1.3 * min(counts.values())
-
-
-def test_best_candidate_follows_the_metric_direction_and_skips_diverged_ones():
-    assert best_index([0.5, float("nan"), 0.7, 0.7], "max") == 2
-    assert best_index([0.5, float("nan"), 0.2], "min") == 2
 
 
 def test_tone_periods_follow_the_labels():

@@ -30,6 +30,7 @@ from typing import Any
 from torch import nn
 
 from nasbench.contracts import RunContext, SearchMethod, TaskShape, TaskView
+from nasbench.controls import best_candidate
 from nasbench.errors import ConfigError, TrainingDiverged
 from nasbench.methods.backbones.records import draw_kernel_dilation, kernel_dilation_frame, kernels_text
 from nasbench.methods.backbones.wrn_recipes import DEFAULT_RECIPE, nb360_dropout, nb360_milestones, nb360_recipe
@@ -121,16 +122,6 @@ def scale_config(config: RandomSearchConfig, budget: str) -> RandomSearchConfig:
                    candidate_train=candidate, retrain=retrain)
 
 
-def best_index(scores: list[float], direction: str) -> int:
-    """The best finite score (first on ties); a diverged candidate (nan) is never chosen."""
-    finite = [i for i, s in enumerate(scores) if math.isfinite(s)]
-    if not finite:
-        raise TrainingDiverged(f"randomsearch: every one of the {len(scores)} candidates diverged; lower "
-                               f"candidate_train.lr (for example --set candidate_train.lr=0.01)")
-    sign = 1.0 if direction == "max" else -1.0
-    return max(finite, key=lambda i: (sign * scores[i], -i))
-
-
 class RandomSearch(SearchMethod):
     name = "randomsearch"
     citation = ("Li & Talwalkar, Random Search and Reproducibility for Neural Architecture Search, UAI 2019; "
@@ -184,7 +175,7 @@ class RandomSearch(SearchMethod):
         layers = searchable_layers(shape, self.backbone(c.search_widen))
         sampled = [sample_kernels(ctx.rng, layers, c.kernel_sizes, c.dilations) for _ in range(c.candidates)]
         scores = [self.evaluate_candidate(ctx, i, kernels) for i, kernels in enumerate(sampled)]
-        best = best_index(scores, ctx.task.metric.direction)
+        best = best_candidate(scores, ctx.task.metric.direction, "candidate_train.lr")
         ctx.log(f"randomsearch: candidate {best} is the best of {len(scores)} "
                 f"(val {ctx.task.metric.name} {scores[best]:.4g})")
         return self.arch_record(shape, layers, sampled, scores, best)
