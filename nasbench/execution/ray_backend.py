@@ -11,7 +11,11 @@ on the others; ``--address auto`` finds the one started on this machine); withou
 instance is started and stopped, even when a cluster runs on this machine. That instance keeps its
 temporary files in the study's own temporary folder and its processes end with the study, even
 when the study is killed (``reaper.py``).
-Actors are reused between trials (``reuse_actors``), so a worker imports torch once, not per run.
+Every run gets a fresh worker process (``reuse_actors=False``): a process that ran one run keeps that
+run's heap (``nasbench.allocator`` keeps freed memory, and fragmentation grows it), so a reused worker
+grew from run to run until every later run exceeded ``resources.memory`` at its first epoch (seen in
+the first sitting of ``reports/offline-small``: 9.4 to 12.7 GB after five runs). The fresh process
+costs an import of torch per run (seconds, against runs of minutes).
 A trial that dies (Ray's out-of-memory killer, a segfault, a lost node) or raises outside the runner
 is recorded as failed by the driver; Tune's experiment state is thrown away at the end: the run
 folders are the record. When Tune's controller itself stops (it does when Ray kills an actor while it
@@ -182,7 +186,7 @@ def _tuner(study: Study, specs: list[TrialSpec], storage: str, callback: tune.Ca
     return tune.Tuner(
         trainable,
         param_space={"run": tune.grid_search(list(range(len(specs))))},
-        tune_config=tune.TuneConfig(reuse_actors=True, trial_name_creator=label, trial_dirname_creator=label),
+        tune_config=tune.TuneConfig(reuse_actors=False, trial_name_creator=label, trial_dirname_creator=label),
         run_config=tune.RunConfig(name=f"nasbench-{study.name}", storage_path=storage, verbose=0,
                                   callbacks=[callback], failure_config=tune.FailureConfig(max_failures=0)),
     )

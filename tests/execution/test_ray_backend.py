@@ -5,6 +5,7 @@ import socket
 import time
 
 import pytest
+from reliability_plugins import PLUGINS
 from study_helpers import curves_without_time, leftovers, run_folders, write_study
 
 from nasbench import schema
@@ -107,3 +108,14 @@ def test_a_tune_controller_that_dies_is_restarted_for_the_unfinished_runs_only(t
     assert sorted(o.status for o in report.outcomes) == ["ok"] * 3
     assert "restarting it for the 2 unfinished runs" in stream.getvalue()
     assert len(run_folders(study.results)) == 3 and not leftovers(study.results)
+
+
+def test_every_run_gets_a_fresh_worker_process(tmp_path, toy_study_env, ray_instance):
+    """A reused worker keeps the heap of the runs before it and grows past resources.memory."""
+    count_file = tmp_path / "computed.txt"
+    study = load_study(write_study(tmp_path, methods={"counted": {"count_file": str(count_file), "sleep_s": 0.0}},
+                                   seeds=[0, 1, 2], plugins=PLUGINS))
+    report = quiet_run(study, "ray")
+    assert sorted(o.status for o in report.outcomes) == ["ok"] * 3
+    pids = [line.split()[1] for line in count_file.read_text().splitlines()]
+    assert len(pids) == 3 == len(set(pids))
