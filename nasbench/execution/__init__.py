@@ -10,6 +10,8 @@ temporary folder, removed here before the study starts. Two studies may share a 
 the same time: each run is computed under its lock (``RunStore.lock``), so the second study to reach
 a run waits for the first and then finds it finished. ``<results>/trials.jsonl`` gets one line per
 run executed (status, node, run and trial seconds): a history for reports and overhead figures, never read to resume.
+Runs a method cannot make (its ``unsupported_reason`` for the task's shape) are recorded as skipped
+by the study's own process, whatever the backend: no worker is started to write a reason.
 """
 from __future__ import annotations
 
@@ -23,12 +25,16 @@ from functools import partial
 from pathlib import Path
 from typing import TextIO
 
+import torch
+
 from nasbench import schema
+from nasbench.contracts import unsupported_reason
 from nasbench.errors import UnknownNameError
+from nasbench.execution.local import run_local
 from nasbench.execution.progress import Progress, clock_text, summary_table
 from nasbench.execution.trial import TrialOutcome, cached_outcome
 from nasbench.store import RunStore
-from nasbench.study import Study, StudyError, load_study, plan_study, run_key
+from nasbench.study import PlannedRun, Study, StudyError, load_study, plan_study, run_key
 
 BACKENDS = ("ray", "local")
 DEFAULT_BACKEND = "ray"
@@ -86,6 +92,7 @@ def run_study(study: Study, backend: str = DEFAULT_BACKEND, *, address: str | No
     todo = [p for p in planned if not p.done]
     progress.refresh(force=True)
     try:
+        todo = record_skips_here(study, todo, progress, force)
         if todo:
             execute_runs(study, todo, progress, force=force)
     except KeyboardInterrupt:
@@ -94,6 +101,18 @@ def run_study(study: Study, backend: str = DEFAULT_BACKEND, *, address: str | No
         progress.close()
     outcomes = [progress.outcomes[run_key(p.request)] for p in planned if run_key(p.request) in progress.outcomes]
     return StudyReport(study, outcomes, time.perf_counter() - start, interrupted, dict(progress.rows))
+
+
+def record_skips_here(study: Study, todo: list[PlannedRun], progress: Progress, force: bool) -> list[PlannedRun]:
+    """Write the runs no method can make (``unsupported_reason``) in this process, where recording the
+    reason takes milliseconds, rather than start a worker per skip; return the runs left to compute.
+    A study that asks for GPUs this process lacks leaves them to its backend (the manifest names the device)."""
+    if study.resources.gpus > 0 and not torch.cuda.is_available():
+        return todo
+    cannot = [unsupported_reason(p.prepared.method_cls, p.prepared.task.shape) is not None for p in todo]
+    if any(cannot):
+        run_local(study, [p for p, skip in zip(todo, cannot) if skip], progress, force=force)
+    return [p for p, skip in zip(todo, cannot) if not skip]
 
 
 def append_trial_log(results: Path, backend: str, outcome: TrialOutcome) -> None:
@@ -110,8 +129,6 @@ def _backend(name: str, address: str | None):
     if name == "local":
         if address:
             raise StudyError(f"--address {address} joins a Ray cluster; it needs --backend ray, not local")
-        from nasbench.execution.local import run_local
-
         return run_local
     from nasbench.execution.ray_backend import check_reachable, run_ray
 

@@ -20,7 +20,7 @@ from nasbench.training import TrainConfig, fit
 TOY_PLUGINS = {
     "methods": {name: f"study_plugins:{cls}" for name, cls in (
         ("study-method", "StudyMethod"), ("study-odd-seeds-fail", "OddSeedsFail"),
-        ("study-process-dies", "ProcessDies"), ("study-sleepy", "Sleepy"))},
+        ("study-process-dies", "ProcessDies"), ("study-sleepy", "Sleepy"), ("study-cannot", "Cannot"))},
     "tasks": {"study-task": "study_plugins:StudyTask"},
 }
 
@@ -85,3 +85,13 @@ class Sleepy(StudyMethod):
     def search(self, ctx):
         time.sleep(self.config.sleep_s)
         return super().search(ctx)
+
+
+class Cannot(ProcessDies):
+    """Can run on no task (its ``unsupported_reason``); were it ever started, its process would die."""
+
+    name = "study-cannot"
+
+    @classmethod
+    def unsupported_reason(cls, shape):
+        return "planted: this method runs on no task"

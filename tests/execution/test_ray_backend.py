@@ -119,3 +119,14 @@ def test_every_run_gets_a_fresh_worker_process(tmp_path, toy_study_env, ray_inst
     assert sorted(o.status for o in report.outcomes) == ["ok"] * 3
     pids = [line.split()[1] for line in count_file.read_text().splitlines()]
     assert len(pids) == 3 == len(set(pids))
+
+
+def test_runs_a_method_cannot_make_are_recorded_skipped_by_the_study_process(tmp_path, toy_study_env, ray_instance):
+    study = load_study(write_study(tmp_path, methods=["study-cannot", "study-method"], seeds=[0, 1]))
+    report = quiet_run(study, "ray")
+    by_method = {(o.method, o.seed): o for o in report.outcomes}
+    assert {by_method[("study-cannot", s)].status for s in (0, 1)} == {"skipped"}
+    assert all(by_method[("study-cannot", s)].node is None for s in (0, 1))  # no Ray trial was started
+    assert all(by_method[("study-method", s)].status == "ok" and by_method[("study-method", s)].node for s in (0, 1))
+    manifest = run_folders(study.results)["study-task/study-cannot/seed=0"]
+    assert manifest[schema.STATUS] == "skipped" and manifest[schema.ERROR] == "planted: this method runs on no task"
