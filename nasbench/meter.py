@@ -4,8 +4,8 @@ Two memory figures per stage:
 
 - ``peak_alloc_mb``, the run's own: the most memory the run held allocated through ``malloc`` (every
   tensor and array on the CPU) above what its process held when the run began, sampled every 50 ms.
-  It does not depend on what ran in the process before: a Ray worker reused for a second run, or a
-  process whose allocator keeps freed memory (``nasbench.allocator``), reports the second run's own
+  It does not depend on what ran in the process before: the local backend's one process for every
+  run, or a process whose allocator keeps freed memory (``nasbench.allocator``), reports the second run's own
   figure. Read from glibc's ``mallinfo2`` (all arenas); where that is absent (not glibc, or glibc
   older than 2.33) it falls back to the growth of the resident size over the run's start, which
   undercounts a run that reuses memory an earlier run freed.
