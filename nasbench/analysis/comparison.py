@@ -96,6 +96,8 @@ def control_sentence(pairs: pd.DataFrame) -> str:
     for (method, control), group in pairs.groupby(["method", "control"], sort=True):
         has_method, has_control = np.isfinite(group["method_mean"]), np.isfinite(group["control_mean"])
         both = group[has_method & has_control]
+        if not (has_method | has_control).any():  # neither ran on any task (skipped, or not run yet)
+            continue
         wins = int((both["method_mean"] < both["control_mean"]).sum())
         apart = int(((both["method_mean"] < both["control_mean"]) & both["separable"]).sum())
         text = (f"{method} has a lower mean error than its control {control} on {wins} of {len(both)} "
@@ -104,6 +106,8 @@ def control_sentence(pairs: pd.DataFrame) -> str:
                  (f"only {control}", int((~has_method & has_control).sum()))]
         text += "".join(f", and {who} finished on {n} more" for who, n in alone if n)
         parts.append(text)
+    if not parts:
+        return "**Against random search**: no method and its control have both finished on a task yet."
     return "**Against random search**: " + "; ".join(parts) + "."
 
 

@@ -107,6 +107,9 @@ def test_the_control_sentence_counts_only_tasks_where_both_finished():
     text = control_sentence(pairs)
     assert "bms has a lower mean error than its control random-bms on 1 of 2 task(s) where both finished" in text
     assert "(intervals apart on 1), and only random-bms finished on 1 more" in text
+    nothing = pairs.assign(method_mean=nan, control_mean=nan)
+    assert control_sentence(nothing) == ("**Against random search**: no method and its control have both "
+                                         "finished on a task yet.")
 
 
 def test_an_incomplete_study_says_so_first_and_counts_what_has_not_run_per_task():
