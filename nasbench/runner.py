@@ -26,7 +26,7 @@ from nasbench.allocator import keep_freed_memory
 from nasbench.arch import arch_id, content_hash, count_macs, count_parameters
 from nasbench.budgets import DEFAULT_BUDGET, check_budget
 from nasbench.config import apply_overrides, to_dict
-from nasbench.contracts import RunContext, SearchMethod, Task, TaskData, TaskView, unsupported_reason
+from nasbench.contracts import RunContext, SearchMethod, Split, Task, TaskData, TaskView, unsupported_reason
 from nasbench.curves import CurveLog
 from nasbench.errors import ConfigError, DataError, DeviceError, RunConflictError
 from nasbench.meter import StageMeter, run_baseline
@@ -239,7 +239,10 @@ def _run_stages(run: PreparedRun, device, manifest, files, curves: CurveLog, log
     with stage_meter() as meter:  # the only place the test split is read
         outputs = predict(model, data.test, device)
         value = run.task.score(outputs, data.test)
+        constant = constant_baseline(run.task, outputs, data.test)
     costs["evaluate"] = meter.result
+    if constant is not None:
+        manifest["data"][schema.CONSTANT_BASELINE] = constant
 
     metric = run.task.metric
     manifest[schema.METRIC] = {"name": metric.name, "value": value, "direction": metric.direction,
@@ -252,6 +255,33 @@ def _run_stages(run: PreparedRun, device, manifest, files, curves: CurveLog, log
     buffer = io.BytesIO()
     torch.save({"split": "test", "predictions": run.task.decode(outputs).to(torch.float32)}, buffer)
     files[schema.PREDICTIONS] = buffer.getvalue()
+
+
+CONSTANT_RULES = {
+    "classes": "the best single class, predicted for every test example: the most a predictor that ignores "
+               "its input can score on this test split",
+    "dense_regression": "the output 0 for every test example, which the task decodes to the training split's mean "
+                        "target where it normalises targets by their training statistics",
+}
+
+
+def constant_baseline(task: Task, outputs: torch.Tensor, test: Split) -> dict[str, Any] | None:
+    """The task's own test metric for a prediction that ignores its input (``CONSTANT_RULES``), scored
+    beside the run's so a report can say which runs learned nothing a constant does not give. Only the
+    run's output shape is used, never its values. None for output kinds without a rule here."""
+    kind = task.shape.output
+    if kind == "classes":
+        scores = []
+        for label in range(outputs.shape[-1]):
+            constant = torch.zeros_like(outputs)
+            constant[..., label] = 1.0
+            scores.append(task.score(constant, test))
+        value = max(scores) if task.metric.direction == "max" else min(scores)
+    elif kind == "dense_regression":
+        value = task.score(torch.zeros_like(outputs), test)
+    else:
+        return None
+    return {"value": value, "error": task.metric.to_error(value), "rule": CONSTANT_RULES[kind]}
 
 
 def _arch_record(run: PreparedRun, arch, hparams, model, data: TaskData, manifest) -> dict[str, Any]:

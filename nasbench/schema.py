@@ -28,6 +28,8 @@ DATA_SOURCE = "data_source"
 COSTS = "stages"
 METRIC = "metric"
 ERROR_FORM = "error"
+# under manifest["data"]: the test metric of a prediction that ignores its input (runner.constant_baseline)
+CONSTANT_BASELINE = "constant_baseline"
 
 RUN_GLOB = f"*/*/seed=*/{MANIFEST}"
 

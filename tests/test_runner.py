@@ -88,3 +88,13 @@ def test_bad_input_is_rejected_before_any_work(toy_plugins):
         prepare(RunRequest("toy-method", "toy-task", overrides=("train.lr=oops",)))
     with pytest.raises(UnknownNameError):
         prepare(RunRequest("toy-method", "toy-task", budget="huge"))
+
+
+def test_a_run_records_what_a_constant_prediction_scores_on_its_test_split(tmp_path, toy_plugins):
+    task_cls, _ = toy_plugins
+    manifest = run(tmp_path).manifest
+    test = task_cls(task_cls.default_config("smoke")).load().test
+    majority = max((test.targets == label).float().mean().item() for label in (0, 1))  # by hand
+    constant = manifest["data"]["constant_baseline"]
+    assert constant["value"] == pytest.approx(majority) and constant["error"] == pytest.approx(1 - majority)
+    assert 0.5 <= constant["value"] < 1.0 and "ignores its input" in constant["rule"]

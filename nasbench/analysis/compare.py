@@ -26,6 +26,14 @@ Conventions these functions rely on (all read from the run folders, never from m
   by a factor of ten and a diverged relative L2 of 56 against 0.05 is a factor of a thousand.
   Flagged runs stay in every table and rank (they are what the method produced); figures take their
   axis limits from the other runs and mark the flagged ones at the edge.
+- **No better than a constant.** Each run records, beside its test metric, the metric of a
+  prediction that ignores its input on the same test split (``data.constant_baseline`` in the
+  manifest: the best single class for classification, the training-mean output for dense
+  regression; ``nasbench.runner.constant_baseline``). A finished run is at ``constant_level`` when
+  its error is not below that constant's error by more than ``CONSTANT_Z`` (2) binomial standard
+  errors of the constant's error on the test split's size (0-1 errors), or not below it at all
+  (other errors): whatever it searched, it learned nothing a constant does not give. Runs written
+  before the record take their task's value from the runs that have it.
 """
 from __future__ import annotations
 
@@ -47,6 +55,8 @@ BEST_SO_FAR_COLUMNS = ("best_so_far", "signal_best_fitness", "best_fitness")
 ELAPSED = "elapsed_s"
 CONTROL_OF = "control_of"
 FLAG_NONFINITE, FLAG_DIVERGED = "non-finite", "diverged"
+CONSTANT_Z = 2.0  # binomial standard errors a 0-1 error must beat the constant prediction's by
+ZERO_ONE = "0-1 error"
 PAIRWISE_TEST = ("Friedman test over blocks (task, seed), then two-sided Wilcoxon signed-rank tests of the "
                  "log error ratio over the same blocks, p-values Holm-adjusted")
 
@@ -109,6 +119,18 @@ def _task_outliers(task: pd.DataFrame, ratio_limit: float) -> dict:
         elif task_median > 0 and run["error"] > ratio_limit * task_median:
             found[index] = f"{run['error'] / task_median:.3g} x the median of the task's runs"
     return found
+
+
+def mark_constant_level(table: pd.DataFrame, z: float = CONSTANT_Z) -> pd.DataFrame:
+    """The table with a boolean ``constant_level``: a finished run a constant prediction matches (see
+    the module docstring), and ``constant_error`` filled per task for runs that predate the record."""
+    recorded = table["constant_error"].astype(float)
+    constant = recorded.fillna(recorded.groupby(table["task"]).transform("median"))
+    share = constant.clip(0.0, 1.0)
+    binomial = np.sqrt(share * (1.0 - share) / table["test_size"].astype(float))
+    margin = (z * binomial).where(table["error_name"] == ZERO_ONE, 0.0).fillna(0.0)
+    level = (table["status"] == schema.STATUS_OK) & constant.notna() & (table["error"] >= constant - margin)
+    return table.assign(constant_error=constant, constant_level=level)
 
 
 def clean(table: pd.DataFrame) -> pd.DataFrame:
@@ -326,17 +348,21 @@ def _read_curve(path: Path) -> pd.DataFrame:
 # --- per-seed table -----------------------------------------------------------------------------
 
 def seed_table(table: pd.DataFrame) -> pd.DataFrame:
-    """Rows task x method, a column per seed: the error, the status where it did not finish, and
-    ``!`` after a flagged run's error; the last column lists the flags."""
+    """Rows task x method, a column per seed: the error, the status where it did not finish,
+    ``!`` after a flagged run's error and ``=`` after one at constant level; the last column says why."""
     def cell(run: pd.Series) -> str:
         if run["status"] != schema.STATUS_OK:
             return str(run["status"])
-        return f"{run['error']:.4g}" + (" !" if run["flag"] else "")
+        return f"{run['error']:.4g}" + (" !" if run["flag"] else "") + (" =" if run.get("constant_level") else "")
 
-    shown = table.assign(cell=table.apply(cell, axis=1), seed=table["seed"].astype(str))
+    def note(run: pd.Series) -> str:
+        return "; ".join(filter(None, [run["flag"], "no better than a constant prediction"
+                                       if run.get("constant_level") else ""]))
+
+    shown = table.assign(cell=table.apply(cell, axis=1), note=table.apply(note, axis=1), seed=table["seed"].astype(str))
     wide = shown.pivot_table(index=["task", "method"], columns="seed", values="cell", aggfunc="first")
     wide.columns = [f"seed {s}" for s in wide.columns]
-    flags = shown[shown["flag"] != ""].groupby(["task", "method"])
-    notes = flags.apply(lambda g: "; ".join(f"seed {s}: {f}" for s, f in zip(g["seed"], g["flag"])))
+    noted = shown[shown["note"] != ""].groupby(["task", "method"])
+    notes = noted.apply(lambda g: "; ".join(f"seed {s}: {n}" for s, n in zip(g["seed"], g["note"])))
     wide["flags"] = notes.reindex(wide.index).fillna("") if len(notes) else ""
     return wide.fillna("missing").reset_index()

@@ -49,10 +49,11 @@ def mark_flagged(ax: Axes, x: np.ndarray, values: np.ndarray, top: float, label:
 
 
 def plot_error_cost(points: pd.DataFrame, axis: str = "cpu_s", ax: Axes | None = None, title: str = "",
-                    ylabel: str = "test error", colors: dict | None = None) -> Axes:
+                    ylabel: str = "test error", colors: dict | None = None, constant: float | None = None) -> Axes:
     """Test error against a cost (``cpu_s`` or ``macs``) for one task's ``cost_points``: each run a
     small dot, each method's mean a large one, the Pareto front of the means as a dashed line,
-    flagged runs on the upper edge. Axis limits come from the unflagged runs."""
+    flagged runs on the upper edge, the error of a constant prediction (``constant``) as a dotted
+    line where it lies within the axes. Axis limits come from the unflagged runs."""
     ax = new_axes(ax)
     colors = colors or method_colors(points["method"])
     runs, means = points[points["kind"] == "run"], points[points["kind"] == "mean"]
@@ -65,6 +66,9 @@ def plot_error_cost(points: pd.DataFrame, axis: str = "cpu_s", ax: Axes | None =
     front = means[means[f"front_{axis}"]].sort_values(axis)
     ax.step(front[axis], front["error"], where="post", color="k", linestyle="--", linewidth=1, label="Pareto front")
     _set_limits(ax, clean, axis)
+    low, high = ax.get_ylim()
+    if constant is not None and low <= constant <= high:
+        ax.axhline(constant, color="0.5", linestyle=":", linewidth=1.2, label="constant prediction")
     flagged = runs[runs["flag"] != ""]
     if len(flagged):
         mark_flagged(ax, flagged[axis].fillna(ax.get_xlim()[0]).to_numpy(), flagged["error"].to_numpy(),

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from nasbench import schema
 from nasbench.analysis import compare as cmp
 from nasbench.analysis.aggregate import seed_error_cube
 from nasbench.analysis.compare_plots import method_colors, plot_best_so_far, plot_error_cost
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
 
 def prepared(shown: pd.DataFrame) -> pd.DataFrame:
     """The runs with the facts the comparison reads (control, threads, device) and their flags."""
-    return cmp.flag_runs(cmp.run_facts(shown))
+    return cmp.mark_constant_level(cmp.flag_runs(cmp.run_facts(shown)))
 
 
 def bar_top(table: pd.DataFrame) -> dict:
@@ -120,6 +121,25 @@ def flag_sentence(table: pd.DataFrame) -> str:
             "ranks above (they are what the method produced) and are kept off the figures' axis limits.")
 
 
+def constant_sentence(table: pd.DataFrame) -> str:
+    """Which cells have runs a constant prediction matches (rule: ``nasbench.analysis.compare``)."""
+    finished = table[(table["status"] == schema.STATUS_OK) & table["constant_error"].notna()]
+    if finished.empty:
+        return ""
+    level = finished[finished["constant_level"]]
+    if level.empty:
+        return "Every finished run beats a constant prediction (the best single class, or the training mean)."
+    cells = level.groupby(["task", "method"], sort=True).size()
+    totals = finished.groupby(["task", "method"]).size()
+    names = ", ".join(f"{task}/{method} ({n} of {totals[(task, method)]} seeds)" for (task, method), n in cells.items())
+    constants = "; ".join(f"{task} {_num(e)}" for task, e in
+                          level.groupby("task")["constant_error"].first().items())
+    return (f"**No better than a constant prediction**: {names}. A constant that ignores the input scores a test error "
+            f"of {constants} (the best single class for classification, the training mean for dense regression); "
+            f"these runs' errors are not below it (a 0-1 error: not by {cmp.CONSTANT_Z:g} binomial standard errors), "
+            "so at this budget they learned nothing a constant does not give.")
+
+
 def resource_sentence(table: pd.DataFrame) -> str:
     groups = cmp.resource_groups(table)
     if groups.empty:
@@ -156,7 +176,8 @@ def verdict_section(doc: Document, shown: pd.DataFrame, study: Study | None, n_b
     sentences = []
     if len(methods) >= 2:
         sentences.append(rank_sentence(rank_table(cube, tasks, methods, n_boot=n_boot), len(tasks)))
-    sentences += [control_sentence(cmp.control_comparison(table)), flag_sentence(table), resource_sentence(table)]
+    sentences += [control_sentence(cmp.control_comparison(table)), flag_sentence(table), constant_sentence(table),
+                  resource_sentence(table)]
     for sentence in filter(None, sentences):
         doc.para(sentence)
 
@@ -176,7 +197,9 @@ def _seed_section(doc: Document, table: pd.DataFrame) -> None:
     doc.heading(2, "Per-seed results")
     doc.para(f"Test error of every run; `!` marks a flagged run. A run is flagged `{cmp.FLAG_NONFINITE}` when its "
              f"error is not finite and `{cmp.FLAG_DIVERGED}` when its error is more than {cmp.RATIO_LIMIT:g} x the "
-             "median of its cell's other seeds, or of all finished runs of its task.")
+             "median of its cell's other seeds, or of all finished runs of its task. `=` marks a run no better than "
+             "a constant prediction (it ignores the input: the best single class, or the training mean) on the same "
+             f"test split: for a 0-1 error, not below the constant's by {cmp.CONSTANT_Z:g} binomial standard errors.")
     doc.table(cmp.seed_table(table), "Test error per seed (status where the run did not finish)")
 
 
@@ -197,7 +220,8 @@ def _error_cost_section(doc: Document, table: pd.DataFrame) -> None:
     doc.heading(2, "Error against cost")
     points = cmp.cost_points(table)
     doc.para(resource_sentence(table) + " Small dots are runs, large dots method means over unflagged seeds, "
-             "the dashed line the Pareto front of the means (no other method is both cheaper and better).")
+             "the dashed line the Pareto front of the means (no other method is both cheaper and better), the "
+             "dotted grey line the error of a constant prediction where it lies within the axes.")
     tasks = sorted(points["task"].unique())
     if not tasks:
         return
@@ -205,10 +229,12 @@ def _error_cost_section(doc: Document, table: pd.DataFrame) -> None:
     figure = Figure(figsize=(13, 3.6 * len(tasks)), layout="constrained")
     axes = figure.subplots(len(tasks), 2, squeeze=False)
     names = table.groupby("task")["error_name"].first()
+    constants = table.groupby("task")["constant_error"].median().dropna()
     for row, task in zip(axes, tasks):
         group = points[points["task"] == task]
         for ax, axis in zip(row, ("cpu_s", "macs")):
-            plot_error_cost(group, axis, ax=ax, title=task, ylabel=f"test {names.get(task, 'error')}", colors=colors)
+            plot_error_cost(group, axis, ax=ax, title=task, ylabel=f"test {names.get(task, 'error')}", colors=colors,
+                            constant=constants.get(task))
     doc.figure(figure, "error-cost", "Test error against CPU seconds of search + tune + retrain (left) and against "
                                      "the final network's MACs (right), per task; Pareto front dashed")
     front = points[(points["kind"] == "mean") & (points["front_cpu_s"] | points["front_macs"])]

@@ -24,8 +24,11 @@ ID_COLUMNS = ["task", "method", "seed", "budget", "data_source", "status"]
 METRIC_COLUMNS = ["metric_name", "metric_value", "direction", "error_name", "error"]
 COST_COLUMNS = [f"{stage}_{field}" for stage in schema.STAGES for field in COST_FIELDS]
 RESOURCE_COLUMNS = ["threads", "device"]  # costs compare only between runs that agree on these
-COLUMNS = [*ID_COLUMNS, *METRIC_COLUMNS, "total_wall_s", *COST_COLUMNS, *RESOURCE_COLUMNS, "params", "macs", "arch_id",
-           "error_text", "run_id", "study", "suite_version", "run_dir", "base_method"]
+# the error of a prediction that ignores its input, on the run's test split of test_size examples
+# (``nasbench.runner.constant_baseline``; NaN for runs written before it was recorded)
+BASELINE_COLUMNS = ["constant_error", "test_size"]
+COLUMNS = [*ID_COLUMNS, *METRIC_COLUMNS, *BASELINE_COLUMNS, "total_wall_s", *COST_COLUMNS, *RESOURCE_COLUMNS,
+           "params", "macs", "arch_id", "error_text", "run_id", "study", "suite_version", "run_dir", "base_method"]
 
 
 class ReportError(NasBenchError):
@@ -36,6 +39,7 @@ def run_row(manifest: dict[str, Any], run_dir: Path | str = "") -> dict[str, Any
     """Flatten one manifest into a row of the runs table (missing fields become NaN/None)."""
     metric = manifest.get(schema.METRIC) or {}
     costs = manifest.get(schema.COSTS) or {}
+    data = manifest.get("data") or {}
     row: dict[str, Any] = {
         # a study's variant (method + overrides) is its own column; base_method names the plugin
         "task": manifest.get(schema.TASK), "method": manifest.get("variant") or manifest.get(schema.METHOD),
@@ -45,6 +49,8 @@ def run_row(manifest: dict[str, Any], run_dir: Path | str = "") -> dict[str, Any
         "metric_name": metric.get("name"), "metric_value": _number(metric.get("value")),
         "direction": metric.get("direction"), "error_name": metric.get("error_name"),
         "error": _number(metric.get("error")) if manifest.get(schema.STATUS) == schema.STATUS_OK else math.nan,
+        "constant_error": _number((data.get(schema.CONSTANT_BASELINE) or {}).get("error")),
+        "test_size": _number((data.get("sizes") or {}).get("test")),
         "params": _number(manifest.get("params")), "macs": _number(manifest.get("macs")),
         "arch_id": manifest.get("arch_id"), "error_text": manifest.get(schema.ERROR),
         "run_id": manifest.get(schema.RUN_ID), "study": manifest.get(schema.STUDY),

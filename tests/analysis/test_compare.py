@@ -11,7 +11,7 @@ from scipy import stats
 from nasbench import schema
 from nasbench.analysis import compare as cmp
 from nasbench.analysis.compare_plots import plot_error_cost
-from nasbench.analysis.comparison import bar_top, control_sentence, incomplete_sentence, prepared
+from nasbench.analysis.comparison import bar_top, constant_sentence, control_sentence, incomplete_sentence, prepared
 from nasbench.analysis.plots import plot_task_bars
 from nasbench.analysis.table import runs_table
 from nasbench.report import ReportRequest, build_report
@@ -38,6 +38,9 @@ def test_figure_axes_are_set_by_the_runs_that_did_not_diverge(diverged_study):
     low, high = ax.get_ylim()
     assert 0.04 < low < 0.05 and 0.09 < high < 0.1  # the clean runs span 0.050 .. 0.092
     assert any(text.get_text() == "56" for text in ax.texts)  # the flagged run is marked with its value
+    darcy = points[points["task"] == "darcyflow"]
+    inside, outside = (plot_error_cost(darcy, "cpu_s", constant=c).get_legend_handles_labels()[1] for c in (0.07, 5.0))
+    assert "constant prediction" in inside and "constant prediction" not in outside  # 5.0 would squash the axes
     top = bar_top(table)
     assert set(top) == {"darcyflow"} and top["darcyflow"] == pytest.approx(1.15 * (0.091 + 0.001))
     cells = pd.DataFrame({"label": ["dash", "wrn"], "mean": [(0.05 + 0.051 + DIVERGED) / 3, 0.091],
@@ -121,3 +124,26 @@ def test_an_incomplete_study_says_so_first_and_counts_what_has_not_run_per_task(
                            "2 have not run yet (b 2)")
     assert "`nasbench study reports/s/study.yaml` computes the rest" in text
     assert incomplete_sentence(problems[problems["problem"] != "missing"], study) == ""
+
+
+def test_runs_a_constant_prediction_matches_are_marked_and_named():
+    nan = math.nan
+    rows = [("listops", "m1", seed, err, "0-1 error", const) for seed, err, const in
+            [(0, 0.8125, 0.8164), (1, 0.8164, nan), (2, 0.79, nan)]]  # runs before the record: NaN
+    rows += [("listops", "m2", seed, 0.627, "0-1 error", 0.8164) for seed in range(3)]
+    rows += [("darcyflow", "m3", 0, 0.04, "relative L2", 0.5), ("darcyflow", "m3", 1, 0.55, "relative L2", 0.5)]
+    table = pd.DataFrame(rows, columns=["task", "method", "seed", "error", "error_name", "constant_error"])
+    table = table.assign(status="ok", flag="", test_size=np.where(table["task"] == "listops", 512, 100))
+    marked = cmp.mark_constant_level(table)
+    margin = 2 * math.sqrt(0.8164 * (1 - 0.8164) / 512)  # 0.0342 by hand: two binomial standard errors
+    assert 0.79 > 0.8164 - margin  # so m1's seed 2 is within it
+    assert marked.groupby("method")["constant_level"].apply(list).to_dict() == {
+        "m1": [True, True, True], "m2": [False, False, False], "m3": [False, True]}
+    assert (marked.loc[marked["task"] == "listops", "constant_error"] == 0.8164).all()  # filled from the task
+    text = constant_sentence(marked)
+    assert "darcyflow/m3 (1 of 2 seeds), listops/m1 (3 of 3 seeds)." in text and "listops 0.816" in text
+    rows = cmp.seed_table(marked).set_index(["task", "method"])
+    assert rows.loc[("listops", "m1"), "seed 2"] == "0.79 =" and rows.loc[("listops", "m2"), "flags"] == ""
+    assert rows.loc[("darcyflow", "m3"), "flags"] == "seed 1: no better than a constant prediction"
+    assert "Every finished run beats" in constant_sentence(cmp.mark_constant_level(table[table["method"] == "m2"]))
+    assert constant_sentence(cmp.mark_constant_level(table.assign(constant_error=nan))) == ""

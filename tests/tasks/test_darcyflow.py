@@ -107,3 +107,16 @@ def test_generated_data_is_checksummed_on_reuse(tmp_path):
     assert "sha256" in str(info.value) and "nasbench data darcyflow --generate" in str(info.value)
     with pytest.raises(CorruptDataError):
         DarcyFlow(config).verify()
+
+
+def test_the_constant_baseline_is_the_training_mean_field_scored_by_relative_l2(tmp_path):
+    from nasbench.runner import constant_baseline
+
+    task = fixture_task(tmp_path, hdf5=False)
+    data = task.load(allow_generate=False)
+    mean_field = data.train.targets.mean(0)  # by hand: predict the training mean everywhere
+    by_hand = ((mean_field - data.test.targets).flatten(1).norm(dim=1) / data.test.targets.flatten(1).norm(dim=1))
+    outputs = torch.randn(len(data.test), 1, 9, 9)  # only the shape of a run's outputs is used
+    constant = constant_baseline(task, outputs, data.test)
+    assert constant["value"] == pytest.approx(by_hand.mean().item(), rel=1e-4)
+    assert constant["error"] == constant["value"] and "mean target" in constant["rule"]
