@@ -53,16 +53,26 @@ def _interval(low: float, high: float) -> str:
     return f"[{_num(low)}, {_num(high)}]" if math.isfinite(low) else "(one seed: no interval)"
 
 
-def best_lines(best: pd.DataFrame) -> list[str]:
+def best_lines(best: pd.DataFrame, constant_tasks: Sequence[str] = ()) -> list[str]:
+    """One line per task; ``constant_tasks``: tasks where no finished run beats a constant prediction."""
     lines = []
     for row in best.itertuples(index=False):
         versus = ""
         if row.runner_up:
             how = "apart from" if row.separable else "not separable from"
             versus = f", {how} the runner-up {row.runner_up} ({_num(row.runner_up_mean)})"
+        if row.task in constant_tasks:
+            versus += ("; but no run on this task beats a constant prediction (below): at this budget it separates "
+                       "no method")
         lines.append(f"{row.task} ({row.error_name}): **{row.best}** {_num(row.mean)} "
                      f"{_interval(row.ci_low, row.ci_high)} over {row.n} seed(s){versus}")
     return lines
+
+
+def constant_tasks(table: pd.DataFrame) -> list[str]:
+    """Tasks whose every finished run with a constant baseline is at constant level."""
+    finished = table[(table["status"] == schema.STATUS_OK) & table["constant_error"].notna()]
+    return sorted(task for task, runs in finished.groupby("task") if runs["constant_level"].all())
 
 
 def rank_sentence(ranks: pd.DataFrame, n_tasks: int) -> str:
@@ -170,7 +180,7 @@ def verdict_section(doc: Document, shown: pd.DataFrame, study: Study | None, n_b
     best = cmp.best_per_task(cmp.cell_intervals(table))
     if len(best):
         doc.para("**Best method per task** (mean test error over seeds, 95 % Student-t interval):")
-        doc.bullets(best_lines(best))
+        doc.bullets(best_lines(best, constant_tasks(table)))
     else:
         doc.para("No cell finished, so no method is best on any task.")
     sentences = []

@@ -11,7 +11,15 @@ from scipy import stats
 from nasbench import schema
 from nasbench.analysis import compare as cmp
 from nasbench.analysis.compare_plots import plot_error_cost
-from nasbench.analysis.comparison import bar_top, constant_sentence, control_sentence, incomplete_sentence, prepared
+from nasbench.analysis.comparison import (
+    bar_top,
+    best_lines,
+    constant_sentence,
+    constant_tasks,
+    control_sentence,
+    incomplete_sentence,
+    prepared,
+)
 from nasbench.analysis.plots import plot_task_bars
 from nasbench.analysis.table import runs_table
 from nasbench.report import ReportRequest, build_report
@@ -147,3 +155,10 @@ def test_runs_a_constant_prediction_matches_are_marked_and_named():
     assert rows.loc[("darcyflow", "m3"), "flags"] == "seed 1: no better than a constant prediction"
     assert "Every finished run beats" in constant_sentence(cmp.mark_constant_level(table[table["method"] == "m2"]))
     assert constant_sentence(cmp.mark_constant_level(table.assign(constant_error=nan))) == ""
+    only_constant = cmp.mark_constant_level(table[table["method"] != "m2"])
+    assert constant_tasks(only_constant) == ["listops"] and constant_tasks(marked) == []
+    best = cmp.best_per_task(cmp.cell_intervals(only_constant)).set_index("task")
+    lines = dict(zip(best.index, best_lines(best.reset_index(), constant_tasks(only_constant))))
+    assert lines["listops"].endswith("no run on this task beats a constant prediction (below): at this budget it "
+                                     "separates no method")
+    assert "constant" not in lines["darcyflow"]
