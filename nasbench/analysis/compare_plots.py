@@ -8,6 +8,7 @@ import matplotlib
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
+from matplotlib.ticker import NullFormatter
 
 from nasbench.analysis.plots import new_axes
 
@@ -87,6 +88,7 @@ def _set_limits(ax: Axes, clean: pd.DataFrame, axis: str) -> None:
     if len(positive) and positive.max() > LOG_SPAN * positive.min():  # costs that span a wide range
         ax.set_xscale("log")
         ax.set_xlim(*clean_limits(positive, log=True))
+        ax.xaxis.set_minor_formatter(NullFormatter())  # labelled minor ticks overlap on a short log span
     elif len(positive):
         ax.set_xlim(*clean_limits(positive))
     y = clean_limits(clean["error"].to_numpy(dtype=float))
