@@ -71,8 +71,12 @@ def best_lines(best: pd.DataFrame, constant_tasks: Sequence[str] = ()) -> list[s
 
 def constant_tasks(table: pd.DataFrame) -> list[str]:
     """Tasks whose every finished run with a constant baseline is at constant level."""
-    finished = table[(table["status"] == schema.STATUS_OK) & table["constant_error"].notna()]
-    return sorted(task for task, runs in finished.groupby("task") if runs["constant_level"].all())
+    return sorted(task for task, runs in _beside_constant(table).groupby("task") if runs["constant_level"].all())
+
+
+def _beside_constant(table: pd.DataFrame) -> pd.DataFrame:
+    """Finished runs whose task has a constant-prediction baseline."""
+    return table[(table["status"] == schema.STATUS_OK) & table["constant_error"].notna()]
 
 
 def rank_sentence(ranks: pd.DataFrame, n_tasks: int) -> str:
@@ -133,7 +137,7 @@ def flag_sentence(table: pd.DataFrame) -> str:
 
 def constant_sentence(table: pd.DataFrame) -> str:
     """Which cells have runs a constant prediction matches (rule: ``nasbench.analysis.compare``)."""
-    finished = table[(table["status"] == schema.STATUS_OK) & table["constant_error"].notna()]
+    finished = _beside_constant(table)
     if finished.empty:
         return ""
     level = finished[finished["constant_level"]]
