@@ -79,14 +79,22 @@ def _beside_constant(table: pd.DataFrame) -> pd.DataFrame:
     return table[(table["status"] == schema.STATUS_OK) & table["constant_error"].notna()]
 
 
-def rank_sentence(ranks: pd.DataFrame, n_tasks: int) -> str:
+def rank_sentence(ranks: pd.DataFrame, n_tasks: int, skipped: pd.Series | None = None) -> str:
+    """``skipped``: per method, the number of tasks it was skipped on (it does not apply there)."""
     order = cmp.rank_separability(ranks)
     text = ""
     for row in order.itertuples(index=False):
         text += f"{row.method} {row.mean_rank:.2f} [{row.ci_low:.2f}, {row.ci_high:.2f}]"
         text += " < " if row.apart_from_next else " ≈ "
-    return (f"**Average rank** over {n_tasks} task(s), 95 % bootstrap interval over seeds: {text[:-3]} "
-            "('<': the intervals of the two neighbours are apart; '≈': the two are not separable).")
+    sentence = (f"**Average rank** over {n_tasks} task(s), 95 % bootstrap interval over seeds: {text[:-3]} "
+                "('<': the intervals of the two neighbours are apart; '≈': the two are not separable).")
+    if skipped is not None and len(skipped):
+        groups = "; ".join(f"{', '.join(sorted(names))} on {n} of {n_tasks}"
+                           for n, names in skipped.groupby(skipped).groups.items())
+        sentence += (f" A method that does not apply to a task (skipped by shape) ranks last there, as a failure "
+                     f"does in a performance profile: {groups}; compare those methods on the tasks they share, in "
+                     "the per-seed table and the pairwise tests.")
+    return sentence
 
 
 def incomplete_sentence(problems: pd.DataFrame, study: Study) -> str:
@@ -189,7 +197,8 @@ def verdict_section(doc: Document, shown: pd.DataFrame, study: Study | None, n_b
         doc.para("No cell finished, so no method is best on any task.")
     sentences = []
     if len(methods) >= 2:
-        sentences.append(rank_sentence(rank_table(cube, tasks, methods, n_boot=n_boot), len(tasks)))
+        skipped = table[table["status"] == schema.STATUS_SKIPPED].groupby("method")["task"].nunique()
+        sentences.append(rank_sentence(rank_table(cube, tasks, methods, n_boot=n_boot), len(tasks), skipped))
     sentences += [control_sentence(cmp.control_comparison(table)), flag_sentence(table), constant_sentence(table),
                   resource_sentence(table)]
     for sentence in filter(None, sentences):

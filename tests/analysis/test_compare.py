@@ -19,6 +19,7 @@ from nasbench.analysis.comparison import (
     control_sentence,
     incomplete_sentence,
     prepared,
+    rank_sentence,
 )
 from nasbench.analysis.plots import plot_task_bars
 from nasbench.analysis.table import runs_table
@@ -121,6 +122,16 @@ def test_the_control_sentence_counts_only_tasks_where_both_finished():
     nothing = pairs.assign(method_mean=nan, control_mean=nan)
     assert control_sentence(nothing) == ("**Against random search**: no method and its control have both "
                                          "finished on a task yet.")
+
+
+def test_the_rank_sentence_names_the_methods_ranked_last_because_they_do_not_apply():
+    ranks = pd.DataFrame({"method": ["a", "b", "c"], "mean_rank": [1.0, 2.5, 2.5],
+                          "ci_low": [1.0, 2.0, 2.0], "ci_high": [1.0, 3.0, 3.0]})
+    plain = rank_sentence(ranks, 4)
+    assert plain.startswith("**Average rank** over 4 task(s)") and "a 1.00 [1.00, 1.00] < b" in plain
+    assert "does not apply" not in plain
+    text = rank_sentence(ranks, 4, pd.Series({"b": 2, "c": 2, "d": 1}))
+    assert "ranks last there, as a failure does in a performance profile: d on 1 of 4; b, c on 2 of 4;" in text
 
 
 def test_an_incomplete_study_says_so_first_and_counts_what_has_not_run_per_task():
