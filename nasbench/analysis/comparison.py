@@ -151,15 +151,25 @@ def constant_sentence(table: pd.DataFrame) -> str:
     level = finished[finished["constant_level"]]
     if level.empty:
         return "Every finished run beats a constant prediction (the best single class, or the training mean)."
-    cells = level.groupby(["task", "method"], sort=True).size()
-    totals = finished.groupby(["task", "method"]).size()
-    names = ", ".join(f"{task}/{method} ({n} of {totals[(task, method)]} seeds)" for (task, method), n in cells.items())
+    names = "; ".join(_constant_cells(task, level[level["task"] == task], runs)
+                      for task, runs in finished.groupby("task", sort=True) if task in set(level["task"]))
     constants = "; ".join(f"{task} {_num(e)}" for task, e in
                           level.groupby("task")["constant_error"].first().items())
     return (f"**No better than a constant prediction**: {names}. A constant that ignores the input scores a test error "
             f"of {constants} (the best single class for classification, the training mean for dense regression); "
             f"these runs' errors are not below it (a 0-1 error: not by {cmp.CONSTANT_Z:g} binomial standard errors), "
             "so at this budget they learned nothing a constant does not give.")
+
+
+def _constant_cells(task: str, level: pd.DataFrame, finished: pd.DataFrame) -> str:
+    """One task's cells at constant level; a task where every finished run is at that level in one phrase."""
+    if len(level) == len(finished):
+        return f"on {task} every finished run (every method, every seed: {len(finished)} runs)"
+    totals = finished.groupby("method").size()
+    counts = level.groupby("method", sort=True).size()
+    every = [method for method, n in counts.items() if n == totals[method]]
+    some = [f"{method} ({n} of {totals[method]} seeds)" for method, n in counts.items() if n < totals[method]]
+    return f"on {task} " + ", ".join(([f"{', '.join(every)} (every seed)"] if every else []) + some)
 
 
 def resource_sentence(table: pd.DataFrame) -> str:

@@ -160,13 +160,14 @@ def test_runs_a_constant_prediction_matches_are_marked_and_named():
         "m1": [True, True, True], "m2": [False, False, False], "m3": [False, True]}
     assert (marked.loc[marked["task"] == "listops", "constant_error"] == 0.8164).all()  # filled from the task
     text = constant_sentence(marked)
-    assert "darcyflow/m3 (1 of 2 seeds), listops/m1 (3 of 3 seeds)." in text and "listops 0.816" in text
+    assert "on darcyflow m3 (1 of 2 seeds); on listops m1 (every seed)." in text and "listops 0.816" in text
     rows = cmp.seed_table(marked).set_index(["task", "method"])
     assert rows.loc[("listops", "m1"), "seed 2"] == "0.79 =" and rows.loc[("listops", "m2"), "flags"] == ""
     assert rows.loc[("darcyflow", "m3"), "flags"] == "seed 1: no better than a constant prediction"
     assert "Every finished run beats" in constant_sentence(cmp.mark_constant_level(table[table["method"] == "m2"]))
     assert constant_sentence(cmp.mark_constant_level(table.assign(constant_error=nan))) == ""
     only_constant = cmp.mark_constant_level(table[table["method"] != "m2"])
+    assert "on listops every finished run (every method, every seed: 3 runs)." in constant_sentence(only_constant)
     assert constant_tasks(only_constant) == ["listops"] and constant_tasks(marked) == []
     best = cmp.best_per_task(cmp.cell_intervals(only_constant)).set_index("task")
     lines = dict(zip(best.index, best_lines(best.reset_index(), constant_tasks(only_constant))))
