@@ -151,8 +151,8 @@ def constant_sentence(table: pd.DataFrame) -> str:
     level = finished[finished["constant_level"]]
     if level.empty:
         return "Every finished run beats a constant prediction (the best single class, or the training mean)."
-    names = "; ".join(_constant_cells(task, level[level["task"] == task], runs)
-                      for task, runs in finished.groupby("task", sort=True) if task in set(level["task"]))
+    names = "; ".join(_constant_cells(task, cells, finished[finished["task"] == task])
+                      for task, cells in level.groupby("task", sort=True))
     constants = "; ".join(f"{task} {_num(e)}" for task, e in
                           level.groupby("task")["constant_error"].first().items())
     return (f"**No better than a constant prediction**: {names}. A constant that ignores the input scores a test error "
