@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from matplotlib import rc_context
 from matplotlib.figure import Figure
 
 CSS = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222;
@@ -64,7 +65,8 @@ class Document:
         stem = slug(name)
         figure.savefig(self.figures_dir / f"{stem}.png", dpi=110)
         figure.set_layout_engine("none")  # keep the layout of the PNG: the SVG does not solve it again
-        figure.savefig(self.figures_dir / f"{stem}.svg", metadata={"Date": None})
+        with rc_context({"svg.hashsalt": stem}):  # fixed element ids: a rebuild from the same runs writes the same SVG
+            figure.savefig(self.figures_dir / f"{stem}.svg", metadata={"Date": None})
         self.blocks.append(("figure", (stem, caption)))
         return stem
 

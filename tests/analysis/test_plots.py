@@ -58,3 +58,18 @@ def test_matplotlib_stays_out_of_the_core_and_pyplot_out_of_everything():
     assert importing == allowed and "nasbench/analysis/plots.py" in importing
     assert not any(re.search(r"matplotlib\.pyplot|import pyplot", p.read_text()) for p in sources
                    if p.relative_to(root).as_posix() in allowed)
+
+
+def test_a_figure_saved_twice_writes_the_same_svg_bytes(tmp_path):
+    from nasbench.analysis.document import Document
+
+    def saved(folder):
+        figure = Figure()
+        ax = figure.add_subplot()
+        ax.plot([0, 1, 2], [0.3, 0.1, 0.2], label="m")
+        ax.legend()
+        Document(folder).figure(figure, "curve", "a curve")
+        return (folder / "curve.svg").read_bytes()
+
+    first, second = saved(tmp_path / "a"), saved(tmp_path / "b")
+    assert b"<svg" in first and first == second  # matplotlib's random element ids would differ without a fixed salt
